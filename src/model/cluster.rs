@@ -1,0 +1,237 @@
+//! Clusters, their connection and the state of each of their sources.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// A cluster's name in the fleet (its kubeconfig context name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClusterId(pub String);
+
+impl ClusterId {
+    /// Wraps a context name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How fleettop is connected to a cluster's API server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Connecting for the first time.
+    Connecting,
+    /// Connected; watches are running.
+    Connected,
+    /// The API server cannot be reached; data shown is what was seen before `since`.
+    Unreachable {
+        /// When the connection was lost.
+        since: Timestamp,
+        /// The last error, verbatim.
+        error: String,
+    },
+    /// The credentials were refused (401/403 on discovery).
+    Forbidden {
+        /// The API server's message.
+        error: String,
+    },
+}
+
+/// One watch or scrape that feeds the fleet state from a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// core/v1 or events.k8s.io/v1 Events.
+    Events,
+    /// Pods (GPU and scheduling projection only).
+    Pods,
+    /// Nodes.
+    Nodes,
+    /// Namespaces.
+    Namespaces,
+    /// Kueue objects.
+    Kueue,
+    /// Kyverno policies, exceptions and reports.
+    Kyverno,
+    /// Gatekeeper constraints and config.
+    Gatekeeper,
+    /// ValidatingAdmissionPolicy and bindings.
+    AdmissionPolicies,
+    /// wgpolicyk8s.io / openreports.io reports.
+    PolicyReports,
+    /// DCGM exporter scrapes.
+    Dcgm,
+    /// Local NVML.
+    Nvml,
+    /// Telemetry pipeline self-metrics scrapes.
+    Pipelines,
+    /// API server audit log file.
+    AuditLog,
+}
+
+impl SourceKind {
+    /// Short label used in the fleet view.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceKind::Events => "events",
+            SourceKind::Pods => "pods",
+            SourceKind::Nodes => "nodes",
+            SourceKind::Namespaces => "namespaces",
+            SourceKind::Kueue => "kueue",
+            SourceKind::Kyverno => "kyverno",
+            SourceKind::Gatekeeper => "gatekeeper",
+            SourceKind::AdmissionPolicies => "vap",
+            SourceKind::PolicyReports => "reports",
+            SourceKind::Dcgm => "dcgm",
+            SourceKind::Nvml => "nvml",
+            SourceKind::Pipelines => "pipelines",
+            SourceKind::AuditLog => "audit",
+        }
+    }
+}
+
+/// The state of one source of one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SourceState {
+    /// Initial list in progress.
+    Syncing,
+    /// Initial list done; watching.
+    Live,
+    /// RBAC refused the list or watch.
+    Forbidden {
+        /// The API server's message (`… cannot list resource "…"`).
+        message: String,
+    },
+    /// The CRD or API is not served by this cluster.
+    NotInstalled,
+    /// The source failed; it retries with backoff.
+    Error {
+        /// The error, verbatim.
+        message: String,
+    },
+    /// The watch stopped delivering; data is older than `since`.
+    Stale {
+        /// Last moment the source was known good.
+        since: Timestamp,
+    },
+}
+
+impl SourceState {
+    /// True when the source is delivering data.
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, SourceState::Live | SourceState::NotInstalled)
+    }
+}
+
+/// The badge shown for a cluster in the fleet header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterHealth {
+    /// Connected and every source is live.
+    Live,
+    /// Connecting, or some source has not finished its initial list.
+    Syncing,
+    /// Connected, but some source failed or stopped: part of the data is old.
+    Stale,
+    /// The API server cannot be reached.
+    Unreachable,
+    /// Credentials or RBAC refused us.
+    Forbidden,
+}
+
+impl ClusterHealth {
+    /// The badge's word.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClusterHealth::Live => "live",
+            ClusterHealth::Syncing => "syncing",
+            ClusterHealth::Stale => "stale",
+            ClusterHealth::Unreachable => "unreachable",
+            ClusterHealth::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// Everything fleettop knows about one cluster's connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// The cluster.
+    pub id: ClusterId,
+    /// Connection state.
+    pub connection: ConnectionState,
+    /// API server version, once known.
+    pub server_version: Option<String>,
+    /// Last API round-trip latency in milliseconds.
+    pub latency_ms: Option<u32>,
+    /// Labels from the fleet file.
+    pub labels: BTreeMap<String, String>,
+    /// Per-source state.
+    pub sources: BTreeMap<SourceKind, SourceState>,
+    /// When the newest data from this cluster arrived.
+    pub last_data_at: Option<Timestamp>,
+}
+
+impl ClusterStatus {
+    /// A cluster that is being connected to.
+    pub fn new(id: ClusterId) -> Self {
+        Self {
+            id,
+            connection: ConnectionState::Connecting,
+            server_version: None,
+            latency_ms: None,
+            labels: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            last_data_at: None,
+        }
+    }
+
+    /// The header badge, derived from connection and source states.
+    pub fn health(&self) -> ClusterHealth {
+        match &self.connection {
+            ConnectionState::Connecting => ClusterHealth::Syncing,
+            ConnectionState::Unreachable { .. } => ClusterHealth::Unreachable,
+            ConnectionState::Forbidden { .. } => ClusterHealth::Forbidden,
+            ConnectionState::Connected => {
+                if self.sources.values().any(|s| matches!(s, SourceState::Syncing)) {
+                    ClusterHealth::Syncing
+                } else if self
+                    .sources
+                    .values()
+                    .any(|s| matches!(s, SourceState::Error { .. } | SourceState::Stale { .. }))
+                {
+                    ClusterHealth::Stale
+                } else {
+                    ClusterHealth::Live
+                }
+            }
+        }
+    }
+
+    /// Age of the newest data at `now`, if any data arrived.
+    pub fn data_age(&self, now: Timestamp) -> Option<SignedDuration> {
+        self.last_data_at.map(|t| now.duration_since(t))
+    }
+
+    /// Sources RBAC refused, for the "no permission to list X" findings.
+    pub fn forbidden_sources(&self) -> impl Iterator<Item = (SourceKind, &str)> {
+        self.sources.iter().filter_map(|(k, s)| match s {
+            SourceState::Forbidden { message } => Some((*k, message.as_str())),
+            _ => None,
+        })
+    }
+}

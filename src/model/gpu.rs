@@ -1,0 +1,282 @@
+//! GPU queues (Kueue), workloads, pending pods, nodes and devices.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Quota and usage of one resource in one flavor of a ClusterQueue.
+///
+/// Quantities are in the resource's base unit: GPUs and cores as counts, memory in bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlavorQuota {
+    /// ResourceFlavor name (`a100`, `h100-80gb`).
+    pub flavor: String,
+    /// Resource name (`nvidia.com/gpu`).
+    pub resource: String,
+    /// Nominal quota.
+    pub nominal: f64,
+    /// How much more it may borrow from its cohort; `None` = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub borrowing_limit: Option<f64>,
+    /// How much of its nominal quota it may lend; `None` = all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lending_limit: Option<f64>,
+    /// Used by admitted workloads.
+    pub used: f64,
+    /// Reserved by workloads with quota reserved (admitted or not yet).
+    pub reserved: f64,
+    /// Borrowed from the cohort (part of `used` above `nominal`).
+    pub borrowed: f64,
+}
+
+/// A Kueue ClusterQueue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuQueue {
+    /// ClusterQueue name.
+    pub name: String,
+    /// Cohort it borrows from and lends to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<String>,
+    /// Team that owns it (configurable label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Quota per flavor and resource.
+    pub quotas: Vec<FlavorQuota>,
+    /// Workloads waiting.
+    pub pending_workloads: u32,
+    /// Workloads admitted.
+    pub admitted_workloads: u32,
+    /// LocalQueues that point at it (`ns/name`).
+    #[serde(default)]
+    pub local_queues: Vec<String>,
+    /// Kueue API version it was read as (`v1beta2`, `v1beta1`).
+    pub api_version: String,
+}
+
+impl GpuQueue {
+    /// The record key within its cluster.
+    pub fn key(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Sums of (used, nominal, borrowed) over every flavor for resources named like a GPU.
+    pub fn gpu_totals(&self) -> (f64, f64, f64) {
+        self.quotas
+            .iter()
+            .filter(|q| is_gpu_resource(&q.resource))
+            .fold((0.0, 0.0, 0.0), |(u, n, b), q| (u + q.used, n + q.nominal, b + q.borrowed))
+    }
+}
+
+/// True for accelerator resource names (`nvidia.com/gpu`, `nvidia.com/mig-1g.5gb`, `amd.com/gpu`).
+pub fn is_gpu_resource(name: &str) -> bool {
+    name.ends_with("/gpu") || name.starts_with("nvidia.com/mig-")
+}
+
+/// Where a Kueue Workload is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum WorkloadState {
+    /// Waiting for quota (`QuotaReserved=False`).
+    Pending {
+        /// Condition reason (`Pending`, `Inadmissible`, …).
+        reason: String,
+        /// Condition message, verbatim.
+        message: String,
+    },
+    /// Quota reserved, admission checks pending.
+    QuotaReserved,
+    /// Admitted and running.
+    Admitted,
+    /// Evicted (and requeued).
+    Evicted {
+        /// Condition reason (`Preempted`, `PodsReadyTimeout`, …).
+        reason: String,
+        /// Condition message, verbatim.
+        message: String,
+    },
+    /// Finished.
+    Finished {
+        /// Whether it succeeded.
+        succeeded: bool,
+    },
+}
+
+impl WorkloadState {
+    /// Short word for tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            WorkloadState::Pending { .. } => "pending",
+            WorkloadState::QuotaReserved => "reserved",
+            WorkloadState::Admitted => "admitted",
+            WorkloadState::Evicted { .. } => "evicted",
+            WorkloadState::Finished { .. } => "finished",
+        }
+    }
+}
+
+/// One entry in a workload's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadEvent {
+    /// When.
+    pub at: Timestamp,
+    /// What happened, in words (condition type, reason and message).
+    pub what: String,
+}
+
+/// A Kueue Workload that requests GPUs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuWorkload {
+    /// Namespace.
+    pub namespace: String,
+    /// Workload name.
+    pub name: String,
+    /// The job that owns it (`Job/train-llm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// LocalQueue name.
+    pub local_queue: String,
+    /// ClusterQueue it goes through, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_queue: Option<String>,
+    /// Team (configurable label on namespace or workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// WorkloadPriorityClass name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class: Option<String>,
+    /// Effective priority.
+    pub priority: i32,
+    /// GPUs requested, over all pod sets.
+    pub gpus: u32,
+    /// Flavor assigned at admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+    /// Current state.
+    pub state: WorkloadState,
+    /// Creation time: waiting is measured from here.
+    pub created_at: Timestamp,
+    /// Admission time, once admitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admitted_at: Option<Timestamp>,
+    /// Position in its ClusterQueue from the visibility API; `None` = unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+    /// Conditions over time, oldest first.
+    #[serde(default)]
+    pub history: Vec<WorkloadEvent>,
+}
+
+impl GpuWorkload {
+    /// The record key within its cluster.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A pod that requests GPUs and is not scheduled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingGpuPod {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// Team (configurable label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The accelerator resource asked for (`nvidia.com/gpu`).
+    pub resource: String,
+    /// How many.
+    pub gpus: u32,
+    /// Pending since (creation time).
+    pub since: Timestamp,
+    /// The scheduler's last FailedScheduling message, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Per-reason node counts parsed from the message (`Insufficient nvidia.com/gpu` → 32).
+    #[serde(default)]
+    pub reasons: Vec<(String, u32)>,
+    /// Total nodes the scheduler considered (`0/40 nodes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_total: Option<u32>,
+}
+
+impl PendingGpuPod {
+    /// The record key within its cluster.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One GPU of a node, from DCGM or NVML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuDevice {
+    /// Index on the node.
+    pub index: u32,
+    /// GPU UUID.
+    pub uuid: String,
+    /// Utilisation in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_pct: Option<f32>,
+    /// Framebuffer used, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_mib: Option<u32>,
+    /// Framebuffer total, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total_mib: Option<u32>,
+    /// Temperature, °C.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_c: Option<f32>,
+    /// Power draw, W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_w: Option<f32>,
+    /// Pod using it (`ns/name`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+}
+
+/// A node with GPUs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuNode {
+    /// Node name.
+    pub name: String,
+    /// GPU product label (`NVIDIA-H100-80GB-HBM3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Capacity.
+    pub capacity: u32,
+    /// Allocatable.
+    pub allocatable: u32,
+    /// Requested by running pods.
+    pub allocated: u32,
+    /// MIG strategy / profile label, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig: Option<String>,
+    /// Time-slicing replicas, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<String>,
+    /// False when cordoned.
+    pub schedulable: bool,
+    /// Taints, as `key=value:Effect`.
+    #[serde(default)]
+    pub taints: Vec<String>,
+    /// Per-GPU telemetry.
+    #[serde(default)]
+    pub devices: Vec<GpuDevice>,
+}
+
+impl GpuNode {
+    /// The record key within its cluster.
+    pub fn key(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Mean utilisation over devices that report one.
+    pub fn mean_utilization(&self) -> Option<f32> {
+        let values: Vec<f32> = self.devices.iter().filter_map(|d| d.utilization_pct).collect();
+        if values.is_empty() {
+            None
+        } else {
+            Some(values.iter().sum::<f32>() / values.len() as f32)
+        }
+    }
+}

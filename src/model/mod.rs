@@ -1,0 +1,165 @@
+//! The domain model: small, owned, serde-able records for everything fleettop shows.
+//!
+//! Sources project Kubernetes objects and metric samples into these records on arrival;
+//! nothing here knows about kube-rs, ratatui or polars. An [`Observation`] is the only
+//! thing that changes [`crate::state::FleetState`] and the only thing a recording stores.
+
+mod cluster;
+mod denial;
+mod exception;
+mod gpu;
+mod pipeline;
+
+pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
+pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
+pub use exception::{ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef};
+pub use gpu::{
+    FlavorQuota, GpuDevice, GpuNode, GpuQueue, GpuWorkload, PendingGpuPod, WorkloadEvent,
+    WorkloadState, is_gpu_resource,
+};
+pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// One fact observed about one cluster at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// When the fact was observed (source clock, UTC).
+    pub at: Timestamp,
+    /// The cluster it is about.
+    pub cluster: ClusterId,
+    /// What changed.
+    pub change: Change,
+}
+
+/// What an observation changes in the fleet state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// The cluster's connection, server version, latency or labels changed.
+    Cluster(ClusterUpdate),
+    /// One source (watch or scrape) of the cluster changed state.
+    Source {
+        /// Which source.
+        source: SourceKind,
+        /// Its new state.
+        state: SourceState,
+    },
+    /// A record was created or replaced (keyed by [`Record::key`]).
+    Upsert {
+        /// The whole new record.
+        record: Record,
+    },
+    /// A record was removed.
+    Delete {
+        /// Which table.
+        kind: RecordKind,
+        /// The record's key within its cluster.
+        key: String,
+    },
+    /// A full (re)list of one kind begins: records of this kind not upserted again before
+    /// the matching [`Change::SyncEnd`] are removed (Kubernetes relist / 410 Gone semantics).
+    SyncStart {
+        /// Which table is being relisted.
+        kind: RecordKind,
+    },
+    /// The (re)list that [`Change::SyncStart`] opened is complete.
+    SyncEnd {
+        /// Which table was relisted.
+        kind: RecordKind,
+    },
+}
+
+/// A partial update of a cluster's connection facts; `None` fields are left unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterUpdate {
+    /// New connection state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionState>,
+    /// API server version (`v1.30.2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    /// Round-trip latency of the last API request, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u32>,
+    /// Labels from the fleet file (env, region, …), replacing earlier ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Any record a source can upsert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// An admission denial (or warning/audit finding).
+    Denial(Denial),
+    /// A policy exception.
+    Exception(PolicyException),
+    /// A Kueue ClusterQueue.
+    GpuQueue(GpuQueue),
+    /// A Kueue Workload that asks for GPUs.
+    GpuWorkload(GpuWorkload),
+    /// A pod that requests GPUs and is not scheduled.
+    PendingGpuPod(PendingGpuPod),
+    /// A node with GPUs.
+    GpuNode(GpuNode),
+    /// One component of a telemetry pipeline, for one signal.
+    Pipeline(PipelineComponent),
+}
+
+/// The tables of [`crate::state::FleetState`], one per record type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// [`Denial`] records.
+    Denial,
+    /// [`PolicyException`] records.
+    Exception,
+    /// [`GpuQueue`] records.
+    GpuQueue,
+    /// [`GpuWorkload`] records.
+    GpuWorkload,
+    /// [`PendingGpuPod`] records.
+    PendingGpuPod,
+    /// [`GpuNode`] records.
+    GpuNode,
+    /// [`PipelineComponent`] records.
+    Pipeline,
+}
+
+impl Record {
+    /// The table this record belongs to.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::Denial(_) => RecordKind::Denial,
+            Record::Exception(_) => RecordKind::Exception,
+            Record::GpuQueue(_) => RecordKind::GpuQueue,
+            Record::GpuWorkload(_) => RecordKind::GpuWorkload,
+            Record::PendingGpuPod(_) => RecordKind::PendingGpuPod,
+            Record::GpuNode(_) => RecordKind::GpuNode,
+            Record::Pipeline(_) => RecordKind::Pipeline,
+        }
+    }
+
+    /// The record's key, unique within its cluster and kind.
+    pub fn key(&self) -> String {
+        match self {
+            Record::Denial(r) => r.key(),
+            Record::Exception(r) => r.key(),
+            Record::GpuQueue(r) => r.key(),
+            Record::GpuWorkload(r) => r.key(),
+            Record::PendingGpuPod(r) => r.key(),
+            Record::GpuNode(r) => r.key(),
+            Record::Pipeline(r) => r.key(),
+        }
+    }
+}
+
+/// `namespace/name`, or just `name` for cluster-scoped objects.
+pub(crate) fn ns_name(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_string(),
+    }
+}

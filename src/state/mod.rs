@@ -1,0 +1,379 @@
+//! The fleet state: a pure, deterministic reducer over [`Observation`]s.
+//!
+//! No I/O and no clock reads happen here: the clock is a value ([`FleetState::now`]) that
+//! observations and the app's ticks advance. Live mode and replay feed the same reducer, so
+//! the same observations always produce the same state (and the same screens).
+
+mod keyframe;
+mod snapshot;
+
+pub use keyframe::Keyframe;
+pub use snapshot::StateSnapshot;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+use crate::model::{
+    Change, ClusterId, ClusterStatus, ClusterUpdate, Denial, GpuNode, GpuQueue, GpuWorkload,
+    Observation, PendingGpuPod, PipelineComponent, PolicyException, Record, RecordKind,
+};
+
+/// A record's identity in the fleet: its cluster, then its key within the cluster.
+///
+/// Ordered by cluster first, so a table's rows for one cluster form a contiguous range.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId {
+    /// The cluster.
+    pub cluster: ClusterId,
+    /// The record's key within the cluster and its kind.
+    pub key: String,
+}
+
+impl RecordId {
+    /// Builds an id.
+    pub fn new(cluster: ClusterId, key: impl Into<String>) -> Self {
+        Self { cluster, key: key.into() }
+    }
+}
+
+/// One table of records of one type, ordered by [`RecordId`].
+pub type Table<T> = BTreeMap<RecordId, T>;
+
+/// Secondary indexes the panes and joins need; rebuilt from the tables, never recorded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Indexes {
+    /// Policy (or webhook) name → denials it produced.
+    pub denials_by_policy: BTreeMap<String, BTreeSet<RecordId>>,
+    /// Policy name → exceptions that bypass it.
+    pub exceptions_by_policy: BTreeMap<String, BTreeSet<RecordId>>,
+    /// (cluster, ClusterQueue) → workloads that go through it.
+    pub workloads_by_queue: BTreeMap<(ClusterId, String), BTreeSet<RecordId>>,
+}
+
+/// Everything fleettop knows about the fleet at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetState {
+    now: Timestamp,
+    clusters: BTreeMap<ClusterId, ClusterStatus>,
+    denials: Table<Denial>,
+    exceptions: Table<PolicyException>,
+    gpu_queues: Table<GpuQueue>,
+    gpu_workloads: Table<GpuWorkload>,
+    pending_gpu_pods: Table<PendingGpuPod>,
+    gpu_nodes: Table<GpuNode>,
+    pipelines: Table<PipelineComponent>,
+    /// Keys still awaiting re-confirmation in an open relist, per cluster and kind.
+    relists: BTreeMap<(ClusterId, RecordKind), BTreeSet<String>>,
+    indexes: Indexes,
+    version: u64,
+    applied: u64,
+}
+
+impl Default for FleetState {
+    fn default() -> Self {
+        Self::new(Timestamp::UNIX_EPOCH)
+    }
+}
+
+impl FleetState {
+    /// An empty fleet with its clock at `now`.
+    pub fn new(now: Timestamp) -> Self {
+        Self {
+            now,
+            clusters: BTreeMap::new(),
+            denials: Table::new(),
+            exceptions: Table::new(),
+            gpu_queues: Table::new(),
+            gpu_workloads: Table::new(),
+            pending_gpu_pods: Table::new(),
+            gpu_nodes: Table::new(),
+            pipelines: Table::new(),
+            relists: BTreeMap::new(),
+            indexes: Indexes::default(),
+            version: 0,
+            applied: 0,
+        }
+    }
+
+    /// Declares a cluster (so it shows as "syncing" before any data arrives).
+    pub fn add_cluster(&mut self, id: ClusterId) {
+        if !self.clusters.contains_key(&id) {
+            self.clusters.insert(id.clone(), ClusterStatus::new(id));
+            self.version += 1;
+        }
+    }
+
+    /// Applies one observation. This is the only way records change.
+    pub fn apply(&mut self, obs: &Observation) {
+        self.applied += 1;
+        self.version += 1;
+        if obs.at > self.now {
+            self.now = obs.at;
+        }
+        let cluster = obs.cluster.clone();
+        let status = self
+            .clusters
+            .entry(cluster.clone())
+            .or_insert_with(|| ClusterStatus::new(cluster.clone()));
+        match &obs.change {
+            Change::Cluster(update) => apply_cluster_update(status, update),
+            Change::Source { source, state } => {
+                status.sources.insert(*source, state.clone());
+            }
+            Change::Upsert { record } => {
+                status.last_data_at = Some(obs.at);
+                let key = record.key();
+                if let Some(pending) = self.relists.get_mut(&(cluster.clone(), record.kind())) {
+                    pending.remove(&key);
+                }
+                self.upsert(RecordId::new(cluster, key), record.clone());
+            }
+            Change::Delete { kind, key } => {
+                status.last_data_at = Some(obs.at);
+                self.remove(*kind, &RecordId::new(cluster, key.clone()));
+            }
+            Change::SyncStart { kind } => {
+                let keys = self.keys_of(*kind, &cluster);
+                self.relists.insert((cluster, *kind), keys);
+            }
+            Change::SyncEnd { kind } => {
+                status.last_data_at = Some(obs.at);
+                if let Some(stale) = self.relists.remove(&(cluster.clone(), *kind)) {
+                    for key in stale {
+                        self.remove(*kind, &RecordId::new(cluster.clone(), key));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies observations in order.
+    pub fn apply_all<'a>(&mut self, batch: impl IntoIterator<Item = &'a Observation>) {
+        for obs in batch {
+            self.apply(obs);
+        }
+    }
+
+    /// Moves the clock forward to `now` (ticks in live mode, the play head in replay).
+    /// The clock never goes backwards; seeking back rebuilds the state instead.
+    pub fn set_clock(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+            self.version += 1;
+        }
+    }
+
+    /// The clock: the moment the state describes.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Increases on every change (observation or clock); views cache on it.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Observations applied so far.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Every cluster, by name.
+    pub fn clusters(&self) -> &BTreeMap<ClusterId, ClusterStatus> {
+        &self.clusters
+    }
+
+    /// Denials table.
+    pub fn denials(&self) -> &Table<Denial> {
+        &self.denials
+    }
+
+    /// Exceptions table.
+    pub fn exceptions(&self) -> &Table<PolicyException> {
+        &self.exceptions
+    }
+
+    /// ClusterQueues table.
+    pub fn gpu_queues(&self) -> &Table<GpuQueue> {
+        &self.gpu_queues
+    }
+
+    /// Workloads table.
+    pub fn gpu_workloads(&self) -> &Table<GpuWorkload> {
+        &self.gpu_workloads
+    }
+
+    /// Pending GPU pods table.
+    pub fn pending_gpu_pods(&self) -> &Table<PendingGpuPod> {
+        &self.pending_gpu_pods
+    }
+
+    /// GPU nodes table.
+    pub fn gpu_nodes(&self) -> &Table<GpuNode> {
+        &self.gpu_nodes
+    }
+
+    /// Pipeline components table.
+    pub fn pipelines(&self) -> &Table<PipelineComponent> {
+        &self.pipelines
+    }
+
+    /// Secondary indexes.
+    pub fn indexes(&self) -> &Indexes {
+        &self.indexes
+    }
+
+    /// Rows of `table` that belong to `cluster` (a contiguous range).
+    pub fn in_cluster<'a, T>(
+        table: &'a Table<T>,
+        cluster: &ClusterId,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a T)> + 'a {
+        let start = RecordId::new(cluster.clone(), String::new());
+        let cluster = cluster.clone();
+        table.range(start..).take_while(move |(id, _)| id.cluster == cluster)
+    }
+
+    /// Number of records over all tables.
+    pub fn record_count(&self) -> usize {
+        self.denials.len()
+            + self.exceptions.len()
+            + self.gpu_queues.len()
+            + self.gpu_workloads.len()
+            + self.pending_gpu_pods.len()
+            + self.gpu_nodes.len()
+            + self.pipelines.len()
+    }
+
+    fn upsert(&mut self, id: RecordId, record: Record) {
+        match record {
+            Record::Denial(r) => {
+                let policy = r.policy_name().to_string();
+                if let Some(old) = self.denials.insert(id.clone(), r) {
+                    unindex(&mut self.indexes.denials_by_policy, old.policy_name(), &id);
+                }
+                self.indexes.denials_by_policy.entry(policy).or_default().insert(id);
+            }
+            Record::Exception(r) => {
+                let policies: Vec<String> = r.policies.iter().map(|p| p.policy.clone()).collect();
+                if let Some(old) = self.exceptions.insert(id.clone(), r) {
+                    for p in &old.policies {
+                        unindex(&mut self.indexes.exceptions_by_policy, &p.policy, &id);
+                    }
+                }
+                for p in policies {
+                    self.indexes.exceptions_by_policy.entry(p).or_default().insert(id.clone());
+                }
+            }
+            Record::GpuWorkload(r) => {
+                let queue = r.cluster_queue.clone();
+                if let Some(old) = self.gpu_workloads.insert(id.clone(), r) {
+                    if let Some(q) = old.cluster_queue {
+                        unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), &id);
+                    }
+                }
+                if let Some(q) = queue {
+                    self.indexes
+                        .workloads_by_queue
+                        .entry((id.cluster.clone(), q))
+                        .or_default()
+                        .insert(id);
+                }
+            }
+            Record::GpuQueue(r) => {
+                self.gpu_queues.insert(id, r);
+            }
+            Record::PendingGpuPod(r) => {
+                self.pending_gpu_pods.insert(id, r);
+            }
+            Record::GpuNode(r) => {
+                self.gpu_nodes.insert(id, r);
+            }
+            Record::Pipeline(r) => {
+                self.pipelines.insert(id, r);
+            }
+        }
+    }
+
+    fn remove(&mut self, kind: RecordKind, id: &RecordId) {
+        match kind {
+            RecordKind::Denial => {
+                if let Some(old) = self.denials.remove(id) {
+                    unindex(&mut self.indexes.denials_by_policy, old.policy_name(), id);
+                }
+            }
+            RecordKind::Exception => {
+                if let Some(old) = self.exceptions.remove(id) {
+                    for p in &old.policies {
+                        unindex(&mut self.indexes.exceptions_by_policy, &p.policy, id);
+                    }
+                }
+            }
+            RecordKind::GpuWorkload => {
+                if let Some(old) = self.gpu_workloads.remove(id) {
+                    if let Some(q) = old.cluster_queue {
+                        unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), id);
+                    }
+                }
+            }
+            RecordKind::GpuQueue => {
+                self.gpu_queues.remove(id);
+            }
+            RecordKind::PendingGpuPod => {
+                self.pending_gpu_pods.remove(id);
+            }
+            RecordKind::GpuNode => {
+                self.gpu_nodes.remove(id);
+            }
+            RecordKind::Pipeline => {
+                self.pipelines.remove(id);
+            }
+        }
+    }
+
+    fn keys_of(&self, kind: RecordKind, cluster: &ClusterId) -> BTreeSet<String> {
+        fn keys<T>(t: &Table<T>, c: &ClusterId) -> BTreeSet<String> {
+            FleetState::in_cluster(t, c).map(|(id, _)| id.key.clone()).collect()
+        }
+        match kind {
+            RecordKind::Denial => keys(&self.denials, cluster),
+            RecordKind::Exception => keys(&self.exceptions, cluster),
+            RecordKind::GpuQueue => keys(&self.gpu_queues, cluster),
+            RecordKind::GpuWorkload => keys(&self.gpu_workloads, cluster),
+            RecordKind::PendingGpuPod => keys(&self.pending_gpu_pods, cluster),
+            RecordKind::GpuNode => keys(&self.gpu_nodes, cluster),
+            RecordKind::Pipeline => keys(&self.pipelines, cluster),
+        }
+    }
+}
+
+fn apply_cluster_update(status: &mut ClusterStatus, update: &ClusterUpdate) {
+    if let Some(c) = &update.connection {
+        status.connection = c.clone();
+    }
+    if let Some(v) = &update.server_version {
+        status.server_version = Some(v.clone());
+    }
+    if let Some(l) = update.latency_ms {
+        status.latency_ms = Some(l);
+    }
+    if let Some(labels) = &update.labels {
+        status.labels = labels.clone();
+    }
+}
+
+fn unindex<K, Q>(index: &mut BTreeMap<K, BTreeSet<RecordId>>, key: &Q, id: &RecordId)
+where
+    K: Ord + std::borrow::Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    if let Some(set) = index.get_mut(key) {
+        set.remove(id);
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Keymaps (placeholder).
