@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod cli;
+pub mod demo;
 pub mod model;
 pub mod record;
 pub mod sim;

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `fleettop` binary: see [`fleettop::cli`].
+
+fn main() -> std::process::ExitCode {
+    fleettop::cli::main()
+}

@@ -1,1 +1,110 @@
-//! TODO
+//! The command line: argument parsing and the wiring of sources, state, recorder and UI for
+//! each mode. The only place that turns errors into exit codes.
+
+mod logging;
+pub mod offset;
+mod run;
+mod snapshot;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fleettop: one screen for every cluster of the fleet during an incident.
+#[derive(Debug, Parser)]
+#[command(name = "fleettop", version, about, long_about = None)]
+pub struct Cli {
+    /// Replay the bundled, simulated incident (no cluster needed).
+    #[arg(long, conflicts_with = "simulate")]
+    pub demo: bool,
+    /// Run the fleet simulator as if it were a live fleet (sources, channel, recorder).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Record every observation of the session to FILE (default: fleettop-<time>.fleetrec).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub record: Option<PathBuf>,
+    /// Playback or simulation speed (0.5 to 1000; default 1, or 10 for --demo).
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// Simulator seed for --simulate.
+    #[arg(long, default_value_t = crate::sim::DEMO_SEED)]
+    pub seed: u64,
+    /// Start a replay at this point: an offset (`12m`, `1h5m`), a UTC time of day (`14:12`)
+    /// or an RFC 3339 timestamp.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub ui: UiArgs,
+    /// What to do; without a command, watch the fleet.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Look and feel.
+#[derive(Debug, Args, Clone, Default)]
+pub struct UiArgs {
+    /// Theme: dark, light, high-contrast, mono (NO_COLOR selects mono).
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim.
+    #[arg(long, global = true)]
+    pub keymap: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open a recording in the UI, with pause, speed, seek and a timeline.
+    Replay {
+        /// The .fleetrec file.
+        file: PathBuf,
+        /// Playback speed (0.5 to 1000).
+        #[arg(long)]
+        speed: Option<f64>,
+        /// Start at this point (offset, time of day or timestamp).
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+        /// Start paused.
+        #[arg(long)]
+        paused: bool,
+    },
+    /// Print the state (every pane's records) for scripts and tickets.
+    Snapshot {
+        /// Print JSON (the only machine format; without it a short summary is printed).
+        #[arg(long)]
+        json: bool,
+        /// Use the bundled demo recording.
+        #[arg(long, conflicts_with = "replay")]
+        demo: bool,
+        /// Use this recording.
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
+        /// The moment to print (offset, time of day or timestamp); default: the end.
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+    },
+    /// Write the simulated incident to a recording (regenerates snapshots/demo.fleetrec).
+    #[command(hide = true)]
+    Simulate {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulator seed.
+        #[arg(long, default_value_t = crate::sim::DEMO_SEED)]
+        seed: u64,
+    },
+}
+
+/// Parses arguments, runs the chosen mode, and maps errors to a message and exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _log = logging::init();
+    match run::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fleettop: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

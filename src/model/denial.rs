@@ -245,10 +245,6 @@ impl Denial {
 
     /// The policy (or webhook) name used for grouping.
     pub fn policy_name(&self) -> &str {
-        self.policy
-            .as_ref()
-            .map(|p| p.name.as_str())
-            .or(self.webhook.as_deref())
-            .unwrap_or("(unknown)")
+        self.policy.as_ref().map(|p| p.name.as_str()).or(self.webhook.as_deref()).unwrap_or("(unknown)")
     }
 }

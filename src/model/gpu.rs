@@ -273,10 +273,6 @@ impl GpuNode {
     /// Mean utilisation over devices that report one.
     pub fn mean_utilization(&self) -> Option<f32> {
         let values: Vec<f32> = self.devices.iter().filter_map(|d| d.utilization_pct).collect();
-        if values.is_empty() {
-            None
-        } else {
-            Some(values.iter().sum::<f32>() / values.len() as f32)
-        }
+        if values.is_empty() { None } else { Some(values.iter().sum::<f32>() / values.len() as f32) }
     }
 }

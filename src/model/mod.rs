@@ -14,8 +14,8 @@ pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, Sour
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
 pub use exception::{ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef};
 pub use gpu::{
-    FlavorQuota, GpuDevice, GpuNode, GpuQueue, GpuWorkload, PendingGpuPod, WorkloadEvent,
-    WorkloadState, is_gpu_resource,
+    FlavorQuota, GpuDevice, GpuNode, GpuQueue, GpuWorkload, PendingGpuPod, WorkloadEvent, WorkloadState,
+    is_gpu_resource,
 };
 pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
 
@@ -36,6 +36,9 @@ pub struct Observation {
 /// What an observation changes in the fleet state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+// Nearly every observation is an upsert, so boxing the record would add an allocation per
+// observation and save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     /// The cluster's connection, server version, latency or labels changed.
     Cluster(ClusterUpdate),

@@ -1,1 +1,64 @@
-//! TODO
+//! Where observations come from. Every source runs as its own task and sends owned
+//! [`Observation`] batches over one bounded channel; it never touches the UI or its state.
+//!
+//! Live Kubernetes watchers and metric scrapers plug in here; today the one live-style
+//! source is the [`simulated`] fleet, which runs the simulator in (scaled) real time.
+
+pub mod simulated;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::model::Observation;
+
+/// Batches in flight between the sources and the app before sources wait.
+pub const CHANNEL_CAPACITY: usize = 256;
+
+/// The sending side handed to each source.
+#[derive(Clone)]
+pub struct ObservationSender {
+    tx: mpsc::Sender<Vec<Observation>>,
+    full: Arc<AtomicU64>,
+}
+
+/// The receiving side, owned by the app loop.
+pub struct ObservationReceiver {
+    rx: mpsc::Receiver<Vec<Observation>>,
+    full: Arc<AtomicU64>,
+}
+
+/// A bounded channel from sources to the app.
+pub fn channel(capacity: usize) -> (ObservationSender, ObservationReceiver) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let full = Arc::new(AtomicU64::new(0));
+    (ObservationSender { tx, full: full.clone() }, ObservationReceiver { rx, full })
+}
+
+impl ObservationSender {
+    /// Sends a batch; when the channel is full the source waits (back-pressure) and the
+    /// wait is counted, so the UI can say that it is falling behind. `false` = app gone.
+    pub async fn send(&self, batch: Vec<Observation>) -> bool {
+        match self.tx.try_send(batch) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(batch)) => {
+                self.full.fetch_add(1, Ordering::Relaxed);
+                self.tx.send(batch).await.is_ok()
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+impl ObservationReceiver {
+    /// The next batch; `None` once every source has stopped.
+    pub async fn recv(&mut self) -> Option<Vec<Observation>> {
+        self.rx.recv().await
+    }
+
+    /// How many times a source found the channel full.
+    pub fn times_full(&self) -> u64 {
+        self.full.load(Ordering::Relaxed)
+    }
+}

@@ -27,11 +27,7 @@ impl FleetState {
     /// Captures the whole state.
     pub fn keyframe(&self) -> Keyframe {
         let mut records = Vec::with_capacity(self.record_count());
-        fn push<T: Clone>(
-            out: &mut Vec<(ClusterId, Record)>,
-            t: &super::Table<T>,
-            wrap: fn(T) -> Record,
-        ) {
+        fn push<T: Clone>(out: &mut Vec<(ClusterId, Record)>, t: &super::Table<T>, wrap: fn(T) -> Record) {
             out.extend(t.iter().map(|(id, r)| (id.cluster.clone(), wrap(r.clone()))));
         }
         push(&mut records, &self.denials, Record::Denial);

@@ -8,15 +8,15 @@ mod keyframe;
 mod snapshot;
 
 pub use keyframe::Keyframe;
-pub use snapshot::StateSnapshot;
+pub use snapshot::{EXPIRY_WINDOW, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
 use crate::model::{
-    Change, ClusterId, ClusterStatus, ClusterUpdate, Denial, GpuNode, GpuQueue, GpuWorkload,
-    Observation, PendingGpuPod, PipelineComponent, PolicyException, Record, RecordKind,
+    Change, ClusterId, ClusterStatus, ClusterUpdate, Denial, GpuNode, GpuQueue, GpuWorkload, Observation,
+    PendingGpuPod, PipelineComponent, PolicyException, Record, RecordKind,
 };
 
 /// A record's identity in the fleet: its cluster, then its key within the cluster.
@@ -112,10 +112,8 @@ impl FleetState {
             self.now = obs.at;
         }
         let cluster = obs.cluster.clone();
-        let status = self
-            .clusters
-            .entry(cluster.clone())
-            .or_insert_with(|| ClusterStatus::new(cluster.clone()));
+        let status =
+            self.clusters.entry(cluster.clone()).or_insert_with(|| ClusterStatus::new(cluster.clone()));
         match &obs.change {
             Change::Cluster(update) => apply_cluster_update(status, update),
             Change::Source { source, state } => {
@@ -267,17 +265,12 @@ impl FleetState {
             }
             Record::GpuWorkload(r) => {
                 let queue = r.cluster_queue.clone();
-                if let Some(old) = self.gpu_workloads.insert(id.clone(), r) {
-                    if let Some(q) = old.cluster_queue {
-                        unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), &id);
-                    }
+                let old = self.gpu_workloads.insert(id.clone(), r);
+                if let Some(q) = old.and_then(|o| o.cluster_queue) {
+                    unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), &id);
                 }
                 if let Some(q) = queue {
-                    self.indexes
-                        .workloads_by_queue
-                        .entry((id.cluster.clone(), q))
-                        .or_default()
-                        .insert(id);
+                    self.indexes.workloads_by_queue.entry((id.cluster.clone(), q)).or_default().insert(id);
                 }
             }
             Record::GpuQueue(r) => {
@@ -310,10 +303,9 @@ impl FleetState {
                 }
             }
             RecordKind::GpuWorkload => {
-                if let Some(old) = self.gpu_workloads.remove(id) {
-                    if let Some(q) = old.cluster_queue {
-                        unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), id);
-                    }
+                let old = self.gpu_workloads.remove(id);
+                if let Some(q) = old.and_then(|o| o.cluster_queue) {
+                    unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), id);
                 }
             }
             RecordKind::GpuQueue => {

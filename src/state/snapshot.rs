@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::{FleetState, Table};
 use crate::model::{
-    ClusterHealth, ClusterId, ClusterStatus, ExceptionStatus, PipelineHealth, PolicyException,
-    PipelineComponent,
+    ClusterHealth, ClusterId, ClusterStatus, ExceptionStatus, PipelineComponent, PipelineHealth,
+    PolicyException,
 };
 
 /// A record with the cluster it belongs to, flattened into one JSON object.

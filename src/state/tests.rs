@@ -1,1 +1,255 @@
+//! Reducer tests: observations in, state out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::model::*;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + secs).unwrap()
+}
+
+fn denial(id: &str, policy: &str, count: u64) -> Denial {
+    Denial {
+        id: id.into(),
+        engine: Engine::Kyverno,
+        enforcement: Enforcement::Deny,
+        policy: Some(PolicyRef {
+            kind: "ClusterPolicy".into(),
+            name: policy.into(),
+            namespace: None,
+            generation: Some(4),
+            resource_version: None,
+        }),
+        webhook: Some("validate.kyverno.svc-fail".into()),
+        binding: None,
+        rule: Some("run-as-non-root".into()),
+        object: ObjectRef { kind: "Pod".into(), namespace: Some("shop".into()), name: id.into() },
+        operation: Some("CREATE".into()),
+        user: None,
+        message: "denied".into(),
+        count,
+        first_seen: t(0),
+        last_seen: t(count as i64),
+        severity: None,
+        category: None,
+        owner: None,
+        exceptions: vec![],
+        evidence: vec![],
+    }
+}
+
+fn workload(name: &str, queue: &str) -> GpuWorkload {
+    GpuWorkload {
+        namespace: "ml".into(),
+        name: name.into(),
+        owner: None,
+        local_queue: "lq".into(),
+        cluster_queue: Some(queue.into()),
+        team: Some("team-a".into()),
+        priority_class: None,
+        priority: 0,
+        gpus: 4,
+        flavor: None,
+        state: WorkloadState::Admitted,
+        created_at: t(0),
+        admitted_at: Some(t(1)),
+        position: None,
+        history: vec![],
+    }
+}
+
+fn obs(at: i64, cluster: &str, change: Change) -> Observation {
+    Observation { at: t(at), cluster: ClusterId::new(cluster), change }
+}
+
+fn upsert(at: i64, cluster: &str, record: Record) -> Observation {
+    obs(at, cluster, Change::Upsert { record })
+}
+
+#[test]
+fn upsert_replaces_and_delete_removes() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", Record::Denial(denial("d1", "p", 1))));
+    s.apply(&upsert(2, "a", Record::Denial(denial("d1", "p", 5))));
+    assert_eq!(s.denials().len(), 1);
+    let id = RecordId::new(ClusterId::new("a"), "d1");
+    assert_eq!(s.denials()[&id].count, 5);
+    s.apply(&obs(3, "a", Change::Delete { kind: RecordKind::Denial, key: "d1".into() }));
+    assert!(s.denials().is_empty());
+    assert!(s.indexes().denials_by_policy.is_empty(), "index entry must go with the row");
+}
+
+#[test]
+fn same_key_in_two_clusters_is_two_rows() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", Record::Denial(denial("d1", "p", 1))));
+    s.apply(&upsert(1, "b", Record::Denial(denial("d1", "p", 1))));
+    assert_eq!(s.denials().len(), 2);
+    assert_eq!(s.indexes().denials_by_policy["p"].len(), 2);
+    assert_eq!(FleetState::in_cluster(s.denials(), &ClusterId::new("b")).count(), 1);
+}
+
+#[test]
+fn policy_index_follows_a_changed_policy() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", Record::Denial(denial("d1", "old", 1))));
+    s.apply(&upsert(2, "a", Record::Denial(denial("d1", "new", 1))));
+    assert!(!s.indexes().denials_by_policy.contains_key("old"));
+    assert_eq!(s.indexes().denials_by_policy["new"].len(), 1);
+}
+
+#[test]
+fn queue_index_tracks_workloads() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", Record::GpuWorkload(workload("w1", "team-a"))));
+    s.apply(&upsert(1, "a", Record::GpuWorkload(workload("w2", "team-a"))));
+    s.apply(&upsert(2, "a", Record::GpuWorkload(workload("w2", "research"))));
+    let key = |q: &str| (ClusterId::new("a"), q.to_string());
+    assert_eq!(s.indexes().workloads_by_queue[&key("team-a")].len(), 1);
+    assert_eq!(s.indexes().workloads_by_queue[&key("research")].len(), 1);
+}
+
+#[test]
+fn relist_drops_records_not_seen_again_and_never_duplicates() {
+    let mut s = FleetState::default();
+    for i in 0..5 {
+        s.apply(&upsert(1, "a", Record::Denial(denial(&format!("d{i}"), "p", 1))));
+    }
+    s.apply(&upsert(1, "b", Record::Denial(denial("d9", "p", 1))));
+    // 410 Gone: the watcher relists; only d1 and d3 still exist.
+    s.apply(&obs(5, "a", Change::SyncStart { kind: RecordKind::Denial }));
+    s.apply(&upsert(5, "a", Record::Denial(denial("d1", "p", 2))));
+    s.apply(&upsert(5, "a", Record::Denial(denial("d3", "p", 2))));
+    s.apply(&obs(6, "a", Change::SyncEnd { kind: RecordKind::Denial }));
+    let keys: Vec<_> = s.denials().keys().map(|id| format!("{}:{}", id.cluster, id.key)).collect();
+    assert_eq!(keys, ["a:d1", "a:d3", "b:d9"], "other clusters are untouched");
+    assert_eq!(s.indexes().denials_by_policy["p"].len(), 3);
+}
+
+#[test]
+fn relist_of_one_kind_leaves_other_kinds_alone() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", Record::Denial(denial("d1", "p", 1))));
+    s.apply(&upsert(1, "a", Record::GpuWorkload(workload("w1", "q"))));
+    s.apply(&obs(2, "a", Change::SyncStart { kind: RecordKind::GpuWorkload }));
+    s.apply(&obs(3, "a", Change::SyncEnd { kind: RecordKind::GpuWorkload }));
+    assert_eq!(s.denials().len(), 1);
+    assert!(s.gpu_workloads().is_empty());
+}
+
+#[test]
+fn clock_follows_observations_and_never_goes_back() {
+    let mut s = FleetState::new(t(0));
+    s.apply(&upsert(10, "a", Record::Denial(denial("d1", "p", 1))));
+    assert_eq!(s.now(), t(10));
+    s.apply(&upsert(5, "a", Record::Denial(denial("d2", "p", 1))));
+    assert_eq!(s.now(), t(10));
+    s.set_clock(t(3));
+    assert_eq!(s.now(), t(10));
+    s.set_clock(t(20));
+    assert_eq!(s.now(), t(20));
+}
+
+#[test]
+fn cluster_health_is_derived_from_connection_and_sources() {
+    let mut s = FleetState::default();
+    let c = ClusterId::new("a");
+    s.add_cluster(c.clone());
+    assert_eq!(s.clusters()[&c].health(), ClusterHealth::Syncing);
+    let connect = ClusterUpdate {
+        connection: Some(ConnectionState::Connected),
+        server_version: Some("v1.31.4".into()),
+        latency_ms: Some(42),
+        labels: None,
+    };
+    s.apply(&obs(1, "a", Change::Cluster(connect)));
+    let source = |state| Change::Source { source: SourceKind::Events, state };
+    s.apply(&obs(1, "a", source(SourceState::Syncing)));
+    assert_eq!(s.clusters()[&c].health(), ClusterHealth::Syncing);
+    s.apply(&obs(2, "a", source(SourceState::Live)));
+    assert_eq!(s.clusters()[&c].health(), ClusterHealth::Live);
+    assert_eq!(s.clusters()[&c].server_version.as_deref(), Some("v1.31.4"));
+    s.apply(&obs(3, "a", source(SourceState::Error { message: "boom".into() })));
+    assert_eq!(s.clusters()[&c].health(), ClusterHealth::Stale);
+    let lost = ClusterUpdate {
+        connection: Some(ConnectionState::Unreachable { since: t(4), error: "i/o timeout".into() }),
+        ..Default::default()
+    };
+    s.apply(&obs(4, "a", Change::Cluster(lost)));
+    assert_eq!(s.clusters()[&c].health(), ClusterHealth::Unreachable);
+    assert_eq!(s.clusters()[&c].latency_ms, Some(42), "partial updates keep other fields");
+}
+
+#[test]
+fn data_age_counts_from_the_newest_record() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(10, "a", Record::Denial(denial("d1", "p", 1))));
+    s.set_clock(t(70));
+    let age = s.clusters()[&ClusterId::new("a")].data_age(s.now()).unwrap();
+    assert_eq!(age.as_secs(), 60);
+}
+
+fn story() -> Vec<Observation> {
+    let mut v = vec![];
+    for i in 0..50 {
+        let c = if i % 3 == 0 { "a" } else { "b" };
+        v.push(upsert(i, c, Record::Denial(denial(&format!("d{}", i % 7), "p", i as u64))));
+        v.push(upsert(i, c, Record::GpuWorkload(workload(&format!("w{}", i % 5), "q"))));
+        if i % 10 == 9 {
+            v.push(obs(i, c, Change::Delete { kind: RecordKind::Denial, key: "d1".into() }));
+        }
+    }
+    v
+}
+
+#[test]
+fn same_observations_give_the_same_state() {
+    let mut a = FleetState::default();
+    let mut b = FleetState::default();
+    a.apply_all(&story());
+    b.apply_all(&story());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn keyframe_round_trip_rebuilds_tables_and_indexes() {
+    let mut s = FleetState::default();
+    s.apply_all(&story());
+    s.apply(&obs(60, "a", Change::SyncStart { kind: RecordKind::Denial }));
+    let frame = s.keyframe();
+    let json = serde_json::to_string(&frame).unwrap();
+    let back: Keyframe = serde_json::from_str(&json).unwrap();
+    let mut rebuilt = FleetState::from_keyframe(&back);
+    assert!(rebuilt.same_facts(&s));
+    assert_eq!(rebuilt.indexes(), s.indexes());
+    // The open relist survives the keyframe: ending it drops cluster a's denials in both.
+    let end = obs(61, "a", Change::SyncEnd { kind: RecordKind::Denial });
+    s.apply(&end);
+    rebuilt.apply(&end);
+    assert!(rebuilt.same_facts(&s));
+    assert_eq!(FleetState::in_cluster(s.denials(), &ClusterId::new("a")).count(), 0);
+}
+
+#[test]
+fn snapshot_json_names_every_pane() {
+    let mut s = FleetState::default();
+    s.apply_all(&story());
+    let v = serde_json::to_value(s.snapshot()).unwrap();
+    for key in [
+        "clusters",
+        "denials",
+        "gpu_queues",
+        "gpu_workloads",
+        "pending_gpu_pods",
+        "gpu_nodes",
+        "pipelines",
+        "exceptions",
+    ] {
+        assert!(v.get(key).is_some_and(|x| x.is_array()), "missing {key}");
+    }
+    assert_eq!(v["denials"][0]["cluster"], "a");
+    assert_eq!(v["clusters"][0]["health"], "syncing");
+}

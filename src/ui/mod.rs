@@ -2,7 +2,18 @@
 //! never does I/O while rendering.
 
 pub mod action;
+pub mod app;
+pub mod config;
+pub mod event;
 pub mod keymap;
+pub mod layout;
+pub mod panes;
+pub mod render;
+pub mod run;
+pub mod summaries;
+pub mod terminal;
 pub mod theme;
+pub mod view;
+pub mod widgets;
 
 pub use action::Action;

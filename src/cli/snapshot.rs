@@ -1,0 +1,41 @@
+//! `fleettop snapshot`: the state at one moment of a recording, as JSON or a short summary.
+
+use std::io::Write;
+
+use super::offset;
+use crate::record::Recording;
+
+/// Prints the state of `rec` at `at` (default: the end).
+pub fn print(rec: &Recording, at: Option<&str>, json: bool) -> anyhow::Result<()> {
+    if let Some(t) = rec.truncated() {
+        eprintln!("fleettop: {t}; using what came before it");
+    }
+    let t = match at {
+        Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
+        None => rec.end(),
+    };
+    let state = rec.state_at(t);
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &state.snapshot())?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "fleet at {} ({} observations)", state.now(), state.applied())?;
+        for c in state.clusters().values() {
+            writeln!(out, "  {:<20} {}", c.id, c.health().label())?;
+        }
+        writeln!(
+            out,
+            "denials {} · gpu queues {} · workloads {} · pending gpu pods {} · gpu nodes {} · pipelines {} · exceptions {}",
+            state.denials().len(),
+            state.gpu_queues().len(),
+            state.gpu_workloads().len(),
+            state.pending_gpu_pods().len(),
+            state.gpu_nodes().len(),
+            state.pipelines().len(),
+            state.exceptions().len()
+        )?;
+        writeln!(out, "(--json prints every record)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1127 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use proptest::prelude::*;
+
+use super::format::{FRAME_HEADER_LEN, FrameHeader, PREAMBLE_LEN, encode_file_header, encode_frame};
+use super::*;
+use crate::model::{
+    Change, ClusterId, ClusterUpdate, ConnectionState, Denial, Enforcement, Engine, GpuNode, ObjectRef,
+    Observation, PolicyRef, Record, RecordKind, SourceKind, SourceState,
+};
+use crate::state::FleetState;
+
+// ---------------------------------------------------------------- helpers
+
+const BASE: i64 = 1_700_000_000;
+
+fn ts_ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(BASE * 1000 + ms).expect("valid time")
+}
+
+fn clusters() -> Vec<ClusterId> {
+    ["prod-eu", "prod-us", "staging"].into_iter().map(ClusterId::new).collect()
+}
+
+fn denial(id: &str, policy: &str, at: Timestamp, count: u64) -> Denial {
+    Denial {
+        id: id.to_string(),
+        engine: Engine::Kyverno,
+        enforcement: Enforcement::Deny,
+        policy: Some(PolicyRef {
+            kind: "ClusterPolicy".to_string(),
+            name: policy.to_string(),
+            namespace: None,
+            generation: Some(3),
+            resource_version: None,
+        }),
+        webhook: None,
+        binding: None,
+        rule: Some("check-labels".to_string()),
+        object: ObjectRef {
+            kind: "Deployment".to_string(),
+            namespace: Some("shop".to_string()),
+            name: format!("app-{id}"),
+        },
+        operation: Some("CREATE".to_string()),
+        user: None,
+        message: format!("validation error: label `team` is required ({id})"),
+        count,
+        first_seen: at,
+        last_seen: at,
+        severity: None,
+        category: None,
+        owner: None,
+        exceptions: Vec::new(),
+        evidence: Vec::new(),
+    }
+}
+
+fn gpu_node(name: &str, allocated: u32) -> GpuNode {
+    GpuNode {
+        name: name.to_string(),
+        product: Some("NVIDIA-H100-80GB-HBM3".to_string()),
+        capacity: 8,
+        allocatable: 8,
+        allocated,
+        mig: None,
+        sharing: None,
+        schedulable: true,
+        taints: Vec::new(),
+        devices: Vec::new(),
+    }
+}
+
+/// A deterministic script of `n` observations, 500 ms apart, over three clusters; the
+/// `staging` cluster's clock lags 2 s, so times are not monotonic in file order.
+fn sample(n: usize) -> Vec<Observation> {
+    let mut seed: u64 = 0x5eed_f1ee_7000_0001;
+    let cs = clusters();
+    (0..n)
+        .map(|i| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let r = (seed >> 33) as usize;
+            let cluster = cs[i % cs.len()].clone();
+            let lag = if cluster.as_str() == "staging" { 2_000 } else { 0 };
+            let at = ts_ms(i as i64 * 500 - lag);
+            let id = format!("d{}", r % 17);
+            let change = match r % 12 {
+                0 => Change::Cluster(ClusterUpdate {
+                    connection: Some(ConnectionState::Connected),
+                    latency_ms: Some((r % 300) as u32),
+                    ..ClusterUpdate::default()
+                }),
+                1 => Change::Source {
+                    source: SourceKind::Kyverno,
+                    state: if r.is_multiple_of(2) { SourceState::Live } else { SourceState::Syncing },
+                },
+                2..=5 => Change::Upsert {
+                    record: Record::Denial(denial(&id, &format!("p{}", r % 4), at, r as u64 % 9)),
+                },
+                6 => Change::Upsert {
+                    record: Record::GpuNode(gpu_node(&format!("n{}", r % 3), (r % 9) as u32)),
+                },
+                7 | 8 => Change::Delete { kind: RecordKind::Denial, key: id },
+                9 => Change::SyncStart { kind: RecordKind::Denial },
+                10 => Change::SyncEnd { kind: RecordKind::Denial },
+                _ => Change::Cluster(ClusterUpdate {
+                    labels: Some(BTreeMap::from([("env".to_string(), format!("e{}", r % 3))])),
+                    ..ClusterUpdate::default()
+                }),
+            };
+            Observation { at, cluster, change }
+        })
+        .collect()
+}
+
+fn header(interval: KeyframeInterval) -> RecordingHeader {
+    let mut h =
+        RecordingHeader::new(ts_ms(-10_000), clusters(), "simulated").with_keyframe_interval(interval);
+    h.created_at = ts_ms(-5_000);
+    h
+}
+
+/// The live side: a reducer fed the same batches, with its clock ticking ahead.
+fn live_state(h: &RecordingHeader) -> FleetState {
+    let mut live = FleetState::new(h.started_at);
+    for c in &h.clusters {
+        live.add_cluster(c.clone());
+    }
+    live
+}
+
+fn write_to<W: Write>(w: &mut RecordWriter<W>, obs: &[Observation], batch: usize, live: &mut FleetState) {
+    for chunk in obs.chunks(batch) {
+        live.apply_all(chunk);
+        // Clock ticks run ahead of the observations, as in the live app.
+        live.set_clock(chunk[chunk.len() - 1].at + SignedDuration::from_secs(7));
+        w.write_batch(chunk, live).expect("write batch");
+    }
+}
+
+fn record(obs: &[Observation], batch: usize, interval: KeyframeInterval) -> Vec<u8> {
+    let h = header(interval);
+    let mut live = live_state(&h);
+    let mut w = RecordWriter::new(Vec::new(), h).expect("writer");
+    write_to(&mut w, obs, batch, &mut live);
+    w.finish().expect("finish")
+}
+
+/// Replay from the start, independently of keyframes and `position`.
+fn replay(rec: &Recording, t: Timestamp) -> FleetState {
+    let mut s = FleetState::new(rec.header().started_at);
+    for c in &rec.header().clusters {
+        s.add_cluster(c.clone());
+    }
+    for o in rec.observations() {
+        if o.at > t {
+            break;
+        }
+        s.apply(o);
+    }
+    s.set_clock(t);
+    s
+}
+
+fn replay_n(rec: &Recording, n: usize) -> FleetState {
+    let mut s = FleetState::new(rec.header().started_at);
+    for c in &rec.header().clusters {
+        s.add_cluster(c.clone());
+    }
+    s.apply_all(&rec.observations()[..n]);
+    s
+}
+
+/// Offsets where frames start, and the end of the file, by walking frame headers.
+fn frame_boundaries(bytes: &[u8]) -> (usize, Vec<usize>) {
+    let json_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let header_end = PREAMBLE_LEN + json_len + 4;
+    let mut pos = header_end;
+    let mut out = vec![pos];
+    while pos < bytes.len() {
+        let fh = FrameHeader::decode(bytes[pos..pos + FRAME_HEADER_LEN].try_into().unwrap())
+            .expect("valid frame header");
+        pos += FRAME_HEADER_LEN + fh.payload_len as usize;
+        out.push(pos);
+    }
+    (header_end, out)
+}
+
+fn frame_kinds(bytes: &[u8]) -> Vec<(u8, u64)> {
+    let (_, b) = frame_boundaries(bytes);
+    b[..b.len() - 1]
+        .iter()
+        .map(|&p| {
+            let fh = FrameHeader::decode(bytes[p..p + FRAME_HEADER_LEN].try_into().unwrap()).unwrap();
+            (fh.kind, fh.count)
+        })
+        .collect()
+}
+
+/// Observations held by complete frames that end at or before `cut`.
+fn observations_before(bytes: &[u8], cut: usize) -> usize {
+    let (_, b) = frame_boundaries(bytes);
+    let kinds = frame_kinds(bytes);
+    b.windows(2)
+        .zip(kinds)
+        .filter(|(w, _)| w[1] <= cut)
+        .filter(|(_, (k, _))| *k == 1)
+        .map(|(_, (_, c))| c as usize)
+        .sum()
+}
+
+const EVERY: KeyframeInterval = KeyframeInterval { observations: 1, seconds: 0 };
+
+// ---------------------------------------------------------------- round trip
+
+#[test]
+fn round_trip_keeps_header_and_observations() {
+    let obs = sample(300);
+    let bytes = record(&obs, 16, KeyframeInterval::default());
+    assert_eq!(&bytes[..8], b"FLEETREC");
+    let rec = Recording::from_bytes(&bytes).expect("read");
+    assert_eq!(rec.observations(), &obs[..]);
+    assert!(rec.truncated().is_none());
+    assert_eq!(rec.format_version(), FormatVersion { major: 1, minor: 0 });
+    let h = rec.header();
+    assert_eq!(h.format_version, FormatVersion::CURRENT);
+    assert_eq!(h.fleettop_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(h.started_at, ts_ms(-10_000));
+    assert_eq!(h.created_at, ts_ms(-5_000));
+    assert_eq!(h.clusters, clusters());
+    assert_eq!(h.source, "simulated");
+    assert_eq!(h.keyframe_interval, KeyframeInterval::default());
+    assert_eq!(rec.byte_len(), bytes.len() as u64);
+    // 300 observations over 150 s: the first keyframe after the first batch, then by time.
+    assert_eq!(rec.keyframes()[0].index(), 16);
+    assert!(rec.keyframes().len() >= 3, "{} keyframes", rec.keyframes().len());
+    assert_eq!(rec.start(), obs[0].at);
+    assert_eq!(rec.end(), obs.iter().map(|o| o.at).max().unwrap());
+}
+
+#[test]
+fn types_can_cross_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<RecordWriter>();
+    send::<RecordWriter<Vec<u8>>>();
+    send::<Player>();
+    send_sync::<Recording>();
+    send_sync::<RecordError>();
+}
+
+#[test]
+fn writer_overrides_format_version_in_header() {
+    let mut h = header(KeyframeInterval::default());
+    h.format_version = FormatVersion { major: 7, minor: 3 };
+    let w = RecordWriter::new(Vec::new(), h).unwrap();
+    assert_eq!(w.header().format_version, FormatVersion::CURRENT);
+    let rec = Recording::from_bytes(&w.finish().unwrap()).unwrap();
+    assert_eq!(rec.format_version(), FormatVersion::CURRENT);
+}
+
+#[test]
+fn empty_batch_writes_nothing() {
+    let h = header(KeyframeInterval::default());
+    let live = live_state(&h);
+    let mut w = RecordWriter::new(Vec::new(), h).unwrap();
+    let before = w.bytes_written();
+    w.write_batch(&[], &live).unwrap();
+    assert_eq!(w.bytes_written(), before);
+    assert_eq!(w.keyframes_written(), 0);
+    let bytes = w.finish().unwrap();
+    assert_eq!(bytes.len() as u64, before);
+}
+
+#[test]
+fn large_batches_are_split_into_frames() {
+    let obs = sample(super::format::MAX_OBSERVATIONS_PER_FRAME + 10);
+    let bytes = record(&obs, obs.len(), KeyframeInterval::default());
+    let kinds = frame_kinds(&bytes);
+    assert_eq!(kinds, vec![(1, 4096), (1, 10), (2, obs.len() as u64)]);
+    let rec = Recording::from_bytes(&bytes).unwrap();
+    assert_eq!(rec.observations(), &obs[..]);
+}
+
+#[test]
+fn empty_recording_replays_as_initial_state() {
+    let h = header(KeyframeInterval::default());
+    let bytes = RecordWriter::new(Vec::new(), h.clone()).unwrap().finish().unwrap();
+    let rec = Recording::from_bytes(&bytes).unwrap();
+    assert!(rec.observations().is_empty() && rec.keyframes().is_empty());
+    assert!(rec.truncated().is_none());
+    assert_eq!(rec.start(), h.started_at);
+    assert_eq!(rec.end(), h.started_at);
+    let s = rec.state_at(h.started_at);
+    assert_eq!(s.clusters().len(), 3);
+    assert!(s.same_facts(&replay(&rec, h.started_at)));
+    let mut p = Player::new(Arc::new(rec));
+    assert!(p.at_end());
+    assert_eq!(p.progress(), 1.0);
+    p.advance(Duration::from_secs(1));
+    assert!(p.paused());
+}
+
+// ---------------------------------------------------------------- keyframes & seeking
+
+#[test]
+fn keyframes_follow_count_rule() {
+    let obs = sample(100);
+    let interval = KeyframeInterval { observations: 10, seconds: 0 };
+    let rec = Recording::from_bytes(&record(&obs, 3, interval)).unwrap();
+    let idx: Vec<usize> = rec.keyframes().iter().map(|k| k.index()).collect();
+    // After the first batch (3), then at the first batch end >= 10 later: 3, 15, 27, …
+    assert_eq!(idx, vec![3, 15, 27, 39, 51, 63, 75, 87, 99]);
+}
+
+#[test]
+fn keyframes_follow_time_rule() {
+    let obs = sample(100); // 500 ms apart, 50 s in all
+    let interval = KeyframeInterval { observations: 0, seconds: 5 };
+    let rec = Recording::from_bytes(&record(&obs, 1, interval)).unwrap();
+    let ks = rec.keyframes();
+    assert_eq!(ks[0].index(), 1);
+    assert!(ks.len() >= 8, "{} keyframes", ks.len());
+    for pair in ks.windows(2) {
+        let gap = pair[1].at().duration_since(pair[0].at());
+        assert!(gap >= SignedDuration::from_secs(5), "gap {gap:?}");
+        assert!(gap <= SignedDuration::from_millis(5_500), "gap {gap:?}");
+    }
+}
+
+#[test]
+fn default_interval_writes_one_keyframe_for_a_short_session() {
+    let obs = sample(50); // 25 s, < 2000 observations
+    let rec = Recording::from_bytes(&record(&obs, 5, KeyframeInterval::default())).unwrap();
+    let idx: Vec<usize> = rec.keyframes().iter().map(|k| k.index()).collect();
+    assert_eq!(idx, vec![5]);
+}
+
+#[test]
+fn keyframes_hold_what_a_replay_has() {
+    let obs = sample(120);
+    let rec = Recording::from_bytes(&record(&obs, 4, EVERY)).unwrap();
+    assert_eq!(rec.keyframes().len(), 30);
+    for k in rec.keyframes() {
+        let frame = k.decode().unwrap();
+        // The live clock ran 7 s ahead; the keyframe must carry the replay clock.
+        let expected = replay_n(&rec, k.index());
+        assert_eq!(frame.applied as usize, k.index());
+        assert_eq!(frame.now, expected.now());
+        assert_eq!(k.at(), expected.now());
+        assert!(FleetState::from_keyframe(&frame).same_facts(&expected), "keyframe {}", k.index());
+    }
+}
+
+fn check_seeking(rec: &Recording) {
+    let obs = rec.observations();
+    let mut times: Vec<Timestamp> = obs.iter().map(|o| o.at).collect();
+    times.extend(obs.iter().map(|o| o.at + SignedDuration::from_millis(250)));
+    times.extend([rec.start() - SignedDuration::from_secs(60), rec.end() + SignedDuration::from_secs(60)]);
+    for t in times {
+        let fast = rec.state_at(t);
+        let slow = replay(rec, t);
+        assert!(fast.same_facts(&slow), "state_at({t}) differs from replay");
+        assert_eq!(fast.now(), slow.now());
+    }
+    for n in 0..=obs.len() {
+        assert!(rec.state_after(n).same_facts(&replay_n(rec, n)), "state_after({n})");
+    }
+    assert!(rec.state_after(obs.len() + 5).same_facts(&replay_n(rec, obs.len())));
+}
+
+#[test]
+fn state_at_equals_full_replay() {
+    let obs = sample(240);
+    for (interval, batch) in [
+        (KeyframeInterval::default(), 16),
+        (EVERY, 1),
+        (EVERY, 7),
+        (KeyframeInterval { observations: 13, seconds: 0 }, 5),
+        (KeyframeInterval { observations: 0, seconds: 3 }, 2),
+        (KeyframeInterval { observations: 0, seconds: 0 }, 9),
+    ] {
+        let rec = Recording::from_bytes(&record(&obs, batch, interval)).unwrap();
+        check_seeking(&rec);
+    }
+}
+
+#[test]
+fn seeking_uses_keyframes() {
+    // A keyframe that disagrees with the observations shows whether seeking used it:
+    // drop the observations frames' content but keep keyframes by building the file by hand.
+    let obs = sample(40);
+    let h = header(EVERY);
+    let mut bytes = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
+    let mut fake = live_state(&h);
+    fake.apply_all(&obs[..20]);
+    let mut kf = fake.keyframe();
+    kf.applied = 1;
+    kf.now = obs[0].at;
+    let json = serde_json::to_vec(&obs[..1]).unwrap();
+    let ms = obs[0].at.as_millisecond();
+    bytes.extend(encode_frame(1, ms, ms, 1, &json).unwrap());
+    bytes.extend(encode_frame(2, ms, ms, 1, &serde_json::to_vec(&kf).unwrap()).unwrap());
+    let rec = Recording::from_bytes(&bytes).unwrap();
+    assert_eq!(rec.keyframes().len(), 1);
+    // The state after 1 observation comes from the (deliberately wrong) keyframe.
+    assert!(rec.state_after(1).same_facts(&FleetState::from_keyframe(&kf)));
+    assert!(!rec.state_after(1).same_facts(&replay_n(&rec, 1)));
+    assert!(rec.state_after(0).same_facts(&replay_n(&rec, 0)));
+}
+
+#[test]
+fn undeclared_quiet_cluster_is_consistent_through_keyframes() {
+    // The header declares a cluster the live state never heard of (it never sent data).
+    let obs = sample(60);
+    let mut h = header(EVERY);
+    h.clusters.push(ClusterId::new("quiet"));
+    let mut live = FleetState::new(h.started_at);
+    let mut w = RecordWriter::new(Vec::new(), h).unwrap();
+    write_to(&mut w, &obs, 6, &mut live);
+    let rec = Recording::from_bytes(&w.finish().unwrap()).unwrap();
+    check_seeking(&rec);
+    assert!(rec.state_at(rec.end()).clusters().contains_key(&ClusterId::new("quiet")));
+}
+
+// ---------------------------------------------------------------- crashes and damage
+
+#[test]
+fn every_truncation_is_an_error_or_a_prefix() {
+    let obs = sample(60);
+    let bytes = record(&obs, 4, KeyframeInterval { observations: 12, seconds: 0 });
+    let (header_end, bounds) = frame_boundaries(&bytes);
+    assert!(bounds.len() > 10);
+    let last_frames_start = bounds[bounds.len() - 4];
+    for cut in 0..bytes.len() {
+        // Every offset in the header and the last three frames, every 11th elsewhere.
+        if cut > header_end && cut < last_frames_start && cut % 11 != 0 {
+            continue;
+        }
+        let result = Recording::from_bytes(&bytes[..cut]);
+        if cut == 0 {
+            assert!(matches!(result, Err(RecordError::NotARecording { .. })), "cut 0");
+            continue;
+        }
+        if cut < header_end {
+            match result {
+                Err(RecordError::BadHeader { reason, .. }) => {
+                    assert!(reason.contains("ends after"), "cut {cut}: {reason}");
+                }
+                other => panic!("cut {cut}: expected BadHeader, got {other:?}"),
+            }
+            continue;
+        }
+        let rec = result.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let n = observations_before(&bytes, cut);
+        assert_eq!(rec.observations(), &obs[..n], "cut {cut}");
+        let frame_start = *bounds.iter().rev().find(|b| **b <= cut).unwrap();
+        if frame_start == cut {
+            assert!(rec.truncated().is_none(), "cut {cut} at a frame boundary");
+        } else {
+            let t = rec.truncated().unwrap_or_else(|| panic!("cut {cut}: no truncation"));
+            assert_eq!(t.offset, frame_start as u64, "cut {cut}");
+            assert_eq!(t.kind, TruncationKind::Incomplete, "cut {cut}");
+            assert_eq!(t.dropped_bytes, (cut - frame_start) as u64);
+        }
+        // What survived still seeks consistently (sampled: replay is the slow part).
+        if cut % 29 == 0 {
+            let end = rec.end();
+            assert!(rec.state_at(end).same_facts(&replay(&rec, end)), "cut {cut}");
+        }
+    }
+}
+
+#[test]
+fn flipped_payload_byte_stops_at_that_frame() {
+    let obs = sample(60);
+    let bytes = record(&obs, 6, KeyframeInterval { observations: 12, seconds: 0 });
+    let (_, bounds) = frame_boundaries(&bytes);
+    for k in [0, 3, bounds.len() - 2] {
+        let mut damaged = bytes.clone();
+        let at = bounds[k] + FRAME_HEADER_LEN + 3;
+        damaged[at] ^= 0x40;
+        let rec = Recording::from_bytes(&damaged).unwrap();
+        let t = rec.truncated().expect("damage reported");
+        assert_eq!(t.offset, bounds[k] as u64);
+        assert_eq!(t.kind, TruncationKind::Corrupt);
+        assert!(t.reason.contains("payload checksum mismatch"), "{}", t.reason);
+        assert_eq!(rec.observations(), &obs[..observations_before(&bytes, bounds[k])]);
+        assert!(t.to_string().contains(&format!("byte {}", bounds[k])), "{t}");
+    }
+}
+
+#[test]
+fn flipped_frame_header_byte_stops_at_that_frame() {
+    let obs = sample(30);
+    let bytes = record(&obs, 6, KeyframeInterval::default());
+    let (_, bounds) = frame_boundaries(&bytes);
+    for field in [0, 5, 13, 30] {
+        let mut damaged = bytes.clone();
+        damaged[bounds[2] + field] ^= 0x01;
+        let rec = Recording::from_bytes(&damaged).unwrap();
+        let t = rec.truncated().expect("damage reported");
+        assert_eq!(t.offset, bounds[2] as u64);
+        assert!(t.reason.contains("frame header checksum"), "{}", t.reason);
+        assert_eq!(rec.observations(), &obs[..observations_before(&bytes, bounds[2])]);
+    }
+}
+
+#[test]
+fn consistent_but_wrong_frame_fields_are_corrupt() {
+    let obs = sample(4);
+    let h = header(KeyframeInterval::default());
+    let head = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
+    let json = serde_json::to_vec(&obs).unwrap();
+    let (a, b) = (obs[0].at.as_millisecond(), obs[3].at.as_millisecond());
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (encode_frame(1, a, b, 5, &json).unwrap(), "announces 5"),
+        (encode_frame(1, a + 1, b, 4, &json).unwrap(), "times do not match"),
+        (encode_frame(1, a, b, 0, b"[]").unwrap(), "no observation"),
+        (encode_frame(1, a, b, 4, b"{not json").unwrap(), "JSON is invalid"),
+        (encode_frame(2, a, a, 3, &json).unwrap(), "keyframe follows 3"),
+    ];
+    for (frame, expected) in cases {
+        let mut bytes = head.clone();
+        bytes.extend(&frame);
+        let rec = Recording::from_bytes(&bytes).unwrap();
+        let t = rec.truncated().expect("corrupt frame reported");
+        assert_eq!(t.kind, TruncationKind::Corrupt);
+        assert!(t.reason.contains(expected), "{} (wanted {expected})", t.reason);
+        assert!(rec.observations().is_empty());
+    }
+    // A payload that is not zstd at all, with a valid checksum.
+    let mut bytes = head.clone();
+    let mut fh = FrameHeader {
+        kind: 1,
+        flags: 0,
+        payload_len: 5,
+        payload_crc: crc32fast::hash(b"hello"),
+        t_first: a,
+        t_last: b,
+        count: 4,
+    };
+    bytes.extend(fh.encode());
+    bytes.extend(b"hello");
+    let t = Recording::from_bytes(&bytes).unwrap().truncated().cloned().unwrap();
+    assert!(t.reason.contains("zstd"), "{}", t.reason);
+    // An absurd payload length is corrupt, not an allocation.
+    let mut bytes = head;
+    fh.payload_len = MAX_PAYLOAD_LEN + 1;
+    bytes.extend(fh.encode());
+    let t = Recording::from_bytes(&bytes).unwrap().truncated().cloned().unwrap();
+    assert_eq!(t.kind, TruncationKind::Corrupt);
+    assert!(t.reason.contains("over the"), "{}", t.reason);
+}
+
+#[test]
+fn damaged_header_is_a_clear_error() {
+    let bytes = record(&sample(5), 5, KeyframeInterval::default());
+    let (header_end, _) = frame_boundaries(&bytes);
+    // A flipped byte inside the JSON: checksum mismatch.
+    let mut d = bytes.clone();
+    d[PREAMBLE_LEN + 3] ^= 0x20;
+    let e = Recording::from_bytes(&d).unwrap_err();
+    assert!(matches!(e, RecordError::BadHeader { .. }), "{e:?}");
+    assert!(e.to_string().contains("header checksum mismatch"), "{e}");
+    assert!(e.to_string().contains(&format!("byte {}", header_end - 4)), "{e}");
+    // An absurd header length.
+    let mut d = bytes.clone();
+    d[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = Recording::from_bytes(&d).unwrap_err();
+    assert!(e.to_string().contains("exceeds"), "{e}");
+    // Valid checksum, JSON that is not a header.
+    let d = encode_file_header(FormatVersion::CURRENT, b"{\"hello\":1}").unwrap();
+    let e = Recording::from_bytes(&d).unwrap_err();
+    assert!(e.to_string().contains("header JSON is invalid"), "{e}");
+}
+
+#[test]
+fn not_a_recording() {
+    let mut random = vec![0u8; 4096];
+    let mut seed = 7u64;
+    for b in random.iter_mut() {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        *b = (seed >> 56) as u8;
+    }
+    random[0] = 0x9c;
+    let cases: Vec<(&[u8], &str)> = vec![
+        (b"", "the file is empty"),
+        (b"hello world\nthis is text\n", "\"hello wo\""),
+        (b"{\"kind\": \"json\"}", "instead of the magic bytes"),
+        (&random, "bytes 9c"),
+        (b"FLEETRE\x00", "instead of the magic"),
+    ];
+    for (bytes, expected) in cases {
+        match Recording::from_bytes(bytes) {
+            Err(e @ RecordError::NotARecording { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("is not a fleettop recording"), "{msg}");
+                assert!(msg.contains(expected), "{msg} (wanted {expected})");
+            }
+            other => panic!("{bytes:?}: expected NotARecording, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn open_names_the_file_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "incident notes\n").unwrap();
+    let e = Recording::open(&path).unwrap_err();
+    assert!(matches!(e, RecordError::NotARecording { .. }));
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    let missing = dir.path().join("missing.fleetrec");
+    let e = Recording::open(&missing).unwrap_err();
+    assert!(matches!(e, RecordError::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains("missing.fleetrec"), "{e}");
+    let named = Recording::from_bytes_named(b"", "bundled demo").unwrap_err();
+    assert!(named.to_string().starts_with("bundled demo is not"), "{named}");
+}
+
+// ---------------------------------------------------------------- versions
+
+fn with_version(version: FormatVersion, extra_field: bool) -> Vec<u8> {
+    let obs = sample(20);
+    let mut h = header(KeyframeInterval::default());
+    h.format_version = version;
+    let mut json = serde_json::to_value(&h).unwrap();
+    if extra_field {
+        json["added_in_a_later_minor"] = serde_json::json!({"anything": [1, 2, 3]});
+    }
+    let mut bytes = encode_file_header(version, &serde_json::to_vec(&json).unwrap()).unwrap();
+    let body = record(&obs, 5, KeyframeInterval::default());
+    let (header_end, bounds) = frame_boundaries(&body);
+    bytes.extend(&body[header_end..bounds[1]]);
+    // A frame type a later minor version added: readers skip it.
+    bytes.extend(encode_frame(9, 0, 0, 0, b"{\"future\": true}").unwrap());
+    bytes.extend(&body[bounds[1]..]);
+    bytes
+}
+
+#[test]
+fn newer_major_version_is_refused() {
+    let bytes = with_version(FormatVersion { major: 2, minor: 0 }, true);
+    match Recording::from_bytes(&bytes) {
+        Err(e @ RecordError::UnsupportedVersion { found, supported, .. }) => {
+            assert_eq!(found, FormatVersion { major: 2, minor: 0 });
+            assert_eq!(supported, FormatVersion::CURRENT);
+            let msg = e.to_string();
+            assert!(msg.contains("format 2.0") && msg.contains("upgrade fleettop"), "{msg}");
+        }
+        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    }
+    // Only the preamble's major matters: a major-2 file may change everything after it.
+    let mut bytes = with_version(FormatVersion::CURRENT, false);
+    bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+    bytes.truncate(PREAMBLE_LEN);
+    assert!(matches!(Recording::from_bytes(&bytes), Err(RecordError::UnsupportedVersion { .. })));
+    // Major 0 never existed.
+    let bytes = with_version(FormatVersion { major: 0, minor: 9 }, false);
+    let e = Recording::from_bytes(&bytes).unwrap_err();
+    assert!(e.to_string().contains("no fleettop release writes format 0.x"), "{e}");
+}
+
+#[test]
+fn newer_minor_version_is_read() {
+    let bytes = with_version(FormatVersion { major: 1, minor: 1 }, true);
+    let rec = Recording::from_bytes(&bytes).expect("newer minor accepted");
+    assert_eq!(rec.format_version(), FormatVersion { major: 1, minor: 1 });
+    assert_eq!(rec.observations(), &sample(20)[..]);
+    assert!(rec.truncated().is_none());
+    assert_eq!(rec.keyframes().len(), 1);
+}
+
+#[test]
+fn header_json_must_agree_with_preamble() {
+    let mut h = header(KeyframeInterval::default());
+    h.format_version = FormatVersion { major: 1, minor: 4 };
+    let bytes = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
+    let e = Recording::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(e, RecordError::BadHeader { .. }));
+    assert!(e.to_string().contains("says format 1.4"), "{e}");
+}
+
+// ---------------------------------------------------------------- files
+
+#[cfg(unix)]
+#[test]
+fn file_is_private_and_replaces_existing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("incident.fleetrec");
+    std::fs::write(&path, vec![b'x'; 100_000]).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let obs = sample(50);
+    let h = header(KeyframeInterval::default());
+    let mut live = live_state(&h);
+    let mut w = RecordWriter::create(&path, h).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    write_to(&mut w, &obs, 10, &mut live);
+    // Each batch reaches the OS: readable before finish().
+    let mid = Recording::open(&path).unwrap();
+    assert_eq!(mid.observations(), &obs[..]);
+    assert!(mid.truncated().is_none());
+    w.finish().unwrap();
+    let rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.observations(), &obs[..]);
+
+    let fresh = dir.path().join("new.fleetrec");
+    let w = RecordWriter::create(&fresh, header(KeyframeInterval::default())).unwrap();
+    w.finish().unwrap();
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn create_reports_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no/such/dir/x.fleetrec");
+    let Err(e) = RecordWriter::create(&path, header(KeyframeInterval::default())) else {
+        panic!("created a file in a missing directory");
+    };
+    assert!(matches!(e, RecordError::Io { .. }));
+    assert!(e.to_string().contains("no/such/dir/x.fleetrec"), "{e}");
+}
+
+/// A sink that accepts `room` bytes, then fails like a full disk.
+#[derive(Clone)]
+struct FullDisk {
+    data: Arc<Mutex<Vec<u8>>>,
+    room: usize,
+}
+
+impl Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut data = self.data.lock().unwrap();
+        let left = self.room.saturating_sub(data.len());
+        if left == 0 {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device"));
+        }
+        let n = left.min(buf.len());
+        data.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn disk_full_is_an_error_and_leaves_a_readable_prefix() {
+    let obs = sample(80);
+    let full = record(&obs, 8, KeyframeInterval::default());
+    let (_, bounds) = frame_boundaries(&full);
+    let room = (bounds[3] + bounds[4]) / 2; // in the middle of the 4th frame
+    let sink = FullDisk { data: Arc::default(), room };
+    let h = header(KeyframeInterval::default());
+    let mut live = live_state(&h);
+    let mut w = RecordWriter::new(sink.clone(), h).unwrap();
+    let mut first_error = None;
+    for chunk in obs.chunks(8) {
+        live.apply_all(chunk);
+        if let Err(e) = w.write_batch(chunk, &live) {
+            first_error = Some(e);
+            break;
+        }
+    }
+    let e = first_error.expect("the full disk is reported");
+    assert!(matches!(e, RecordError::Write { .. }), "{e:?}");
+    assert!(e.to_string().contains("No space left"), "{e}");
+    let again = w.write_batch(&obs[..1], &live).unwrap_err();
+    assert!(matches!(again, RecordError::WriterFailed { .. }), "{again:?}");
+    assert!(matches!(w.flush(), Err(RecordError::WriterFailed { .. })));
+    let written = sink.data.lock().unwrap().clone();
+    assert_eq!(written.len(), room);
+    let rec = Recording::from_bytes(&written).unwrap();
+    assert_eq!(rec.truncated().map(|t| t.offset), Some(bounds[3] as u64));
+    assert_eq!(rec.observations(), &obs[..observations_before(&full, bounds[3])]);
+}
+
+// ---------------------------------------------------------------- player
+
+fn player_recording(n: usize, interval: KeyframeInterval) -> Arc<Recording> {
+    Arc::new(Recording::from_bytes(&record(&sample(n), 4, interval)).unwrap())
+}
+
+fn assert_player_matches(p: &Player) {
+    let expected = p.recording().state_at(p.position());
+    assert!(p.state().same_facts(&expected), "player differs from state_at({})", p.position());
+    assert_eq!(p.state().now(), p.position().max(p.recording().header().started_at));
+    assert_eq!(p.observations_applied(), p.recording().position(p.position()));
+}
+
+#[test]
+fn player_starts_at_the_start() {
+    let rec = player_recording(100, EVERY);
+    let p = Player::new(rec.clone());
+    assert_eq!(p.position(), rec.start());
+    assert_eq!(p.speed(), 1.0);
+    assert!(!p.paused());
+    assert!(!p.at_end());
+    assert_eq!(p.progress(), 0.0);
+    assert!(p.observations_applied() >= 1);
+    assert_player_matches(&p);
+}
+
+#[test]
+fn player_advances_with_speed() {
+    let rec = player_recording(100, EVERY);
+    let start = rec.start();
+    let mut p = Player::new(rec.clone());
+    assert!(p.advance(Duration::from_secs(3)));
+    assert_eq!(p.position(), start + SignedDuration::from_secs(3));
+    assert_player_matches(&p);
+    p.set_speed(10.0);
+    p.advance(Duration::from_millis(500));
+    assert_eq!(p.position(), start + SignedDuration::from_secs(8));
+    assert_player_matches(&p);
+    p.set_speed(0.5);
+    p.advance(Duration::from_secs(2));
+    assert_eq!(p.position(), start + SignedDuration::from_secs(9));
+    assert_player_matches(&p);
+    // Many small steps land where one big one does.
+    let mut q = Player::new(rec.clone());
+    q.set_speed(2.0);
+    for _ in 0..40 {
+        q.advance(Duration::from_millis(100));
+    }
+    assert_eq!(q.position(), start + SignedDuration::from_secs(8));
+    assert_player_matches(&q);
+}
+
+#[test]
+fn player_pause_stops_the_head() {
+    let rec = player_recording(60, EVERY);
+    let mut p = Player::new(rec);
+    p.advance(Duration::from_secs(1));
+    p.toggle_pause();
+    assert!(p.paused());
+    let (pos, version) = (p.position(), p.state().version());
+    assert!(!p.advance(Duration::from_secs(10)));
+    assert_eq!(p.position(), pos);
+    assert_eq!(p.state().version(), version);
+    p.toggle_pause();
+    assert!(!p.paused());
+    assert!(p.advance(Duration::from_secs(1)));
+    assert_eq!(p.position(), pos + SignedDuration::from_secs(1));
+}
+
+#[test]
+fn player_stops_and_pauses_at_the_end() {
+    let rec = player_recording(60, EVERY);
+    let mut p = Player::new(rec.clone());
+    p.set_speed(1000.0);
+    assert!(p.advance(Duration::from_secs(3600)));
+    assert_eq!(p.position(), rec.end());
+    assert!(p.paused());
+    assert!(p.at_end());
+    assert_eq!(p.progress(), 1.0);
+    assert_eq!(p.observations_applied(), 60);
+    assert_player_matches(&p);
+    assert!(!p.advance(Duration::from_secs(1)));
+    // Play at the end starts over.
+    p.toggle_pause();
+    assert!(!p.paused());
+    assert_eq!(p.position(), rec.start());
+    assert_player_matches(&p);
+}
+
+#[test]
+fn player_seeks_back_and_forward() {
+    for interval in [EVERY, KeyframeInterval { observations: 9, seconds: 0 }, KeyframeInterval::default()] {
+        let rec = player_recording(200, interval);
+        let (start, end) = (rec.start(), rec.end());
+        let mut p = Player::new(rec.clone());
+        let span = end.duration_since(start).as_millis() as i64;
+        for frac in [50, 10, 90, 90, 33, 0, 100, 71, 70, 5] {
+            let t = start + SignedDuration::from_millis(span * frac / 100 + 123);
+            p.seek_to(t);
+            assert_eq!(p.position(), t.min(end));
+            assert_player_matches(&p);
+        }
+        p.seek_by(SignedDuration::from_secs(-10));
+        assert_player_matches(&p);
+        p.seek_by(SignedDuration::from_secs(25));
+        assert_player_matches(&p);
+        // Clamped at both ends.
+        p.seek_to(start - SignedDuration::from_secs(3600));
+        assert_eq!(p.position(), start);
+        assert_player_matches(&p);
+        p.seek_by(SignedDuration::from_secs(-5));
+        assert_eq!(p.position(), start);
+        p.seek_to(end + SignedDuration::from_secs(3600));
+        assert_eq!(p.position(), end);
+        assert!(p.at_end());
+        assert_player_matches(&p);
+        p.seek_by(SignedDuration::MAX);
+        assert_eq!(p.position(), end);
+        p.seek_by(SignedDuration::MIN);
+        assert_eq!(p.position(), start);
+        assert_player_matches(&p);
+    }
+}
+
+#[test]
+fn player_forward_seek_through_keyframes_matches_replay() {
+    // Enough observations that a forward seek jumps to a keyframe.
+    let obs = sample(3000);
+    let rec = Arc::new(
+        Recording::from_bytes(&record(&obs, 50, KeyframeInterval { observations: 600, seconds: 0 })).unwrap(),
+    );
+    let mut p = Player::new(rec.clone());
+    for frac in [40, 41, 95, 20, 100] {
+        let span = rec.end().duration_since(rec.start()).as_millis() as i64;
+        p.seek_to(rec.start() + SignedDuration::from_millis(span * frac / 100));
+        let reference = replay(&rec, p.position());
+        assert!(p.state().same_facts(&reference), "seek to {frac}%");
+    }
+}
+
+#[test]
+fn player_seek_keeps_pause() {
+    let rec = player_recording(60, EVERY);
+    let mut p = Player::new(rec.clone());
+    p.toggle_pause();
+    p.seek_by(SignedDuration::from_secs(10));
+    assert!(p.paused());
+    assert_eq!(p.position(), rec.start() + SignedDuration::from_secs(10));
+    assert_player_matches(&p);
+}
+
+#[test]
+fn player_speed_steps() {
+    let rec = player_recording(10, EVERY);
+    let mut p = Player::new(rec);
+    let mut up = vec![p.speed()];
+    for _ in 0..12 {
+        p.faster();
+        up.push(p.speed());
+    }
+    assert_eq!(
+        up,
+        vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 1000.0, 1000.0, 1000.0]
+    );
+    let mut down = Vec::new();
+    for _ in 0..12 {
+        p.slower();
+        down.push(p.speed());
+    }
+    assert_eq!(down, vec![500.0, 200.0, 100.0, 50.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.5, 0.5]);
+    p.set_speed(3.0);
+    p.faster();
+    assert_eq!(p.speed(), 5.0);
+    p.set_speed(3.0);
+    p.slower();
+    assert_eq!(p.speed(), 2.0);
+    p.set_speed(0.01);
+    assert_eq!(p.speed(), 0.5);
+    p.set_speed(1e9);
+    assert_eq!(p.speed(), 1000.0);
+    p.set_speed(f64::INFINITY);
+    assert_eq!(p.speed(), 1000.0);
+    p.set_speed(f64::NAN);
+    assert_eq!(p.speed(), 1000.0);
+}
+
+#[test]
+fn player_is_deterministic() {
+    let rec = player_recording(150, KeyframeInterval { observations: 11, seconds: 0 });
+    let run = || {
+        let mut p = Player::new(rec.clone());
+        p.faster();
+        p.advance(Duration::from_millis(1700));
+        p.seek_by(SignedDuration::from_secs(30));
+        p.advance(Duration::from_millis(333));
+        p.seek_by(SignedDuration::from_secs(-12));
+        p.faster();
+        p.advance(Duration::from_secs(2));
+        p
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.position(), b.position());
+    assert_eq!(a.state(), b.state());
+    assert_player_matches(&a);
+}
+
+#[test]
+fn player_progress_is_linear() {
+    let rec = player_recording(101, EVERY); // 50 s
+    let mut p = Player::new(rec.clone());
+    let span = rec.end().duration_since(rec.start());
+    p.seek_to(rec.start() + span / 4);
+    assert!((p.progress() - 0.25).abs() < 1e-9, "{}", p.progress());
+}
+
+// ---------------------------------------------------------------- compatibility
+
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/record/testdata")
+}
+
+const GOLDEN_INTERVAL: KeyframeInterval = KeyframeInterval { observations: 20, seconds: 0 };
+
+/// Regenerates the v1.0 golden file. Only for a new format version: the committed file
+/// must keep decoding as it is. `cargo test --lib record::tests::write_golden -- --ignored`
+#[test]
+#[ignore]
+fn write_golden() {
+    let obs = sample(60);
+    let mut h = header(GOLDEN_INTERVAL);
+    h.source = "golden".to_string();
+    let mut live = live_state(&h);
+    let mut w = RecordWriter::new(Vec::new(), h).unwrap();
+    write_to(&mut w, &obs, 7, &mut live);
+    let bytes = w.finish().unwrap();
+    std::fs::create_dir_all(golden_dir()).unwrap();
+    std::fs::write(golden_dir().join("v1.0.fleetrec"), bytes).unwrap();
+    std::fs::write(golden_dir().join("v1.0.observations.json"), serde_json::to_string_pretty(&obs).unwrap())
+        .unwrap();
+}
+
+/// A file written by format 1.0 must read the same in every later version.
+#[test]
+fn golden_v1_0_still_replays() {
+    let bytes = std::fs::read(golden_dir().join("v1.0.fleetrec")).expect("golden file");
+    let expected: Vec<Observation> = serde_json::from_str(
+        &std::fs::read_to_string(golden_dir().join("v1.0.observations.json")).expect("golden json"),
+    )
+    .expect("golden observations parse");
+    let rec = Recording::from_bytes(&bytes).expect("golden recording reads");
+    assert!(rec.truncated().is_none());
+    assert_eq!(rec.format_version(), FormatVersion { major: 1, minor: 0 });
+    assert_eq!(rec.header().source, "golden");
+    assert_eq!(rec.header().fleettop_version, "0.1.0");
+    assert_eq!(rec.header().clusters, clusters());
+    assert_eq!(rec.header().keyframe_interval, GOLDEN_INTERVAL);
+    assert_eq!(rec.observations().len(), 60);
+    assert_eq!(rec.observations(), &expected[..]);
+    let idx: Vec<usize> = rec.keyframes().iter().map(|k| k.index()).collect();
+    assert_eq!(idx, vec![7, 28, 49]);
+    check_seeking(&rec);
+}
+
+/// Every recording shipped in `snapshots/` (the `--demo` data) must keep replaying.
+#[test]
+fn snapshots_keep_replaying() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != EXTENSION) {
+            continue;
+        }
+        let rec = Recording::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rec.truncated().is_none(), "{}: {:?}", path.display(), rec.truncated());
+        assert!(!rec.observations().is_empty(), "{} is empty", path.display());
+        let end = rec.end();
+        assert!(rec.state_at(end).same_facts(&replay(&rec, end)), "{}", path.display());
+        let mut p = Player::new(Arc::new(rec));
+        p.set_speed(1000.0);
+        while !p.at_end() {
+            p.advance(Duration::from_secs(60));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- fuzzing
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = Recording::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_frames_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let h = header(KeyframeInterval::default());
+        let mut bytes = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
+        bytes.extend(&tail);
+        let rec = Recording::from_bytes(&bytes).unwrap();
+        // Random bytes are never a valid frame (the frame header has a checksum).
+        prop_assert_eq!(rec.truncated().is_some(), !tail.is_empty());
+        prop_assert!(rec.observations().is_empty());
+    }
+
+    #[test]
+    fn mutated_recordings_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let bytes = golden_bytes();
+        let mut d = bytes.to_vec();
+        for (i, v) in edits {
+            let at = i.index(d.len());
+            d[at] = v;
+        }
+        let d = &d[..cut.index(d.len() + 1)];
+        if let Ok(rec) = Recording::from_bytes(d) {
+            // Whatever was kept is a prefix of the real observations and seeks consistently.
+            let full = Recording::from_bytes(bytes).unwrap();
+            let n = rec.observations().len();
+            prop_assert!(n <= full.observations().len());
+            prop_assert_eq!(rec.observations(), &full.observations()[..n]);
+            let end = rec.end();
+            let _ = rec.state_at(end);
+            let mut p = Player::new(Arc::new(rec));
+            p.seek_to(end);
+            p.seek_by(SignedDuration::from_secs(-30));
+        }
+    }
+}
+
+fn golden_bytes() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| record(&sample(40), 5, KeyframeInterval { observations: 10, seconds: 0 }))
+}

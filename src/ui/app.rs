@@ -1,0 +1,465 @@
+//! The app: fleet state (live or replayed) plus view state, changed only by [`Event`]s.
+//!
+//! `handle` turns events into state changes and returns side effects as values
+//! ([`Effect`]); the loop in [`crate::ui::run`] performs them. Rendering reads `&App` only.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use ratatui::layout::Rect;
+
+use crate::model::Observation;
+use crate::record::Player;
+use crate::state::FleetState;
+use crate::ui::Action;
+use crate::ui::event::Event;
+use crate::ui::keymap::Keymap;
+use crate::ui::layout;
+use crate::ui::panes::gpu::GpuView;
+use crate::ui::panes::{self, PaneId};
+use crate::ui::theme::Theme;
+use crate::ui::view::{BuiltFrom, Popup, TableId, ViewState};
+use crate::ui::widgets::table::TableView;
+
+/// Where the fleet state comes from.
+pub enum Feed {
+    /// Sources deliver observations; the clock is real time.
+    Live(Box<FleetState>),
+    /// A recording plays back; the clock is the play head.
+    Replay(Box<Player>),
+}
+
+/// A side effect the loop must perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Put text on the clipboard (OSC 52).
+    Copy(String),
+}
+
+/// The table specs, built once.
+pub struct Tables(BTreeMap<TableId, Box<dyn TableView>>);
+
+impl Tables {
+    /// Every table of every pane.
+    pub fn new() -> Self {
+        let mut m: BTreeMap<TableId, Box<dyn TableView>> = BTreeMap::new();
+        m.insert(TableId::Fleet, Box::new(panes::fleet::spec()));
+        m.insert(TableId::Denials, Box::new(panes::denials::spec()));
+        m.insert(TableId::GpuQueues, Box::new(panes::gpu::queues()));
+        m.insert(TableId::GpuWorkloads, Box::new(panes::gpu::workloads()));
+        m.insert(TableId::GpuPending, Box::new(panes::gpu::pending()));
+        m.insert(TableId::GpuNodes, Box::new(panes::gpu::nodes()));
+        m.insert(TableId::Pipelines, Box::new(panes::pipelines::spec()));
+        m.insert(TableId::Exceptions, Box::new(panes::exceptions::spec()));
+        Self(m)
+    }
+
+    /// One table's spec.
+    pub fn get(&self, id: TableId) -> Option<&dyn TableView> {
+        self.0.get(&id).map(|b| b.as_ref())
+    }
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The whole application state.
+pub struct App {
+    feed: Feed,
+    /// View state (pane, selection, popups).
+    pub view: ViewState,
+    /// Colours and styles.
+    pub theme: Theme,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Problems to show the user (config warnings, recording errors).
+    pub warnings: Vec<String>,
+    /// A one-off message for the footer (`copied 312 bytes`).
+    pub notice: Option<String>,
+    tables: Tables,
+    size: Rect,
+    quit: bool,
+    dirty: bool,
+}
+
+impl App {
+    /// An app over `feed` with a terminal of `size`.
+    pub fn new(feed: Feed, theme: Theme, keymap: Keymap, size: Rect) -> Self {
+        let mut app = Self {
+            feed,
+            view: ViewState::default(),
+            theme,
+            keymap,
+            warnings: Vec::new(),
+            notice: None,
+            tables: Tables::new(),
+            size,
+            quit: false,
+            dirty: true,
+        };
+        app.prepare();
+        app
+    }
+
+    /// The fleet state being shown.
+    pub fn state(&self) -> &FleetState {
+        match &self.feed {
+            Feed::Live(s) => s,
+            Feed::Replay(p) => p.state(),
+        }
+    }
+
+    /// The replay player, when replaying.
+    pub fn player(&self) -> Option<&Player> {
+        match &self.feed {
+            Feed::Replay(p) => Some(p),
+            Feed::Live(_) => None,
+        }
+    }
+
+    /// The live state, when live (for the recorder).
+    pub fn live_state(&self) -> Option<&FleetState> {
+        match &self.feed {
+            Feed::Live(s) => Some(s),
+            Feed::Replay(_) => None,
+        }
+    }
+
+    /// The table specs.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// The terminal size the app lays out for.
+    pub fn size(&self) -> Rect {
+        self.size
+    }
+
+    /// True once the user asked to quit.
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// True when something changed since the last [`App::mark_drawn`].
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// The loop drew a frame.
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    /// True while a replay is playing (the loop then ticks at frame rate).
+    pub fn is_playing(&self) -> bool {
+        self.player().is_some_and(|p| !p.paused() && !p.at_end())
+    }
+
+    /// Handles one event; returns the side effects to perform.
+    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match event {
+            Event::Key(key) => {
+                if self.view.filtering {
+                    self.filter_key(key);
+                } else if let Some(action) = self.keymap.action_for(&key) {
+                    self.notice = None;
+                    effects.extend(self.act(action));
+                }
+                self.dirty = true;
+            }
+            Event::Resize(w, h) => {
+                self.size = Rect::new(0, 0, w, h);
+                self.dirty = true;
+            }
+            Event::Tick(elapsed) => match &mut self.feed {
+                Feed::Live(s) => {
+                    let now = Timestamp::now();
+                    let before = s.version();
+                    s.set_clock(now);
+                    self.dirty |= s.version() != before && elapsed > std::time::Duration::ZERO;
+                }
+                Feed::Replay(p) => self.dirty |= p.advance(elapsed),
+            },
+            Event::Observations(batch) => {
+                if let Feed::Live(s) = &mut self.feed {
+                    s.apply_all(&batch);
+                    self.dirty = true;
+                }
+            }
+        }
+        self.prepare();
+        effects
+    }
+
+    /// Applies observations to the live state (tests and the loop).
+    pub fn ingest(&mut self, batch: &[Observation]) {
+        if let Feed::Live(s) = &mut self.feed {
+            s.apply_all(batch);
+            self.dirty = true;
+            self.prepare();
+        }
+    }
+
+    fn filter_key(&mut self, key: crossterm::event::KeyEvent) {
+        use crossterm::event::KeyCode;
+        let Some(table) = self.view.active_table() else {
+            self.view.filtering = false;
+            return;
+        };
+        let t = self.view.table_mut(table);
+        match key.code {
+            KeyCode::Enter => self.view.filtering = false,
+            KeyCode::Esc => {
+                t.filter.clear();
+                self.view.filtering = false;
+            }
+            KeyCode::Backspace => {
+                t.filter.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                t.filter.push(c);
+            }
+            _ => {}
+        }
+        let t = self.view.table_mut(table);
+        t.selected = 0;
+        t.offset = 0;
+        t.selected_id = None;
+    }
+
+    fn act(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(effects) = self.act_on_popup(action) {
+            return effects;
+        }
+        match action {
+            Action::Quit => self.quit = true,
+            Action::ToggleHelp => self.view.popup = Some(Popup::Help { scroll: 0 }),
+            Action::NextPane => self.cycle_pane(1),
+            Action::PrevPane => self.cycle_pane(PaneId::ALL.len() - 1),
+            Action::ShowFleet => self.view.pane = PaneId::Fleet,
+            Action::ShowDenials => self.view.pane = PaneId::Denials,
+            Action::ShowGpu => self.view.pane = PaneId::Gpu,
+            Action::ShowPipelines => self.view.pane = PaneId::Pipelines,
+            Action::ShowExceptions => self.view.pane = PaneId::Exceptions,
+            Action::ShowCost => self.view.pane = PaneId::Cost,
+            Action::NextView => self.cycle_view(1),
+            Action::PrevView => self.cycle_view(GpuView::ALL.len() - 1),
+            Action::SelectNext => self.move_selection(1),
+            Action::SelectPrev => self.move_selection(-1),
+            Action::PageDown => self.move_selection(self.page() as isize),
+            Action::PageUp => self.move_selection(-(self.page() as isize)),
+            Action::SelectFirst => self.move_selection(isize::MIN / 2),
+            Action::SelectLast => self.move_selection(isize::MAX / 2),
+            Action::OpenDetail => self.open_detail(),
+            Action::Close => {
+                if let Some(t) = self.view.active_table() {
+                    self.view.table_mut(t).filter.clear();
+                }
+            }
+            Action::StartFilter => self.view.filtering = self.view.active_table().is_some(),
+            Action::SortNext => self.cycle_sort(),
+            Action::SortReverse => self.reverse_sort(),
+            Action::Copy => return self.copy_selected(),
+            a => self.replay_action(a),
+        }
+        Vec::new()
+    }
+
+    /// Keys while a popup is open: scrolling, closing, copying; `None` = not consumed.
+    fn act_on_popup(&mut self, action: Action) -> Option<Vec<Effect>> {
+        let popup = self.view.popup.as_mut()?;
+        let is_help = matches!(popup, Popup::Help { .. });
+        let scroll = match popup {
+            Popup::Help { scroll } | Popup::Detail { scroll, .. } => scroll,
+        };
+        match action {
+            Action::Close | Action::OpenDetail => self.view.popup = None,
+            Action::ToggleHelp if is_help => self.view.popup = None,
+            Action::SelectNext => *scroll = scroll.saturating_add(1),
+            Action::SelectPrev => *scroll = scroll.saturating_sub(1),
+            Action::PageDown => *scroll = scroll.saturating_add(10),
+            Action::PageUp => *scroll = scroll.saturating_sub(10),
+            Action::SelectFirst => *scroll = 0,
+            Action::Copy => return Some(self.copy_selected()),
+            Action::Quit => self.quit = true,
+            a if is_replay(a) => self.replay_action(a),
+            _ => {}
+        }
+        Some(Vec::new())
+    }
+
+    fn replay_action(&mut self, action: Action) {
+        let Feed::Replay(p) = &mut self.feed else {
+            self.notice = Some("replay controls work on recordings (fleettop replay FILE, --demo)".into());
+            return;
+        };
+        match action {
+            Action::ReplayTogglePause => p.toggle_pause(),
+            Action::ReplayFaster => p.faster(),
+            Action::ReplaySlower => p.slower(),
+            Action::ReplaySeekForward => p.seek_by(SignedDuration::from_secs(10)),
+            Action::ReplaySeekBack => p.seek_by(SignedDuration::from_secs(-10)),
+            Action::ReplaySeekForwardLong => p.seek_by(SignedDuration::from_mins(1)),
+            Action::ReplaySeekBackLong => p.seek_by(SignedDuration::from_mins(-1)),
+            Action::ReplaySeekStart => {
+                let start = p.start();
+                p.seek_to(start);
+            }
+            Action::ReplaySeekEnd => {
+                let end = p.end();
+                p.seek_to(end);
+            }
+            _ => {}
+        }
+    }
+
+    fn cycle_pane(&mut self, step: usize) {
+        let i = (self.view.pane.index() + step) % PaneId::ALL.len();
+        self.view.pane = PaneId::ALL[i];
+    }
+
+    fn cycle_view(&mut self, step: usize) {
+        if self.view.pane == PaneId::Gpu {
+            let i = GpuView::ALL.iter().position(|v| *v == self.view.gpu_view).unwrap_or(0);
+            self.view.gpu_view = GpuView::ALL[(i + step) % GpuView::ALL.len()];
+        }
+    }
+
+    fn page(&self) -> usize {
+        let replay = self.player().is_some();
+        layout::areas(self.size, self.state(), &self.view, replay).table_rows().max(1)
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        let Some(table) = self.view.active_table() else {
+            return;
+        };
+        let t = self.view.table_mut(table);
+        if t.rows.is_empty() {
+            return;
+        }
+        let last = t.rows.len() - 1;
+        let next = (t.selected as isize).saturating_add(delta).clamp(0, last as isize) as usize;
+        t.selected = next;
+        t.selected_id = t.rows.get(next).cloned();
+    }
+
+    fn cycle_sort(&mut self) {
+        let Some(table) = self.view.active_table() else {
+            return;
+        };
+        let Some(spec) = self.tables.get(table) else {
+            return;
+        };
+        let ncols = spec.columns().len();
+        let default = spec.default_sort();
+        let t = self.view.table_mut(table);
+        let (col, desc) = t.sort.unwrap_or(default);
+        t.sort = Some(((col + 1) % ncols.max(1), desc));
+        let name = spec.columns().get((col + 1) % ncols.max(1)).map(|c| c.0).unwrap_or("");
+        self.notice = Some(format!("sorted by {name}"));
+    }
+
+    fn reverse_sort(&mut self) {
+        let Some(table) = self.view.active_table() else {
+            return;
+        };
+        let Some(spec) = self.tables.get(table) else {
+            return;
+        };
+        let default = spec.default_sort();
+        let t = self.view.table_mut(table);
+        let (col, desc) = t.sort.unwrap_or(default);
+        t.sort = Some((col, !desc));
+    }
+
+    fn open_detail(&mut self) {
+        let Some(table) = self.view.active_table() else {
+            return;
+        };
+        let Some(t) = self.view.table(table) else {
+            return;
+        };
+        if let Some(id) = t.rows.get(t.selected) {
+            self.view.popup = Some(Popup::Detail { table, id: id.clone(), scroll: 0 });
+        }
+    }
+
+    fn copy_selected(&mut self) -> Vec<Effect> {
+        let text = match &self.view.popup {
+            Some(Popup::Detail { table, id, .. }) => {
+                self.tables.get(*table).and_then(|s| s.detail(self.state(), id)).map(|d| d.to_text())
+            }
+            _ => self.view.active_table().and_then(|table| {
+                let t = self.view.table(table)?;
+                let id = t.rows.get(t.selected)?;
+                let cells = self.tables.get(table)?.cells(self.state(), id)?;
+                Some(cells.into_iter().map(|c| c.text).collect::<Vec<_>>().join("\t"))
+            }),
+        };
+        match text {
+            Some(text) => {
+                self.notice = Some(format!("copied {} bytes to the clipboard (OSC 52)", text.len()));
+                vec![Effect::Copy(text)]
+            }
+            None => {
+                self.notice = Some("nothing selected to copy".into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Rebuilds the visible table's rows if the state, filter or sort changed, keeps the
+    /// selection on the same record, and scrolls so the selection is visible.
+    pub fn prepare(&mut self) {
+        let Some(table) = self.view.active_table() else {
+            return;
+        };
+        let rows_visible = self.page();
+        let Some(spec) = self.tables.get(table) else {
+            return;
+        };
+        let state = match &self.feed {
+            Feed::Live(s) => s,
+            Feed::Replay(p) => p.state(),
+        };
+        let t = self.view.tables.entry(table).or_default();
+        let sort = t.sort.unwrap_or(spec.default_sort());
+        let want = BuiltFrom { version: state.version(), filter: t.filter.clone(), sort };
+        if t.built.as_ref() != Some(&want) {
+            t.rows = spec.build(state, &t.filter, sort);
+            t.built = Some(want);
+            if let Some(i) = t.selected_id.as_ref().and_then(|id| t.rows.iter().position(|r| r == id)) {
+                t.selected = i;
+            }
+        }
+        t.selected = t.selected.min(t.rows.len().saturating_sub(1));
+        t.selected_id = t.rows.get(t.selected).cloned();
+        if t.selected < t.offset {
+            t.offset = t.selected;
+        } else if t.selected >= t.offset + rows_visible {
+            t.offset = t.selected + 1 - rows_visible;
+        }
+        let max_offset = t.rows.len().saturating_sub(rows_visible);
+        t.offset = t.offset.min(max_offset);
+    }
+}
+
+fn is_replay(a: Action) -> bool {
+    matches!(
+        a,
+        Action::ReplayTogglePause
+            | Action::ReplayFaster
+            | Action::ReplaySlower
+            | Action::ReplaySeekForward
+            | Action::ReplaySeekBack
+            | Action::ReplaySeekForwardLong
+            | Action::ReplaySeekBackLong
+            | Action::ReplaySeekStart
+            | Action::ReplaySeekEnd
+    )
+}

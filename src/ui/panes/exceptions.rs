@@ -1,0 +1,148 @@
+//! The Exceptions pane: which policy bypasses expire soon, or expired and still bypass.
+
+use ratatui::layout::Constraint;
+
+use crate::model::{ExceptionStatus, PolicyException};
+use crate::state::{EXPIRY_WINDOW, RecordId};
+use crate::ui::widgets::format;
+use crate::ui::widgets::table::{
+    Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
+};
+
+/// The theme scope of an exception status.
+pub fn status_scope(s: ExceptionStatus) -> &'static str {
+    match s {
+        ExceptionStatus::Expired => "exceptions.expired",
+        ExceptionStatus::Expiring => "exceptions.expiring",
+        ExceptionStatus::NoExpiry => "exceptions.no_expiry",
+        ExceptionStatus::Active => "exceptions.active",
+    }
+}
+
+fn policies(e: &PolicyException) -> String {
+    e.policies
+        .iter()
+        .map(|p| {
+            if p.rules.is_empty() { p.policy.clone() } else { format!("{}[{}]", p.policy, p.rules.join(",")) }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn expiry_key(ctx: &Ctx, e: &PolicyException) -> f64 {
+    match e.expires_at {
+        Some(t) => t.duration_since(ctx.now).as_secs_f64(),
+        None => f64::MAX / 2.0,
+    }
+}
+
+/// The Exceptions table.
+pub fn spec() -> Spec<PolicyException> {
+    Spec {
+        all: |s| table_rows(s.exceptions()),
+        get: |s, id| s.exceptions().get(id),
+        default_sort: (2, false),
+        filter_text: |id, e| {
+            format!(
+                "{} {} {} {} {}",
+                id.cluster,
+                e.display_name(),
+                policies(e),
+                e.owner.as_deref().unwrap_or(""),
+                e.ticket.as_deref().unwrap_or("")
+            )
+        },
+        detail,
+        columns: vec![
+            cluster_column(),
+            Column {
+                title: "STATUS",
+                width: Constraint::Length(9),
+                cell: |ctx, _, e| {
+                    let s = e.status(ctx.now, EXPIRY_WINDOW);
+                    Cell::styled(s.label(), status_scope(s))
+                },
+                key: |ctx, _, e| SortKey::Num(e.status(ctx.now, EXPIRY_WINDOW) as u8 as f64),
+            },
+            Column {
+                title: "EXPIRES",
+                width: Constraint::Length(14),
+                cell: |ctx, _, e| match e.expires_at {
+                    Some(t) => Cell::styled(
+                        format::countdown(ctx.now, t),
+                        status_scope(e.status(ctx.now, EXPIRY_WINDOW)),
+                    ),
+                    None => Cell::styled("never", "exceptions.no_expiry"),
+                },
+                key: |ctx, _, e| SortKey::Num(expiry_key(ctx, e)),
+            },
+            Column {
+                title: "EXCEPTION",
+                width: Constraint::Length(28),
+                cell: |_, _, e| Cell::text(e.display_name()),
+                key: |_, _, e| SortKey::Text(e.display_name()),
+            },
+            Column {
+                title: "ENGINE",
+                width: Constraint::Length(10),
+                cell: |_, _, e| Cell::text(e.engine.label()),
+                key: |_, _, e| SortKey::Text(e.engine.label().into()),
+            },
+            Column {
+                title: "OWNER",
+                width: Constraint::Length(14),
+                cell: |_, _, e| Cell::text(e.owner.clone().unwrap_or_else(|| "—".into())),
+                key: |_, _, e| SortKey::Text(e.owner.clone().unwrap_or_default()),
+            },
+            Column {
+                title: "BYPASSES",
+                width: Constraint::Min(16),
+                cell: |_, _, e| Cell::text(policies(e)),
+                key: |_, _, e| SortKey::Text(policies(e)),
+            },
+        ],
+    }
+}
+
+fn detail(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Detail {
+    let s = e.status(ctx.now, EXPIRY_WINDOW);
+    let mut lines = vec![
+        DetailLine::Field { label: "status".into(), value: s.label().into(), scope: status_scope(s) },
+        DetailLine::field(
+            "expires",
+            match e.expires_at {
+                Some(t) => format!("{t} ({})", format::countdown(ctx.now, t)),
+                None => "never: nothing on the object says when this bypass ends".into(),
+            },
+        ),
+        DetailLine::field("expiry from", e.expiry_source.label()),
+        DetailLine::field("cluster", id.cluster.to_string()),
+        DetailLine::field("object", format!("{} {}", e.kind, e.display_name())),
+        DetailLine::field("engine", e.engine.label()),
+        DetailLine::field("created", e.created_at.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into())),
+        DetailLine::field("owner", e.owner.clone().unwrap_or_else(|| "unknown".into())),
+        DetailLine::field("ticket", e.ticket.clone().unwrap_or_else(|| "none".into())),
+        DetailLine::field("matches", e.matches.clone()),
+    ];
+    if s == ExceptionStatus::Expired {
+        lines.push(DetailLine::Text(
+            "The expiry has passed but the object still exists: it still bypasses policy.".into(),
+            "exceptions.expired",
+        ));
+    }
+    lines.push(DetailLine::Section("bypasses".into()));
+    for p in &e.policies {
+        let rules = if p.rules.is_empty() { "all rules".into() } else { p.rules.join(", ") };
+        lines.push(DetailLine::field(&p.policy, rules));
+    }
+    lines.push(DetailLine::Section(format!("evidence ({})", e.evidence.len())));
+    for ev in &e.evidence {
+        lines.push(DetailLine::Field {
+            label: ev.source.label().into(),
+            value: ev.reference.clone(),
+            scope: "ui.dim",
+        });
+        lines.push(DetailLine::Text(format!("  {}", format::one_line(&ev.excerpt)), "ui.text"));
+    }
+    Detail { title: format!("exception {}", e.display_name()), lines }
+}

@@ -1,0 +1,228 @@
+//! The Fleet pane: every cluster, its health, freshness and what each source says.
+
+use ratatui::layout::Constraint;
+
+use crate::model::{
+    ClusterHealth, ClusterStatus, ConnectionState, ExceptionStatus, PipelineHealth, SourceState,
+};
+use crate::state::{EXPIRY_WINDOW, FleetState, RecordId};
+use crate::ui::widgets::format;
+use crate::ui::widgets::table::{Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec};
+
+/// The theme scope of a health badge.
+pub fn health_scope(h: ClusterHealth) -> &'static str {
+    match h {
+        ClusterHealth::Live => "health.live",
+        ClusterHealth::Syncing => "health.syncing",
+        ClusterHealth::Stale => "health.stale",
+        ClusterHealth::Unreachable => "health.unreachable",
+        ClusterHealth::Forbidden => "health.forbidden",
+    }
+}
+
+/// The badge glyph: shape carries meaning without colour.
+pub fn health_glyph(h: ClusterHealth) -> &'static str {
+    match h {
+        ClusterHealth::Live => "●",
+        ClusterHealth::Syncing => "◌",
+        ClusterHealth::Stale => "◐",
+        ClusterHealth::Unreachable => "✕",
+        ClusterHealth::Forbidden => "⊘",
+    }
+}
+
+fn source_summary(c: &ClusterStatus) -> String {
+    let mut live = 0;
+    let mut problems = Vec::new();
+    for (kind, state) in &c.sources {
+        match state {
+            SourceState::Live | SourceState::NotInstalled => live += 1,
+            SourceState::Syncing => problems.push(format!("{} syncing", kind.label())),
+            SourceState::Forbidden { .. } => problems.push(format!("{} forbidden", kind.label())),
+            SourceState::Error { .. } => problems.push(format!("{} error", kind.label())),
+            SourceState::Stale { .. } => problems.push(format!("{} stale", kind.label())),
+        }
+    }
+    if problems.is_empty() { format!("{live} ok") } else { format!("{live} ok, {}", problems.join(", ")) }
+}
+
+fn count_exceptions(ctx: &Ctx, id: &RecordId) -> (usize, usize) {
+    let mut expired = 0;
+    let mut expiring = 0;
+    for (_, e) in FleetState::in_cluster(ctx.state.exceptions(), &id.cluster) {
+        match e.status(ctx.now, EXPIRY_WINDOW) {
+            ExceptionStatus::Expired => expired += 1,
+            ExceptionStatus::Expiring => expiring += 1,
+            _ => {}
+        }
+    }
+    (expired, expiring)
+}
+
+fn worst_pipeline(ctx: &Ctx, id: &RecordId) -> Option<PipelineHealth> {
+    FleetState::in_cluster(ctx.state.pipelines(), &id.cluster).map(|(_, p)| p.health()).min()
+}
+
+/// The Fleet table.
+pub fn spec() -> Spec<ClusterStatus> {
+    Spec {
+        all: |s| s.clusters().iter().map(|(c, st)| (RecordId::new(c.clone(), ""), st)).collect(),
+        get: |s, id| s.clusters().get(&id.cluster),
+        default_sort: (0, false),
+        filter_text: |id, c| {
+            format!(
+                "{} {} {}",
+                id.cluster,
+                c.health().label(),
+                c.labels.values().cloned().collect::<Vec<_>>().join(" ")
+            )
+        },
+        detail,
+        columns: vec![
+            crate::ui::widgets::table::cluster_column(),
+            Column {
+                title: "HEALTH",
+                width: Constraint::Length(13),
+                cell: |_, _, c| {
+                    let h = c.health();
+                    Cell::styled(format!("{} {}", health_glyph(h), h.label()), health_scope(h))
+                },
+                key: |_, _, c| SortKey::Num(c.health() as u8 as f64),
+            },
+            Column {
+                title: "DATA AGE",
+                width: Constraint::Length(8),
+                cell: |ctx, _, c| {
+                    Cell::text(c.data_age(ctx.now).map(format::age).unwrap_or_else(|| "—".into()))
+                },
+                key: |ctx, _, c| {
+                    SortKey::Num(c.data_age(ctx.now).map(|d| d.as_secs_f64()).unwrap_or(f64::MAX))
+                },
+            },
+            Column {
+                title: "VERSION",
+                width: Constraint::Length(9),
+                cell: |_, _, c| Cell::text(c.server_version.clone().unwrap_or_else(|| "—".into())),
+                key: |_, _, c| SortKey::Text(c.server_version.clone().unwrap_or_default()),
+            },
+            Column {
+                title: "LATENCY",
+                width: Constraint::Length(7),
+                cell: |_, _, c| {
+                    Cell::text(c.latency_ms.map(|l| format!("{l}ms")).unwrap_or_else(|| "—".into()))
+                },
+                key: |_, _, c| SortKey::Num(c.latency_ms.map(f64::from).unwrap_or(f64::MAX)),
+            },
+            Column {
+                title: "DENIALS",
+                width: Constraint::Length(7),
+                cell: |ctx, id, _| {
+                    Cell::text(FleetState::in_cluster(ctx.state.denials(), &id.cluster).count().to_string())
+                },
+                key: |ctx, id, _| {
+                    SortKey::Num(FleetState::in_cluster(ctx.state.denials(), &id.cluster).count() as f64)
+                },
+            },
+            Column {
+                title: "GPU WAIT",
+                width: Constraint::Length(8),
+                cell: |ctx, id, _| {
+                    Cell::text(
+                        FleetState::in_cluster(ctx.state.pending_gpu_pods(), &id.cluster).count().to_string(),
+                    )
+                },
+                key: |ctx, id, _| {
+                    SortKey::Num(
+                        FleetState::in_cluster(ctx.state.pending_gpu_pods(), &id.cluster).count() as f64
+                    )
+                },
+            },
+            Column {
+                title: "PIPELINES",
+                width: Constraint::Length(13),
+                cell: |ctx, id, _| match worst_pipeline(ctx, id) {
+                    Some(h) => Cell::styled(h.label(), crate::ui::panes::pipelines::health_scope(h)),
+                    None => Cell::styled("—", "ui.dim"),
+                },
+                key: |ctx, id, _| {
+                    SortKey::Num(worst_pipeline(ctx, id).map(|h| h as u8 as f64).unwrap_or(99.0))
+                },
+            },
+            Column {
+                title: "EXCEPTIONS",
+                width: Constraint::Length(11),
+                cell: |ctx, id, _| match count_exceptions(ctx, id) {
+                    (0, 0) => Cell::styled("—", "ui.dim"),
+                    (0, n) => Cell::styled(format!("{n} expiring"), "exceptions.expiring"),
+                    (n, _) => Cell::styled(format!("{n} expired"), "exceptions.expired"),
+                },
+                key: |ctx, id, _| {
+                    let (a, b) = count_exceptions(ctx, id);
+                    SortKey::Num((a * 1000 + b) as f64)
+                },
+            },
+            Column {
+                title: "SOURCES",
+                width: Constraint::Min(10),
+                cell: |_, _, c| Cell::text(source_summary(c)),
+                key: |_, _, c| SortKey::Text(source_summary(c)),
+            },
+        ],
+    }
+}
+
+fn detail(ctx: &Ctx, id: &RecordId, c: &ClusterStatus) -> Detail {
+    let h = c.health();
+    let mut lines = vec![
+        DetailLine::Field { label: "health".into(), value: h.label().into(), scope: health_scope(h) },
+        DetailLine::field("server version", c.server_version.clone().unwrap_or_else(|| "unknown".into())),
+        DetailLine::field(
+            "latency",
+            c.latency_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "unknown".into()),
+        ),
+        DetailLine::field(
+            "newest data",
+            match c.last_data_at {
+                Some(t) => format!("{} ({} ago)", t, format::age_precise(ctx.now.duration_since(t))),
+                None => "none yet".into(),
+            },
+        ),
+    ];
+    match &c.connection {
+        ConnectionState::Unreachable { since, error } => {
+            lines.push(DetailLine::Field {
+                label: "unreachable since".into(),
+                value: format!("{since} ({} ago)", format::age_precise(ctx.now.duration_since(*since))),
+                scope: "health.unreachable",
+            });
+            lines.push(DetailLine::Text(format!("last error: {error}"), "ui.error"));
+            lines.push(DetailLine::Text(
+                "Rows from this cluster show what was seen before the connection was lost.".into(),
+                "ui.dim",
+            ));
+        }
+        ConnectionState::Forbidden { error } => {
+            lines.push(DetailLine::Text(format!("credentials refused: {error}"), "ui.error"))
+        }
+        _ => {}
+    }
+    if !c.labels.is_empty() {
+        lines.push(DetailLine::Section("labels".into()));
+        for (k, v) in &c.labels {
+            lines.push(DetailLine::field(k, v.clone()));
+        }
+    }
+    lines.push(DetailLine::Section("sources".into()));
+    for (kind, state) in &c.sources {
+        let (value, scope) = match state {
+            SourceState::Live => ("live".to_string(), "health.live"),
+            SourceState::Syncing => ("syncing (initial list)".into(), "health.syncing"),
+            SourceState::NotInstalled => ("not installed on this cluster".into(), "ui.dim"),
+            SourceState::Forbidden { message } => (format!("no permission: {message}"), "health.forbidden"),
+            SourceState::Error { message } => (format!("error: {message}"), "ui.error"),
+            SourceState::Stale { since } => (format!("stale since {since}"), "health.stale"),
+        };
+        lines.push(DetailLine::Field { label: kind.label().into(), value, scope });
+    }
+    Detail { title: format!("cluster {}", id.cluster), lines }
+}

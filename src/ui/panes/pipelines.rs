@@ -1,0 +1,150 @@
+//! The Pipelines pane: can I trust my telemetry right now?
+
+use ratatui::layout::Constraint;
+
+use crate::model::{PipelineComponent, PipelineHealth};
+use crate::state::RecordId;
+use crate::ui::widgets::format;
+use crate::ui::widgets::table::{
+    Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
+};
+
+/// The theme scope of a pipeline verdict.
+pub fn health_scope(h: PipelineHealth) -> &'static str {
+    match h {
+        PipelineHealth::Losing => "pipelines.losing",
+        PipelineHealth::ScrapeFailed => "pipelines.scrape_failed",
+        PipelineHealth::Silent => "pipelines.silent",
+        PipelineHealth::Degraded => "pipelines.degraded",
+        PipelineHealth::Healthy => "pipelines.ok",
+    }
+}
+
+fn rate_cell(v: f64, bad: &'static str) -> Cell {
+    if v > 0.0 { Cell::styled(format::rate(v), bad) } else { Cell::styled("0", "ui.dim") }
+}
+
+/// The Pipelines table.
+pub fn spec() -> Spec<PipelineComponent> {
+    Spec {
+        all: |s| table_rows(s.pipelines()),
+        get: |s, id| s.pipelines().get(id),
+        default_sort: (1, false),
+        filter_text: |id, p| {
+            format!(
+                "{} {} {} {} {} {}",
+                id.cluster,
+                p.workload,
+                p.kind.label(),
+                p.name,
+                p.signal.label(),
+                p.health().label()
+            )
+        },
+        detail,
+        columns: vec![
+            cluster_column(),
+            Column {
+                title: "HEALTH",
+                width: Constraint::Length(13),
+                cell: |_, _, p| Cell::styled(p.health().label(), health_scope(p.health())),
+                key: |_, _, p| SortKey::Num(p.health() as u8 as f64),
+            },
+            Column {
+                title: "WORKLOAD",
+                width: Constraint::Length(18),
+                cell: |_, _, p| Cell::text(p.workload.clone()),
+                key: |_, _, p| SortKey::Text(p.workload.clone()),
+            },
+            Column {
+                title: "COMPONENT",
+                width: Constraint::Length(28),
+                cell: |_, _, p| Cell::text(format!("{} {}", p.kind.label(), p.name)),
+                key: |_, _, p| SortKey::Text(format!("{} {}", p.kind.label(), p.name)),
+            },
+            Column {
+                title: "SIGNAL",
+                width: Constraint::Length(7),
+                cell: |_, _, p| Cell::text(p.signal.label()),
+                key: |_, _, p| SortKey::Text(p.signal.label().into()),
+            },
+            Column {
+                title: "IN",
+                width: Constraint::Length(8),
+                cell: |_, _, p| Cell::text(format::rate(p.accepted_per_s)),
+                key: |_, _, p| SortKey::Num(p.accepted_per_s),
+            },
+            Column {
+                title: "OUT",
+                width: Constraint::Length(8),
+                cell: |_, _, p| Cell::text(format::rate(p.sent_per_s)),
+                key: |_, _, p| SortKey::Num(p.sent_per_s),
+            },
+            Column {
+                title: "FAILED",
+                width: Constraint::Length(8),
+                cell: |_, _, p| rate_cell(p.send_failed_per_s, "pipelines.degraded"),
+                key: |_, _, p| SortKey::Num(p.send_failed_per_s),
+            },
+            Column {
+                title: "DROPPED",
+                width: Constraint::Length(8),
+                cell: |_, _, p| rate_cell(p.enqueue_failed_per_s + p.refused_per_s, "pipelines.losing"),
+                key: |_, _, p| SortKey::Num(p.enqueue_failed_per_s + p.refused_per_s),
+            },
+            Column {
+                title: "QUEUE",
+                width: Constraint::Min(12),
+                cell: |_, _, p| match p.queue_fill() {
+                    Some(f) => Cell::styled(
+                        format!("{} {:>3.0}%", format::bar(f, 8), f * 100.0),
+                        if f >= 0.8 { "pipelines.degraded" } else { "pipelines.queue" },
+                    ),
+                    None => Cell::styled("—", "ui.dim"),
+                },
+                key: |_, _, p| SortKey::Num(p.queue_fill().unwrap_or(-1.0)),
+            },
+        ],
+    }
+}
+
+fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
+    let h = p.health();
+    let verdict = match h {
+        PipelineHealth::Losing => {
+            "Data is being dropped: items that could not be queued or were refused are gone."
+        }
+        PipelineHealth::ScrapeFailed => {
+            "The self-metrics could not be scraped: this pipeline's state is unknown."
+        }
+        PipelineHealth::Silent => "Nothing flowed through this component in the last interval.",
+        PipelineHealth::Degraded => "Sends are failing or the queue is nearly full: data loss is close.",
+        PipelineHealth::Healthy => "Flowing normally.",
+    };
+    let mut lines = vec![
+        DetailLine::Field { label: "verdict".into(), value: h.label().into(), scope: health_scope(h) },
+        DetailLine::Text(verdict.into(), health_scope(h)),
+        DetailLine::field("cluster", id.cluster.to_string()),
+        DetailLine::field("workload", p.workload.clone()),
+        DetailLine::field("component", format!("{} {}", p.kind.label(), p.name)),
+        DetailLine::field("signal", p.signal.label()),
+        DetailLine::Section("rates".into()),
+        DetailLine::field("accepted", format::rate(p.accepted_per_s)),
+        DetailLine::field("refused", format::rate(p.refused_per_s)),
+        DetailLine::field("sent", format::rate(p.sent_per_s)),
+        DetailLine::field("send failed", format::rate(p.send_failed_per_s)),
+        DetailLine::field("enqueue failed (lost)", format::rate(p.enqueue_failed_per_s)),
+    ];
+    if let (Some(s), Some(c)) = (p.queue_size, p.queue_capacity) {
+        lines.push(DetailLine::field("queue", format!("{s} / {c}")));
+    }
+    lines.push(DetailLine::field(
+        "scraped",
+        format!("{} ({} ago)", p.scraped_at, format::age_precise(ctx.now.duration_since(p.scraped_at))),
+    ));
+    if let Some(e) = &p.scrape_error {
+        lines.push(DetailLine::Section("scrape error".into()));
+        lines.push(DetailLine::Text(e.clone(), "ui.error"));
+    }
+    Detail { title: format!("{} · {} {}", p.workload, p.kind.label(), p.name), lines }
+}

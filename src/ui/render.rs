@@ -1,0 +1,123 @@
+//! Draws the whole screen. A pure function of [`App`]: no I/O, no clock, no locks.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::ui::app::App;
+use crate::ui::layout;
+use crate::ui::panes::{PaneId, cost};
+use crate::ui::summaries::{self, Segment};
+use crate::ui::view::Popup;
+use crate::ui::widgets::{footer, header, popup, table_render, timeline};
+
+fn line_of<'a>(segments: Vec<Segment>, app: &App) -> Line<'a> {
+    Line::from(segments.into_iter().map(|(t, s)| Span::styled(t, app.theme.style(s))).collect::<Vec<_>>())
+}
+
+/// Draws one frame.
+pub fn render(f: &mut Frame, app: &App) {
+    let area = f.area();
+    let areas = layout::areas(area, app.state(), &app.view, app.player().is_some());
+    header::render(f, &areas, app);
+    body(f, &areas, app);
+    if let Some(p) = app.player() {
+        timeline::render(f, areas.timeline, p, &app.theme);
+    }
+    footer::render(f, areas.footer, app);
+    match &app.view.popup {
+        Some(Popup::Help { scroll }) => popup::help(f, area, *scroll, app),
+        Some(Popup::Detail { table, id, scroll }) => {
+            let detail = app.tables().get(*table).and_then(|t| t.detail(app.state(), id));
+            popup::detail(f, area, detail.as_ref(), *scroll, app);
+        }
+        None => {}
+    }
+}
+
+fn body(f: &mut Frame, areas: &layout::Areas, app: &App) {
+    let theme = &app.theme;
+    let mut title = vec![Span::styled(format!(" {} ", app.view.pane.title()), theme.style("ui.title"))];
+    if let Some(table) = app.view.active_table() {
+        let t = app.view.table(table);
+        let shown = t.map(|t| t.rows.len()).unwrap_or(0);
+        let selected = t.map(|t| if t.rows.is_empty() { 0 } else { t.selected + 1 }).unwrap_or(0);
+        title.push(Span::styled(format!("{selected}/{shown} "), theme.style("ui.dim")));
+        if let Some(filter) = t.map(|t| t.filter.as_str()).filter(|f| !f.is_empty()) {
+            title.push(Span::styled(format!(" /{filter} "), theme.style("ui.filter")));
+        }
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style("ui.border"))
+        .title(Line::from(title));
+    f.render_widget(block, areas.body);
+    summary(f, areas.summary, app);
+    match app.view.active_table() {
+        Some(table) => {
+            if let (Some(spec), Some(t)) = (app.tables().get(table), app.view.table(table)) {
+                if t.rows.is_empty() {
+                    let msg = if t.filter.is_empty() {
+                        "nothing here yet"
+                    } else {
+                        "no rows match the filter (esc clears it)"
+                    };
+                    let [_, below] = ratatui::layout::Layout::vertical([
+                        ratatui::layout::Constraint::Length(1),
+                        ratatui::layout::Constraint::Min(0),
+                    ])
+                    .areas(areas.table);
+                    table_render::render(f, areas.table, spec, t, app.state(), theme);
+                    f.render_widget(
+                        Paragraph::new(Line::styled(format!(" {msg}"), theme.style("ui.dim"))),
+                        below,
+                    );
+                } else {
+                    table_render::render(f, areas.table, spec, t, app.state(), theme);
+                }
+            }
+        }
+        None => cost_pane(f, areas.table, app),
+    }
+}
+
+fn summary(f: &mut Frame, area: Rect, app: &App) {
+    if area.height == 0 {
+        return;
+    }
+    let state = app.state();
+    let lines: Vec<Line> = match app.view.pane {
+        PaneId::Denials => vec![line_of(summaries::denials(state), app)],
+        PaneId::Pipelines => vec![line_of(summaries::pipelines(state), app)],
+        PaneId::Exceptions => vec![line_of(summaries::exceptions(state), app)],
+        PaneId::Gpu => {
+            let mut l = vec![line_of(summaries::gpu_views(app.view.gpu_view), app)];
+            l.extend(summaries::gpu_contention(state).into_iter().map(|s| line_of(s, app)));
+            l
+        }
+        PaneId::Fleet | PaneId::Cost => vec![],
+    };
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+fn cost_pane(f: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let mut lines = vec![
+        Line::styled("Cost and fairness: analytics not computed yet.", theme.style("ui.warning")),
+        Line::styled(
+            "The polars engine (GPU-hours, cost per team, share vs entitlement, Jain's index) is not wired in this version.",
+            theme.style("ui.dim"),
+        ),
+        Line::raw(""),
+        Line::styled("GPUs held right now by admitted Kueue workloads, per team:", theme.style("ui.text")),
+    ];
+    let held = cost::gpus_held_by_team(app.state());
+    if held.is_empty() {
+        lines.push(Line::styled("  none", theme.style("ui.dim")));
+    }
+    for (team, gpus) in held {
+        lines.push(Line::styled(format!("  {team:<20} {gpus:>5} GPUs"), theme.style("ui.text")));
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}

@@ -1,0 +1,175 @@
+//! The app loop: one `select!` over keys, observations, playback ticks and the live clock.
+//! Draws only when something changed, at most ~30 times a second; when nothing changes,
+//! nothing is drawn.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use crate::record::RecordWriter;
+use crate::sources::ObservationReceiver;
+use crate::ui::app::{App, Effect};
+use crate::ui::event::Event;
+use crate::ui::{render, terminal};
+
+/// Shortest time between two frames (~30 fps).
+pub const FRAME: Duration = Duration::from_millis(33);
+/// How often the live clock ticks (ages and countdowns are shown in seconds).
+pub const CLOCK: Duration = Duration::from_secs(1);
+
+/// Where the session's observations are being recorded.
+pub struct Recorder {
+    /// The file.
+    pub path: PathBuf,
+    /// Its writer.
+    pub writer: RecordWriter,
+}
+
+/// Runs the UI until the user quits or a terminating signal arrives. The terminal is
+/// restored on every exit path; the recording, if any, is finished (flushed) first.
+pub async fn run(
+    app: App,
+    observations: Option<ObservationReceiver>,
+    recorder: Option<Recorder>,
+) -> anyhow::Result<()> {
+    let mut terminal = terminal::init()?;
+    let result = event_loop(&mut terminal, app, observations, recorder).await;
+    terminal::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    mut app: App,
+    mut observations: Option<ObservationReceiver>,
+    mut recorder: Option<Recorder>,
+) -> anyhow::Result<()> {
+    let size = terminal.size()?;
+    app.handle(Event::Resize(size.width, size.height));
+    let mut keys = EventStream::new();
+    let mut signals = Signals::new()?;
+    let live = app.live_state().is_some();
+    let mut last_draw = Instant::now() - FRAME;
+    let mut last_tick = Instant::now();
+    let far = Duration::from_secs(3600);
+    loop {
+        if app.is_dirty() && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| render::render(f, &app))?;
+            app.mark_drawn();
+            last_draw = Instant::now();
+        }
+        if app.should_quit() {
+            break;
+        }
+        let redraw_in = if app.is_dirty() { FRAME.saturating_sub(last_draw.elapsed()) } else { far };
+        let tick_every = if app.is_playing() {
+            FRAME
+        } else if live {
+            CLOCK
+        } else {
+            far
+        };
+        let tick_in = tick_every.saturating_sub(last_tick.elapsed());
+        let effects = tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => app.handle(Event::Key(k)),
+                Some(Ok(TermEvent::Resize(w, h))) => app.handle(Event::Resize(w, h)),
+                Some(Ok(_)) => Vec::new(),
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            batch = recv(&mut observations) => {
+                match batch {
+                    Some(batch) => {
+                        app.ingest(&batch);
+                        record(&mut recorder, &batch, &mut app);
+                    }
+                    None => observations = None,
+                }
+                Vec::new()
+            },
+            _ = tokio::time::sleep(tick_in) => {
+                let elapsed = last_tick.elapsed();
+                last_tick = Instant::now();
+                app.handle(Event::Tick(elapsed))
+            },
+            _ = tokio::time::sleep(redraw_in) => Vec::new(),
+            _ = signals.recv() => break,
+        };
+        if app.is_playing() && tick_every == far {
+            last_tick = Instant::now();
+        }
+        for effect in effects {
+            match effect {
+                Effect::Copy(text) => {
+                    if let Err(e) = terminal::copy_to_clipboard(&text) {
+                        app.notice = Some(format!("copy failed: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(r) = recorder {
+        finish_recording(r);
+    }
+    Ok(())
+}
+
+async fn recv(rx: &mut Option<ObservationReceiver>) -> Option<Vec<crate::model::Observation>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Tees a batch into the recording; a write error (disk full, …) stops recording with a
+/// visible warning and the session goes on.
+fn record(recorder: &mut Option<Recorder>, batch: &[crate::model::Observation], app: &mut App) {
+    let Some(r) = recorder.as_mut() else { return };
+    let Some(state) = app.live_state() else {
+        return;
+    };
+    if let Err(e) = r.writer.write_batch(batch, state) {
+        tracing::error!(path = %r.path.display(), error = %e, "recording stopped");
+        app.warnings.push(format!("recording to {} stopped: {e}", r.path.display()));
+        *recorder = None;
+    }
+}
+
+fn finish_recording(r: Recorder) {
+    match r.writer.finish() {
+        Ok(_) => tracing::info!(path = %r.path.display(), "recording finished"),
+        Err(e) => {
+            tracing::error!(path = %r.path.display(), error = %e, "recording could not be finished")
+        }
+    }
+}
+
+/// SIGTERM, SIGHUP and SIGINT end the session cleanly (recording flushed, terminal restored).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.hup.recv() => {},
+            _ = self.int.recv() => {},
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The binary's headless commands and its errors, run as a user would run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fleettop(args: &[&str], home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .output()
+        .expect("fleettop runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn snapshot_json_of_the_demo_has_every_pane() {
+    let home = tempfile::tempdir().unwrap();
+    let v = json(&fleettop(&["snapshot", "--json", "--demo"], home.path()));
+    for key in [
+        "clusters",
+        "denials",
+        "gpu_queues",
+        "gpu_workloads",
+        "pending_gpu_pods",
+        "gpu_nodes",
+        "pipelines",
+        "exceptions",
+    ] {
+        let n = v[key].as_array().map(|a| a.len()).unwrap_or(0);
+        assert!(n > 0, "{key} is empty in the demo snapshot");
+    }
+    assert_eq!(v["clusters"].as_array().unwrap().len(), 5);
+    assert!(v["clusters"].as_array().unwrap().iter().any(|c| c["health"] == "unreachable"));
+    assert!(v["exceptions"].as_array().unwrap().iter().any(|e| e["status"] == "expired"));
+}
+
+#[test]
+fn snapshot_at_an_earlier_moment_sees_less() {
+    let home = tempfile::tempdir().unwrap();
+    let early = json(&fleettop(&["snapshot", "--json", "--demo", "--at", "2m"], home.path()));
+    let late = json(&fleettop(&["snapshot", "--json", "--demo", "--at", "14:25"], home.path()));
+    assert!(early["observations"].as_u64().unwrap() < late["observations"].as_u64().unwrap());
+    assert_eq!(early["at"], "2026-11-27T14:02:00Z");
+    assert!(early["clusters"].as_array().unwrap().iter().all(|c| c["health"] != "unreachable"));
+}
+
+#[test]
+fn a_file_that_is_not_a_recording_gets_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let bogus = home.path().join("notes.txt");
+    std::fs::write(&bogus, "this is not a recording\n").unwrap();
+    let out = fleettop(&["snapshot", "--json", "--replay", bogus.to_str().unwrap()], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.txt") && err.contains("not a fleettop recording"), "{err}");
+    let out = fleettop(&["replay", home.path().join("missing.fleetrec").to_str().unwrap()], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.fleetrec"));
+}
+
+#[test]
+fn a_truncated_recording_replays_up_to_its_last_complete_frame() {
+    let home = tempfile::tempdir().unwrap();
+    let cut = home.path().join("cut.fleetrec");
+    let bytes = fleettop::demo::DEMO_BYTES;
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = fleettop(&["snapshot", "--json", "--replay", cut.to_str().unwrap()], home.path());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let v = json(&out);
+    assert!(err.contains("cut.fleetrec"), "the cut is reported: {err}");
+    let full = json(&fleettop(&["snapshot", "--json", "--demo"], home.path()));
+    let (a, b) = (v["observations"].as_u64().unwrap(), full["observations"].as_u64().unwrap());
+    assert!(a > 0 && a < b, "{a} of {b} observations survive the cut");
+}
+
+#[test]
+fn the_committed_demo_is_what_the_simulator_produces() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("demo.fleetrec");
+    let run = fleettop(&["simulate", "--out", out.to_str().unwrap()], home.path());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let fresh = fleettop::record::Recording::open(&out).unwrap();
+    let committed = fleettop::demo::recording().unwrap();
+    assert!(
+        fresh.observations() == committed.observations(),
+        "snapshots/demo.fleetrec is stale: regenerate it with `cargo run -- simulate --out snapshots/demo.fleetrec`"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn without_a_mode_it_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fleettop(&[], home.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fleettop --demo"));
+    let out = fleettop(&["--demo", "--record", "x.fleetrec"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--record records live sessions"));
+    let out = fleettop(&["snapshot", "--json", "--demo", "--at", "soon"], home.path());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected an offset"));
+}

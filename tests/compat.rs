@@ -1,0 +1,62 @@
+//! Recordings are evidence: every recording fleettop ever shipped must keep replaying.
+//! `tests/fixtures/recordings/*.fleetrec` are frozen copies, never regenerated; add one
+//! whenever the format's minor version changes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use fleettop::record::Recording;
+
+#[test]
+fn the_bundled_demo_replays() {
+    let rec = fleettop::demo::recording().expect("snapshots/demo.fleetrec decodes");
+    assert!(rec.truncated().is_none());
+    assert!(rec.observations().len() > 1000);
+    let end = rec.state_at(rec.end());
+    assert_eq!(end.clusters().len(), 5);
+    assert!(!end.denials().is_empty() && !end.gpu_workloads().is_empty());
+}
+
+#[test]
+fn every_frozen_recording_still_replays_to_the_same_facts() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("the frozen recordings folder exists") {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("fleetrec") {
+            continue;
+        }
+        seen += 1;
+        let rec = Recording::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(rec.truncated().is_none(), "{}", path.display());
+        // Seeking through keyframes must give what replaying every observation gives.
+        let mut replayed = rec.initial_state();
+        replayed.apply_all(rec.observations());
+        let sought = rec.state_after(rec.observations().len());
+        assert!(replayed.same_facts(&sought), "{}", path.display());
+        // And the facts must be the ones recorded next to it, if a summary was frozen too.
+        let summary = path.with_extension("summary.json");
+        if summary.exists() {
+            let want: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+            let got = serde_json::to_value(replayed.snapshot()).unwrap();
+            for key in [
+                "clusters",
+                "denials",
+                "gpu_queues",
+                "gpu_workloads",
+                "pending_gpu_pods",
+                "gpu_nodes",
+                "pipelines",
+                "exceptions",
+            ] {
+                assert_eq!(
+                    got[key].as_array().map(|a| a.len()),
+                    want[key].as_u64().map(|n| n as usize),
+                    "{key} in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(seen > 0, "no frozen recordings in {}", dir.display());
+}

@@ -1,0 +1,161 @@
+//! End to end: the real binary in a real terminal (tmux), driven by keys as a person would,
+//! with the screen captured and asserted. Needs `tmux` (`.ci/run` installs it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn start(name: &str, home: &Path, args: &str) -> Tmux {
+        let socket = format!("fleettop-test-{}-{name}", std::process::id());
+        let bin = env!("CARGO_BIN_EXE_fleettop");
+        let cmd = format!(
+            "env HOME={h} XDG_CONFIG_HOME={h}/config XDG_STATE_HOME={h}/state TERM=xterm-256color {bin} {args}",
+            h = home.display()
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                &cmd,
+            ])
+            .status()
+            .expect("tmux is installed (apt-get install tmux)");
+        assert!(status.success());
+        Tmux { socket, session: name.to_string() }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let st = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", &self.session, k])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Waits until the screen contains `needle` (the UI redraws asynchronously).
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {needle:?}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "has-session", "-t", &self.session])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    fn wait_exit(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.alive() {
+            assert!(Instant::now() < deadline, "fleettop did not exit; screen:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+#[test]
+fn demo_in_a_terminal_responds_to_keys() {
+    let home = tempfile::tempdir().unwrap();
+    // A bad user theme: the app must say so and keep the defaults.
+    std::fs::create_dir_all(home.path().join("config/fleettop")).unwrap();
+    std::fs::write(
+        home.path().join("config/fleettop/theme.toml"),
+        "[styles]\n\"health.live\" = { fg = \"purpel\" }\n",
+    )
+    .unwrap();
+    let t = Tmux::start("demo", home.path(), "--demo --at 18m");
+    let s = t.wait_for("REPLAY");
+    assert!(s.contains("prod-eu-west-1"), "{s}");
+    assert!(s.contains("warning"), "the bad theme file is reported: {s}");
+
+    t.keys(&["Space"]); // pause
+    t.wait_for("paused");
+    t.keys(&["2"]);
+    let s = t.wait_for("ENGINE");
+    assert!(s.contains("require-run-as-nonroot"), "{s}");
+
+    t.keys(&["/", "p", "o", "d", "s", "e", "c", "Enter"]);
+    let s = t.wait_for("/podsec");
+    assert!(s.contains("pod-security"), "{s}");
+    t.keys(&["Escape"]);
+
+    t.keys(&["Enter"]);
+    t.wait_for("what was denied");
+    t.keys(&["Escape", "?"]);
+    let s = t.wait_for("help");
+    assert!(s.contains("purpel"), "the warning names the bad value: {s}");
+    t.keys(&["Escape", "3", "]"]);
+    t.wait_for("[workloads]");
+    t.keys(&["4"]);
+    t.wait_for("COMPONENT");
+    t.keys(&["5"]);
+    t.wait_for("EXPIRES");
+    t.keys(&["q"]);
+    t.wait_exit();
+}
+
+#[test]
+fn a_simulated_live_session_records_and_replays() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("session.fleetrec");
+    let t = Tmux::start("sim", home.path(), &format!("--simulate --speed 300 --record {}", file.display()));
+    t.wait_for("LIVE");
+    t.wait_for("gpu-train-us");
+    std::thread::sleep(Duration::from_secs(3));
+    t.keys(&["q"]);
+    t.wait_exit();
+    let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
+    assert!(rec.truncated().is_none(), "a clean exit leaves a whole file");
+    assert!(rec.observations().len() > 100, "{} observations", rec.observations().len());
+    // Replaying the recording shows the same records the live session had at its end.
+    let t =
+        Tmux::start("replay", home.path(), &format!("replay --paused --at {} {}", rec.end(), file.display()));
+    let s = t.wait_for("REPLAY");
+    assert!(s.contains("gpu-train-us"), "{s}");
+    t.keys(&["q"]);
+    t.wait_exit();
+}

@@ -1,0 +1,231 @@
+//! Screen tests: every pane of the demo at fixed moments, at 120×40 and 80×24, rendered
+//! with ratatui's TestBackend (fixed size, the recording's clock) and compared with insta
+//! snapshots; plus style assertions where colour carries meaning, and replay exactness.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fleettop::record::{Player, Recording};
+use fleettop::ui::app::{App, Feed};
+use fleettop::ui::event::Event;
+use fleettop::ui::keymap::Keymap;
+use fleettop::ui::render::render;
+use fleettop::ui::theme::Theme;
+use jiff::SignedDuration;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+
+fn demo() -> Arc<Recording> {
+    Arc::new(fleettop::demo::recording().expect("bundled demo decodes"))
+}
+
+/// An app replaying the demo, paused at `offset` from its start.
+fn app_at(offset: SignedDuration, w: u16, h: u16, theme: &str) -> App {
+    let mut player = Player::new(demo());
+    let start = player.start();
+    player.seek_to(start.checked_add(offset).unwrap());
+    if !player.paused() {
+        player.toggle_pause();
+    }
+    App::new(
+        Feed::Replay(Box::new(player)),
+        Theme::builtin(theme).unwrap(),
+        Keymap::builtin("default").unwrap(),
+        Rect::new(0, 0, w, h),
+    )
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.handle(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn draw(app: &App) -> Buffer {
+    let size = app.size();
+    let mut term = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
+    term.draw(|f| render(f, app)).unwrap();
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn frame_hash(buf: &Buffer) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for cell in buf.content() {
+        cell.symbol().hash(&mut h);
+        format!("{:?}{:?}{:?}", cell.fg, cell.bg, cell.modifier).hash(&mut h);
+    }
+    h.finish()
+}
+
+const PANES: [(char, &str); 6] =
+    [('1', "fleet"), ('2', "denials"), ('3', "gpu"), ('4', "pipelines"), ('5', "exceptions"), ('6', "cost")];
+
+fn snapshot_all_panes(minutes: i64, w: u16, h: u16) {
+    for (k, name) in PANES {
+        let mut app = app_at(SignedDuration::from_mins(minutes), w, h, "dark");
+        key(&mut app, KeyCode::Char(k));
+        insta::assert_snapshot!(format!("{name}_{minutes}m_{w}x{h}"), text(&draw(&app)));
+    }
+}
+
+#[test]
+fn every_pane_at_120x40() {
+    snapshot_all_panes(18, 120, 40);
+}
+
+#[test]
+fn every_pane_at_80x24() {
+    snapshot_all_panes(18, 80, 24);
+}
+
+#[test]
+fn late_in_the_incident() {
+    snapshot_all_panes(27, 120, 40);
+}
+
+#[test]
+fn gpu_sub_views() {
+    for (i, name) in ["workloads", "pending", "nodes"].iter().enumerate() {
+        let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+        key(&mut app, KeyCode::Char('3'));
+        for _ in 0..=i {
+            key(&mut app, KeyCode::Char(']'));
+        }
+        insta::assert_snapshot!(format!("gpu_{name}_18m_120x40"), text(&draw(&app)));
+    }
+}
+
+#[test]
+fn detail_and_help_popups() {
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    let screen = text(&draw(&app));
+    assert!(screen.contains("what was denied"), "{screen}");
+    assert!(screen.contains("evidence"), "{screen}");
+    insta::assert_snapshot!("denial_detail_18m_120x40", screen);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    let help = text(&draw(&app));
+    insta::assert_snapshot!("help_120x40", help);
+}
+
+#[test]
+fn fuzzy_filter_narrows_rows_and_esc_restores() {
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('2'));
+    let all = app.view.tables.values().next().map(|t| t.rows.len()).unwrap();
+    key(&mut app, KeyCode::Char('/'));
+    for c in "podsec".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    let table = app.view.active_table().unwrap();
+    let filtered = app.view.table(table).unwrap().rows.len();
+    assert!(filtered > 0 && filtered < all, "filter kept {filtered} of {all}");
+    let screen = text(&draw(&app));
+    assert!(screen.contains("/podsec"), "the filter is shown: {screen}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view.table(table).unwrap().rows.len(), all);
+}
+
+#[test]
+fn expired_exceptions_and_denies_carry_their_style() {
+    let mut app = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('5'));
+    let buf = draw(&app);
+    let theme = Theme::builtin("dark").unwrap();
+    let expired = theme.style("exceptions.expired");
+    let (x, y) = find(&buf, "EXPIRED").expect("an expired exception is on screen");
+    let cell = &buf[(x, y)];
+    assert_eq!(Some(cell.fg), expired.fg.or(Some(Color::Reset)), "expired uses exceptions.expired");
+    assert!(expired.fg.is_some() || expired.add_modifier != Modifier::empty());
+
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "mono");
+    key(&mut app, KeyCode::Char('2'));
+    let buf = draw(&app);
+    let (x, y) = find(&buf, "deny").expect("a deny is on screen");
+    let cell = &buf[(x, y)];
+    assert_eq!(cell.fg, Color::Reset, "mono uses no colour");
+    assert!(
+        !Theme::mono().style("denials.enforcement.deny").add_modifier.is_empty(),
+        "mono marks deny by modifier"
+    );
+}
+
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let t = text(buf);
+    for (y, line) in t.lines().enumerate() {
+        if let Some(byte) = line.find(needle) {
+            let x = line[..byte].chars().count();
+            return Some((x as u16, y as u16));
+        }
+    }
+    None
+}
+
+#[test]
+fn replay_is_exact_frame_for_frame() {
+    let hashes = || {
+        let mut player = Player::new(demo());
+        player.set_speed(100.0);
+        let mut app = App::new(
+            Feed::Replay(Box::new(player)),
+            Theme::builtin("dark").unwrap(),
+            Keymap::builtin("default").unwrap(),
+            Rect::new(0, 0, 120, 40),
+        );
+        let mut out = Vec::new();
+        for (i, (k, _)) in PANES.iter().cycle().take(24).enumerate() {
+            key(&mut app, KeyCode::Char(*k));
+            app.handle(Event::Tick(std::time::Duration::from_millis(750 + 10 * i as u64)));
+            out.push(frame_hash(&draw(&app)));
+        }
+        out
+    };
+    let a = hashes();
+    assert_eq!(a, hashes());
+    assert!(a.windows(2).any(|w| w[0] != w[1]), "frames change as the replay plays");
+}
+
+#[test]
+fn seeking_back_and_forth_gives_the_same_screen() {
+    let mut app = app_at(SignedDuration::from_mins(20), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('3'));
+    let before = frame_hash(&draw(&app));
+    for _ in 0..3 {
+        app.handle(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
+    }
+    assert_ne!(frame_hash(&draw(&app)), before);
+    for _ in 0..3 {
+        app.handle(Event::Key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE)));
+    }
+    assert_eq!(frame_hash(&draw(&app)), before);
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    for (w, h) in [(1, 1), (10, 5), (40, 10), (80, 24), (300, 100)] {
+        for (k, _) in PANES {
+            let mut app = app_at(SignedDuration::from_mins(18), w, h, "dark");
+            key(&mut app, KeyCode::Char(k));
+            key(&mut app, KeyCode::Enter);
+            draw(&app);
+        }
+    }
+}
