@@ -117,8 +117,11 @@ fn detail_and_help_popups() {
     key(&mut app, KeyCode::Enter);
     let screen = text(&draw(&app));
     assert!(screen.contains("what was denied"), "{screen}");
-    assert!(screen.contains("evidence"), "{screen}");
     insta::assert_snapshot!("denial_detail_18m_120x40", screen);
+    key(&mut app, KeyCode::PageDown);
+    key(&mut app, KeyCode::PageDown);
+    let scrolled = text(&draw(&app));
+    assert!(scrolled.contains("evidence") && !scrolled.contains("what was denied"), "{scrolled}");
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('?'));
     let help = text(&draw(&app));
@@ -129,13 +132,13 @@ fn detail_and_help_popups() {
 fn fuzzy_filter_narrows_rows_and_esc_restores() {
     let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
     key(&mut app, KeyCode::Char('2'));
-    let all = app.view.tables.values().next().map(|t| t.rows.len()).unwrap();
+    let table = app.view.active_table().unwrap();
+    let all = app.view.table(table).unwrap().rows.len();
     key(&mut app, KeyCode::Char('/'));
     for c in "podsec".chars() {
         key(&mut app, KeyCode::Char(c));
     }
     key(&mut app, KeyCode::Enter);
-    let table = app.view.active_table().unwrap();
     let filtered = app.view.table(table).unwrap().rows.len();
     assert!(filtered > 0 && filtered < all, "filter kept {filtered} of {all}");
     let screen = text(&draw(&app));

@@ -22,17 +22,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Replay { ref file, speed, ref at, paused }) => {
             refuse_record(&cli, "a replay is already a recording")?;
             let rec = Recording::open(file)?;
+            if let Some(t) = rec.truncated() {
+                eprintln!("fleettop: {}: {t}; replaying what came before it", file.display());
+            }
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
         }
         Some(Command::Snapshot { json, demo, ref replay, ref at }) => {
-            let rec = match (demo, replay) {
-                (_, Some(file)) => Recording::open(file)?,
-                (true, None) => demo::recording()?,
+            let (rec, name) = match (demo, replay) {
+                (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
+                (true, None) => (demo::recording()?, "the bundled demo".to_string()),
                 (false, None) => anyhow::bail!(
                     "live snapshots need the live sources, which this version does not have yet; use --demo or --replay FILE"
                 ),
             };
-            super::snapshot::print(&rec, at.as_deref(), json)?;
+            super::snapshot::print(&rec, &name, at.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Simulate { ref out, seed }) => {
@@ -91,10 +94,10 @@ fn replay_ui(
     paused: bool,
     args: &UiArgs,
 ) -> anyhow::Result<ExitCode> {
+    let (config, mut warnings) = ui_config(args);
     if let Some(t) = rec.truncated() {
-        eprintln!("fleettop: {t}; replaying what came before it");
+        warnings.push(format!("recording: {t}; showing what came before it"));
     }
-    let (config, warnings) = ui_config(args);
     let mut player = crate::record::Player::new(Arc::new(rec));
     player.set_speed(speed);
     if let Some(at) = at {

@@ -5,10 +5,10 @@ use std::io::Write;
 use super::offset;
 use crate::record::Recording;
 
-/// Prints the state of `rec` at `at` (default: the end).
-pub fn print(rec: &Recording, at: Option<&str>, json: bool) -> anyhow::Result<()> {
+/// Prints the state of `rec` (called `name` in messages) at `at` (default: the end).
+pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyhow::Result<()> {
     if let Some(t) = rec.truncated() {
-        eprintln!("fleettop: {t}; using what came before it");
+        eprintln!("fleettop: {name}: {t}; using what came before it");
     }
     let t = match at {
         Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,

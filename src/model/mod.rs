@@ -93,7 +93,7 @@ pub struct ClusterUpdate {
 
 /// Any record a source can upsert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "record", rename_all = "snake_case")]
 pub enum Record {
     /// An admission denial (or warning/audit finding).
     Denial(Denial),

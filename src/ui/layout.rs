@@ -27,6 +27,8 @@ pub struct Areas {
     pub summary: Rect,
     /// The table inside the border (header row included).
     pub table: Rect,
+    /// Below the table: the Fleet pane's findings (zero height elsewhere).
+    pub below: Rect,
     /// Replay timeline (zero height when live).
     pub timeline: Rect,
     /// Footer with key hints, filter and notices.
@@ -104,6 +106,13 @@ pub fn areas(area: Rect, state: &FleetState, view: &ViewState, replay: bool) -> 
         height: body.height.saturating_sub(2),
     };
     let summary_h = summary_height(view.pane, state).min(inner.height.saturating_sub(2));
-    let [summary, table] = Layout::vertical([Constraint::Length(summary_h), Constraint::Min(0)]).areas(inner);
-    Areas { title, badges, tabs, body, summary, table, timeline, footer }
+    let [summary, rest] = Layout::vertical([Constraint::Length(summary_h), Constraint::Min(0)]).areas(inner);
+    let table_h = if view.pane == PaneId::Fleet {
+        let wanted = state.clusters().len() as u16 + 1;
+        wanted.min((rest.height / 2).max(3)).min(rest.height)
+    } else {
+        rest.height
+    };
+    let [table, below] = Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(rest);
+    Areas { title, badges, tabs, body, summary, table, below, timeline, footer }
 }

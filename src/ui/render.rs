@@ -80,6 +80,23 @@ fn body(f: &mut Frame, areas: &layout::Areas, app: &App) {
         }
         None => cost_pane(f, areas.table, app),
     }
+    if app.view.pane == PaneId::Fleet && areas.below.height > 1 {
+        let mut lines = vec![Line::styled("── needs attention", app.theme.style("ui.title"))];
+        let found = summaries::findings(app.state());
+        if found.is_empty() {
+            lines.push(Line::styled(
+                "nothing: every cluster is live and no finding is open",
+                app.theme.style("ui.dim"),
+            ));
+        }
+        lines.extend(found.into_iter().map(|s| line_of(s, app)));
+        let [_, area] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Length(1),
+            ratatui::layout::Constraint::Min(0),
+        ])
+        .areas(areas.below);
+        f.render_widget(Paragraph::new(lines), area);
+    }
 }
 
 fn summary(f: &mut Frame, area: Rect, app: &App) {

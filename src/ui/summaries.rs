@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Enforcement, ExceptionStatus, PipelineHealth};
+use crate::model::{ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceState};
 use crate::state::{EXPIRY_WINDOW, FleetState};
 use crate::ui::panes::gpu;
 use crate::ui::widgets::format;
@@ -101,17 +101,128 @@ pub fn gpu_contention(state: &FleetState) -> Vec<Vec<Segment>> {
         .map(|(cluster, c)| {
             let fill = if c.allocatable > 0 { c.allocated as f64 / c.allocatable as f64 } else { 0.0 };
             let mut line = vec![
-                (format!("{cluster:<16} "), "ui.text"),
+                (format!("{cluster:<15} "), "ui.text"),
                 (format::bar(fill, 12), "gpu.quota.used"),
                 (format!(" {}/{} allocated  ", c.allocated, c.allocatable), "ui.text"),
             ];
             if c.waiting > 0 {
-                line.push((format!("{} GPUs wanted by waiting work  ", c.waiting), "gpu.pending"));
+                line.push((format!("{} wanted by waiting work  ", plural(c.waiting, "GPU")), "gpu.pending"));
             }
             if c.idle > 0 {
-                line.push((format!("{} allocated but idle", c.idle), "gpu.idle"));
+                line.push((format!("{} allocated but idle", plural(c.idle, "GPU")), "gpu.idle"));
             }
             line
         })
         .collect()
+}
+
+/// `1 GPU`, `3 GPUs`.
+pub fn plural(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// What needs attention across the fleet, most severe first, one line each: unreachable
+/// clusters, RBAC gaps and failing sources, pipelines losing data, expired exceptions, the
+/// policy denying most, GPU demand waiting and GPUs allocated but idle.
+pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
+    let now = state.now();
+    let mut out: Vec<Vec<Segment>> = Vec::new();
+    for c in state.clusters().values() {
+        if let ConnectionState::Unreachable { since, error } = &c.connection {
+            out.push(vec![
+                (
+                    format!("✕ {} unreachable for {}: ", c.id, format::age(now.duration_since(*since))),
+                    "health.unreachable",
+                ),
+                (format!("{error} (rows show data from before)"), "ui.text"),
+            ]);
+        }
+        if let ConnectionState::Forbidden { error } = &c.connection {
+            out.push(vec![(format!("⊘ {} refused our credentials: {error}", c.id), "health.forbidden")]);
+        }
+        for (kind, s) in &c.sources {
+            match s {
+                SourceState::Forbidden { message } => out.push(vec![
+                    (format!("⊘ {}: no permission to list {}: ", c.id, kind.label()), "health.forbidden"),
+                    (format::one_line(message), "ui.dim"),
+                ]),
+                SourceState::Error { message } => out.push(vec![
+                    (format!("! {}: {} source failing: ", c.id, kind.label()), "ui.error"),
+                    (format::one_line(message), "ui.dim"),
+                ]),
+                _ => {}
+            }
+        }
+    }
+    for (id, p) in state.pipelines() {
+        if p.health() == PipelineHealth::Losing {
+            out.push(vec![
+                (
+                    format!(
+                        "▼ {} {} {} {} ({}) losing data: ",
+                        id.cluster,
+                        p.workload,
+                        p.kind.label(),
+                        p.name,
+                        p.signal.label()
+                    ),
+                    "pipelines.losing",
+                ),
+                (format!("{} dropped", format::rate(p.enqueue_failed_per_s + p.refused_per_s)), "ui.text"),
+            ]);
+        }
+    }
+    for (id, e) in state.exceptions() {
+        if e.status(now, EXPIRY_WINDOW) == ExceptionStatus::Expired {
+            let when = e.expires_at.map(|t| format::countdown(now, t)).unwrap_or_default();
+            out.push(vec![(
+                format!(
+                    "⚑ {} exception {} expired {when} and still bypasses policy",
+                    id.cluster,
+                    e.display_name()
+                ),
+                "exceptions.expired",
+            )]);
+        }
+    }
+    let top = state
+        .indexes()
+        .denials_by_policy
+        .iter()
+        .map(|(p, ids)| {
+            let rows: Vec<_> = ids.iter().filter_map(|id| state.denials().get(id).map(|d| (id, d))).collect();
+            let deny: u64 =
+                rows.iter().filter(|(_, d)| d.enforcement == Enforcement::Deny).map(|(_, d)| d.count).sum();
+            let clusters: BTreeSet<_> = rows.iter().map(|(id, _)| &id.cluster).collect();
+            (deny, clusters.len(), p)
+        })
+        .filter(|(deny, _, _)| *deny > 0)
+        .max();
+    if let Some((n, clusters, policy)) = top {
+        out.push(vec![(
+            format!("⊗ {policy} denied {n} requests in {}", plural(clusters as u64, "cluster")),
+            "denials.enforcement.deny",
+        )]);
+    }
+    for (cluster, c) in gpu::contention(state) {
+        if c.waiting > 0 {
+            out.push(vec![(
+                format!(
+                    "⧖ {cluster}: {} wanted by waiting work, {} of {} allocated",
+                    plural(c.waiting, "GPU"),
+                    c.allocated,
+                    c.allocatable
+                ),
+                "gpu.pending",
+            )]);
+        }
+        if c.idle > 0 {
+            out.push(vec![(
+                format!("$ {cluster}: {} allocated but idle", plural(c.idle, "GPU")),
+                "gpu.idle",
+            )]);
+        }
+    }
+    out
 }

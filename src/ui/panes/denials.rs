@@ -50,6 +50,12 @@ pub fn spec() -> Spec<Denial> {
                 key: |_, _, d| SortKey::Num(d.last_seen.as_millisecond() as f64),
             },
             Column {
+                title: "COUNT",
+                width: Constraint::Length(5),
+                cell: |_, _, d| Cell::styled(d.count.to_string(), "denials.count"),
+                key: |_, _, d| SortKey::Num(d.count as f64),
+            },
+            Column {
                 title: "ENGINE",
                 width: Constraint::Length(12),
                 cell: |_, _, d| Cell::text(d.engine.label()),
@@ -63,31 +69,25 @@ pub fn spec() -> Spec<Denial> {
             },
             Column {
                 title: "POLICY",
-                width: Constraint::Length(26),
+                width: Constraint::Fill(3),
                 cell: |_, _, d| Cell::text(policy_cell(d)),
                 key: |_, _, d| SortKey::Text(policy_cell(d)),
             },
             Column {
                 title: "RULE",
-                width: Constraint::Length(18),
+                width: Constraint::Fill(2),
                 cell: |_, _, d| Cell::text(d.rule.clone().unwrap_or_else(|| "—".into())),
                 key: |_, _, d| SortKey::Text(d.rule.clone().unwrap_or_default()),
             },
             Column {
                 title: "OBJECT",
-                width: Constraint::Length(30),
+                width: Constraint::Fill(3),
                 cell: |_, _, d| Cell::text(d.object.display()),
                 key: |_, _, d| SortKey::Text(d.object.display()),
             },
             Column {
-                title: "COUNT",
-                width: Constraint::Length(6),
-                cell: |_, _, d| Cell::styled(d.count.to_string(), "denials.count"),
-                key: |_, _, d| SortKey::Num(d.count as f64),
-            },
-            Column {
                 title: "MESSAGE",
-                width: Constraint::Min(20),
+                width: Constraint::Fill(4),
                 cell: |_, _, d| Cell::text(format::one_line(&d.message)),
                 key: |_, _, d| SortKey::Text(d.message.clone()),
             },

@@ -66,7 +66,7 @@ pub fn spec() -> Spec<PolicyException> {
             },
             Column {
                 title: "EXPIRES",
-                width: Constraint::Length(14),
+                width: Constraint::Length(13),
                 cell: |ctx, _, e| match e.expires_at {
                     Some(t) => Cell::styled(
                         format::countdown(ctx.now, t),
@@ -78,25 +78,25 @@ pub fn spec() -> Spec<PolicyException> {
             },
             Column {
                 title: "EXCEPTION",
-                width: Constraint::Length(28),
+                width: Constraint::Fill(3),
                 cell: |_, _, e| Cell::text(e.display_name()),
                 key: |_, _, e| SortKey::Text(e.display_name()),
             },
             Column {
                 title: "ENGINE",
-                width: Constraint::Length(10),
+                width: Constraint::Length(12),
                 cell: |_, _, e| Cell::text(e.engine.label()),
                 key: |_, _, e| SortKey::Text(e.engine.label().into()),
             },
             Column {
                 title: "OWNER",
-                width: Constraint::Length(14),
+                width: Constraint::Fill(1),
                 cell: |_, _, e| Cell::text(e.owner.clone().unwrap_or_else(|| "—".into())),
                 key: |_, _, e| SortKey::Text(e.owner.clone().unwrap_or_default()),
             },
             Column {
                 title: "BYPASSES",
-                width: Constraint::Min(16),
+                width: Constraint::Fill(3),
                 cell: |_, _, e| Cell::text(policies(e)),
                 key: |_, _, e| SortKey::Text(policies(e)),
             },

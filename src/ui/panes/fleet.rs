@@ -163,7 +163,7 @@ pub fn spec() -> Spec<ClusterStatus> {
             },
             Column {
                 title: "SOURCES",
-                width: Constraint::Min(10),
+                width: Constraint::Fill(1),
                 cell: |_, _, c| Cell::text(source_summary(c)),
                 key: |_, _, c| SortKey::Text(source_summary(c)),
             },

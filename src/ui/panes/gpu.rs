@@ -130,13 +130,13 @@ pub fn queues() -> Spec<GpuQueue> {
             cluster_column(),
             Column {
                 title: "QUEUE",
-                width: Constraint::Length(14),
+                width: Constraint::Fill(1),
                 cell: |_, _, q| Cell::text(q.name.clone()),
                 key: |_, _, q| SortKey::Text(q.name.clone()),
             },
             Column {
                 title: "COHORT",
-                width: Constraint::Length(10),
+                width: Constraint::Fill(1),
                 cell: |_, _, q| Cell::text(q.cohort.clone().unwrap_or_else(|| "—".into())),
                 key: |_, _, q| SortKey::Text(q.cohort.clone().unwrap_or_default()),
             },
@@ -200,7 +200,7 @@ pub fn queues() -> Spec<GpuQueue> {
             },
             Column {
                 title: "FLAVORS",
-                width: Constraint::Min(10),
+                width: Constraint::Fill(2),
                 cell: |_, _, q| {
                     let mut flavors: Vec<&str> = q.quotas.iter().map(|f| f.flavor.as_str()).collect();
                     flavors.dedup();
@@ -291,13 +291,13 @@ pub fn workloads() -> Spec<GpuWorkload> {
             cluster_column(),
             Column {
                 title: "WORKLOAD",
-                width: Constraint::Length(28),
+                width: Constraint::Fill(3),
                 cell: |_, _, w| Cell::text(format!("{}/{}", w.namespace, w.name)),
                 key: |_, _, w| SortKey::Text(format!("{}/{}", w.namespace, w.name)),
             },
             Column {
                 title: "QUEUE",
-                width: Constraint::Length(10),
+                width: Constraint::Fill(1),
                 cell: |_, _, w| Cell::text(w.cluster_queue.clone().unwrap_or_else(|| w.local_queue.clone())),
                 key: |_, _, w| SortKey::Text(w.cluster_queue.clone().unwrap_or_default()),
             },
@@ -327,7 +327,7 @@ pub fn workloads() -> Spec<GpuWorkload> {
             },
             Column {
                 title: "REASON",
-                width: Constraint::Min(20),
+                width: Constraint::Fill(4),
                 cell: |_, _, w| Cell::text(reason(&w.state)),
                 key: |_, _, w| SortKey::Text(reason(&w.state)),
             },
@@ -409,13 +409,13 @@ pub fn pending() -> Spec<PendingGpuPod> {
             cluster_column(),
             Column {
                 title: "POD",
-                width: Constraint::Length(30),
+                width: Constraint::Fill(3),
                 cell: |_, _, p| Cell::text(format!("{}/{}", p.namespace, p.name)),
                 key: |_, _, p| SortKey::Text(format!("{}/{}", p.namespace, p.name)),
             },
             Column {
                 title: "TEAM",
-                width: Constraint::Length(10),
+                width: Constraint::Fill(1),
                 cell: |_, _, p| Cell::text(p.team.clone().unwrap_or_else(|| "—".into())),
                 key: |_, _, p| SortKey::Text(p.team.clone().unwrap_or_default()),
             },
@@ -433,7 +433,7 @@ pub fn pending() -> Spec<PendingGpuPod> {
             },
             Column {
                 title: "WHY",
-                width: Constraint::Min(20),
+                width: Constraint::Fill(4),
                 cell: |_, _, p| Cell::text(scheduling_summary(p)),
                 key: |_, _, p| SortKey::Text(scheduling_summary(p)),
             },
@@ -487,7 +487,7 @@ pub fn nodes() -> Spec<GpuNode> {
             cluster_column(),
             Column {
                 title: "NODE",
-                width: Constraint::Length(22),
+                width: Constraint::Fill(2),
                 cell: |_, _, n| {
                     Cell::styled(n.name.clone(), if n.schedulable { "ui.text" } else { "ui.dim" })
                 },
@@ -495,7 +495,7 @@ pub fn nodes() -> Spec<GpuNode> {
             },
             Column {
                 title: "PRODUCT",
-                width: Constraint::Length(22),
+                width: Constraint::Fill(2),
                 cell: |_, _, n| Cell::text(n.product.clone().unwrap_or_else(|| "—".into())),
                 key: |_, _, n| SortKey::Text(n.product.clone().unwrap_or_default()),
             },
@@ -528,7 +528,7 @@ pub fn nodes() -> Spec<GpuNode> {
             },
             Column {
                 title: "NOTES",
-                width: Constraint::Min(10),
+                width: Constraint::Fill(2),
                 cell: |_, _, n| {
                     let mut notes = Vec::new();
                     if !n.schedulable {

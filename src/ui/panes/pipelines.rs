@@ -52,13 +52,13 @@ pub fn spec() -> Spec<PipelineComponent> {
             },
             Column {
                 title: "WORKLOAD",
-                width: Constraint::Length(18),
+                width: Constraint::Fill(2),
                 cell: |_, _, p| Cell::text(p.workload.clone()),
                 key: |_, _, p| SortKey::Text(p.workload.clone()),
             },
             Column {
                 title: "COMPONENT",
-                width: Constraint::Length(28),
+                width: Constraint::Fill(3),
                 cell: |_, _, p| Cell::text(format!("{} {}", p.kind.label(), p.name)),
                 key: |_, _, p| SortKey::Text(format!("{} {}", p.kind.label(), p.name)),
             },
@@ -94,7 +94,7 @@ pub fn spec() -> Spec<PipelineComponent> {
             },
             Column {
                 title: "QUEUE",
-                width: Constraint::Min(12),
+                width: Constraint::Length(13),
                 cell: |_, _, p| match p.queue_fill() {
                     Some(f) => Cell::styled(
                         format!("{} {:>3.0}%", format::bar(f, 8), f * 100.0),

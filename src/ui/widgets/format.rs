@@ -32,7 +32,7 @@ pub fn since(now: Timestamp, t: Timestamp) -> String {
 /// `in 3h` / `12m ago` for a deadline.
 pub fn countdown(now: Timestamp, deadline: Timestamp) -> String {
     let d = deadline.duration_since(now);
-    if d.is_negative() { format!("{} ago", age_precise(-d)) } else { format!("in {}", age_precise(d)) }
+    if !d.is_positive() { format!("{} ago", age_precise(-d)) } else { format!("in {}", age_precise(d)) }
 }
 
 /// A per-second rate: `0`, `12/s`, `1.2k/s`, `3.4M/s`.

@@ -31,14 +31,15 @@ fn detail_lines<'a>(detail: &'a Detail, theme: &Theme) -> Vec<Line<'a>> {
     detail
         .lines
         .iter()
-        .map(|l| match l {
-            DetailLine::Section(s) => Line::styled(format!("── {s} "), theme.style("ui.title")),
-            DetailLine::Field { label, value, scope } => Line::from(vec![
+        .flat_map(|l| match l {
+            DetailLine::Section(s) => vec![Line::styled(format!("── {s} "), theme.style("ui.title"))],
+            DetailLine::Field { label, value, scope } => vec![Line::from(vec![
                 Span::styled(format!("{label:>label_width$}  "), theme.style("ui.dim")),
                 Span::styled(value.as_str(), theme.style(scope)),
-            ]),
-            DetailLine::Text(t, scope) => Line::styled(t.as_str(), theme.style(scope)),
-            DetailLine::Blank => Line::raw(""),
+            ])],
+            // Messages keep their own line breaks (Kyverno's policy → rule → message block).
+            DetailLine::Text(t, scope) => t.lines().map(|l| Line::styled(l, theme.style(scope))).collect(),
+            DetailLine::Blank => vec![Line::raw("")],
         })
         .collect()
 }
@@ -77,7 +78,15 @@ pub fn help(f: &mut Frame, area: Rect, scroll: u16, app: &App) {
     let theme = &app.theme;
     let rect = centered(area, 80, 85);
     f.render_widget(Clear, rect);
-    let mut lines = vec![Line::styled("── keys", theme.style("ui.title"))];
+    let mut lines = Vec::new();
+    if !app.warnings.is_empty() {
+        lines.push(Line::styled(format!("── warnings ({})", app.warnings.len()), theme.style("ui.warning")));
+        for w in &app.warnings {
+            lines.push(Line::styled(w.as_str(), theme.style("ui.warning")));
+        }
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled("── keys", theme.style("ui.title")));
     for b in app.keymap.bindings() {
         let keys = b.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
         lines.push(Line::from(vec![
@@ -90,13 +99,6 @@ pub fn help(f: &mut Frame, area: Rect, scroll: u16, app: &App) {
         "Filter (/) matches fuzzily on every column; rows keep a stable order; Enter opens the evidence.",
         theme.style("ui.dim"),
     ));
-    if !app.warnings.is_empty() {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled(format!("── warnings ({})", app.warnings.len()), theme.style("ui.warning")));
-        for w in &app.warnings {
-            lines.push(Line::styled(w.as_str(), theme.style("ui.warning")));
-        }
-    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style("ui.border.focus"))

@@ -124,6 +124,41 @@ impl Detail {
     }
 }
 
+/// The `/` filter: whitespace-separated terms, all of which must match. A term matches when
+/// it is a substring of the row's text (any case) or fuzzily matches one of its words; whole
+/// messages are not fuzzy-matched, since a long text contains almost any subsequence.
+pub struct Filter {
+    terms: Vec<String>,
+    matcher: SkimMatcherV2,
+}
+
+/// Words longer than this are matched as substrings only.
+const MAX_FUZZY_WORD: usize = 64;
+
+impl Filter {
+    /// Parses filter text.
+    pub fn new(text: &str) -> Self {
+        Self {
+            terms: text.split_whitespace().map(str::to_lowercase).collect(),
+            matcher: SkimMatcherV2::default().ignore_case(),
+        }
+    }
+
+    /// True when every term matches `text`.
+    pub fn matches(&self, text: &str) -> bool {
+        if self.terms.is_empty() {
+            return true;
+        }
+        let lower = text.to_lowercase();
+        self.terms.iter().all(|term| {
+            lower.contains(term.as_str())
+                || text.split_whitespace().any(|word| {
+                    word.len() <= MAX_FUZZY_WORD && self.matcher.fuzzy_match(word, term).is_some()
+                })
+        })
+    }
+}
+
 /// A table as the app sees it, whatever its record type.
 pub trait TableView {
     /// Column titles and widths.
@@ -170,12 +205,10 @@ impl<T: 'static> TableView for Spec<T> {
 
     fn build(&self, state: &FleetState, filter: &str, sort: (usize, bool)) -> Vec<RecordId> {
         let ctx = Ctx { state, now: state.now() };
-        let matcher = SkimMatcherV2::default().ignore_case();
+        let filter = Filter::new(filter);
         let rows: Vec<(RecordId, &T)> = (self.all)(state)
             .into_iter()
-            .filter(|(id, r)| {
-                filter.is_empty() || matcher.fuzzy_match(&(self.filter_text)(id, r), filter).is_some()
-            })
+            .filter(|(id, r)| filter.matches(&(self.filter_text)(id, r)))
             .collect();
         let Some(col) = self.columns.get(sort.0) else {
             return rows.into_iter().map(|(id, _)| id).collect();
@@ -208,7 +241,7 @@ impl<T: 'static> TableView for Spec<T> {
 pub fn cluster_column<T>() -> Column<T> {
     Column {
         title: "CLUSTER",
-        width: Constraint::Length(16),
+        width: Constraint::Length(15),
         cell: |_, id, _| Cell::text(id.cluster.as_str()),
         key: |_, id, _| SortKey::Text(id.cluster.0.clone()),
     }
@@ -217,4 +250,23 @@ pub fn cluster_column<T>() -> Column<T> {
 /// Rows of a [`crate::state::Table`] as (id, record) pairs.
 pub fn table_rows<T>(t: &crate::state::Table<T>) -> Vec<(RecordId, &T)> {
     t.iter().map(|(id, r)| (id.clone(), r)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Filter;
+
+    #[test]
+    fn terms_match_substrings_or_fuzzy_words_and_all_must_match() {
+        let row =
+            "prod-eu-west-1 gatekeeper deny k8srequiredlabels-owner Pod/research/x you must provide labels";
+        assert!(Filter::new("").matches(row));
+        assert!(Filter::new("gtkpr").matches(row), "fuzzy within a word");
+        assert!(Filter::new("PROVIDE LABELS").matches(row), "substring, any case");
+        assert!(Filter::new("gtkpr prod-eu").matches(row));
+        assert!(!Filter::new("gtkpr staging").matches(row), "every term must match");
+        assert!(!Filter::new("kyverno").matches(row));
+        let long = format!("prod {}", "abcdefghij".repeat(10));
+        assert!(!Filter::new("aej").matches(&long), "no fuzzy match inside very long words");
+    }
 }
