@@ -232,3 +232,27 @@ fn tiny_terminals_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn go_to_a_wall_clock_time_from_the_prompt() {
+    let mut app = app_at(SignedDuration::from_mins(2), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('t'));
+    for c in "14:25".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    assert!(text(&draw(&app)).contains("go to: 14:25"));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.player().unwrap().position().to_string(), "2026-11-27T14:25:00Z");
+    key(&mut app, KeyCode::Char('t'));
+    for c in "-5m".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.player().unwrap().position().to_string(), "2026-11-27T14:00:00Z", "clamped to the start");
+    key(&mut app, KeyCode::Char('t'));
+    for c in "lunch".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    assert!(text(&draw(&app)).contains("expected an offset"), "a bad time says why");
+}

@@ -2,7 +2,6 @@
 //! each mode. The only place that turns errors into exit codes.
 
 mod logging;
-pub mod offset;
 mod run;
 mod snapshot;
 

@@ -9,7 +9,8 @@ use anyhow::Context;
 use jiff::Timestamp;
 use ratatui::layout::Rect;
 
-use super::{Cli, Command, UiArgs, offset};
+use super::{Cli, Command, UiArgs};
+use crate::record::when as offset;
 use crate::record::{RecordWriter, Recording, RecordingHeader};
 use crate::state::FleetState;
 use crate::ui::app::{App, Feed};

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use super::offset;
 use crate::record::Recording;
+use crate::record::when as offset;
 
 /// Prints the state of `rec` (called `name` in messages) at `at` (default: the end).
 pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ mod error;
 mod format;
 pub mod player;
 mod reader;
+pub mod when;
 mod writer;
 
 #[cfg(test)]

@@ -73,11 +73,13 @@ pub enum Action {
     ReplaySeekStart,
     /// Replay: jump to the end of the recording.
     ReplaySeekEnd,
+    /// Replay: type a time to jump to (`14:12`, `+5m`, a timestamp).
+    ReplaySeekTo,
 }
 
 impl Action {
     /// Every action, in help-overlay order.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::Quit,
         Action::ToggleHelp,
         Action::NextPane,
@@ -111,5 +113,6 @@ impl Action {
         Action::ReplaySeekBackLong,
         Action::ReplaySeekStart,
         Action::ReplaySeekEnd,
+        Action::ReplaySeekTo,
     ];
 }

@@ -79,6 +79,8 @@ pub struct App {
     pub warnings: Vec<String>,
     /// A one-off message for the footer (`copied 312 bytes`).
     pub notice: Option<String>,
+    /// How many times a source found the observation channel full (the UI fell behind).
+    pub backpressure: u64,
     tables: Tables,
     size: Rect,
     quit: bool,
@@ -95,6 +97,7 @@ impl App {
             keymap,
             warnings: Vec::new(),
             notice: None,
+            backpressure: 0,
             tables: Tables::new(),
             size,
             quit: false,
@@ -163,7 +166,9 @@ impl App {
         let mut effects = Vec::new();
         match event {
             Event::Key(key) => {
-                if self.view.filtering {
+                if self.view.seek_input.is_some() {
+                    self.seek_key(key);
+                } else if self.view.filtering {
                     self.filter_key(key);
                 } else if let Some(action) = self.keymap.action_for(&key) {
                     self.notice = None;
@@ -201,6 +206,34 @@ impl App {
             s.apply_all(batch);
             self.dirty = true;
             self.prepare();
+        }
+    }
+
+    /// Keys while the "go to time" prompt is open.
+    fn seek_key(&mut self, key: crossterm::event::KeyEvent) {
+        use crossterm::event::KeyCode;
+        let Some(text) = self.view.seek_input.as_mut() else { return };
+        match key.code {
+            KeyCode::Esc => self.view.seek_input = None,
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                text.push(c)
+            }
+            KeyCode::Enter => {
+                let text = self.view.seek_input.take().unwrap_or_default();
+                if let Feed::Replay(p) = &mut self.feed {
+                    match crate::record::when::resolve(&text, p.start()) {
+                        Ok(t) => {
+                            p.seek_to(t);
+                            self.notice = Some(format!("went to {}", p.position()));
+                        }
+                        Err(e) => self.notice = Some(e),
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -313,6 +346,7 @@ impl App {
                 let end = p.end();
                 p.seek_to(end);
             }
+            Action::ReplaySeekTo => self.view.seek_input = Some(String::new()),
             _ => {}
         }
     }
@@ -461,5 +495,6 @@ fn is_replay(a: Action) -> bool {
             | Action::ReplaySeekBackLong
             | Action::ReplaySeekStart
             | Action::ReplaySeekEnd
+            | Action::ReplaySeekTo
     )
 }

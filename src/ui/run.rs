@@ -84,6 +84,7 @@ async fn event_loop(
             batch = recv(&mut observations) => {
                 match batch {
                     Some(batch) => {
+                        app.backpressure = observations.as_ref().map(|rx| rx.times_full()).unwrap_or(0);
                         app.ingest(&batch);
                         record(&mut recorder, &batch, &mut app);
                     }

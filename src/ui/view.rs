@@ -103,6 +103,8 @@ pub struct ViewState {
     pub popup: Option<Popup>,
     /// True while the user types a filter.
     pub filtering: bool,
+    /// The time being typed after `replay_seek_to`, while the prompt is open.
+    pub seek_input: Option<String>,
 }
 
 impl ViewState {

@@ -23,6 +23,15 @@ const HINTS: [(Action, &str); 7] = [
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let mut spans = Vec::new();
+    if let Some(text) = &app.view.seek_input {
+        spans.push(Span::styled(format!(" go to: {text}█ "), theme.style("ui.filter")));
+        spans.push(Span::styled(
+            " 14:12 · +5m · 2026-11-27T14:12:00Z · enter go · esc cancel",
+            theme.style("ui.dim"),
+        ));
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
     if app.view.filtering {
         let filter =
             app.view.active_table().and_then(|t| app.view.table(t)).map(|t| t.filter.as_str()).unwrap_or("");

@@ -39,6 +39,12 @@ pub fn title(f: &mut Frame, area: Rect, app: &App) {
         format!(" {} clusters: {}", state.clusters().len(), summary.join(" · ")),
         theme.style("ui.header"),
     ));
+    if app.backpressure > 0 {
+        spans.push(Span::styled(
+            format!("  ⚠ sources waited {}× for the UI", app.backpressure),
+            theme.style("ui.warning"),
+        ));
+    }
     f.render_widget(Paragraph::new(Line::from(spans)).style(theme.style("ui.header")), area);
 }
 

@@ -1,4 +1,4 @@
-//! `--at WHEN`: an offset into a recording (`12m`, `1h5m30s`, `+90s`), a UTC time of day on
+//! Points in a recording as people write them (`--at WHEN`, the `t` prompt): an offset (`12m`, `1h5m30s`, `+90s`), a UTC time of day on
 //! the recording's first day (`14:12`, `14:12:30`), or an RFC 3339 timestamp.
 
 use jiff::{SignedDuration, Timestamp, civil};
