@@ -45,7 +45,8 @@ fn key(app: &mut App, code: KeyCode) {
     app.handle(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
-fn draw(app: &App) -> Buffer {
+fn draw(app: &mut App) -> Buffer {
+    app.prepare();
     let size = app.size();
     let mut term = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
     term.draw(|f| render(f, app)).unwrap();
@@ -79,7 +80,7 @@ fn snapshot_all_panes(minutes: i64, w: u16, h: u16) {
     for (k, name) in PANES {
         let mut app = app_at(SignedDuration::from_mins(minutes), w, h, "dark");
         key(&mut app, KeyCode::Char(k));
-        insta::assert_snapshot!(format!("{name}_{minutes}m_{w}x{h}"), text(&draw(&app)));
+        insta::assert_snapshot!(format!("{name}_{minutes}m_{w}x{h}"), text(&draw(&mut app)));
     }
 }
 
@@ -106,7 +107,7 @@ fn gpu_sub_views() {
         for _ in 0..=i {
             key(&mut app, KeyCode::Char(']'));
         }
-        insta::assert_snapshot!(format!("gpu_{name}_18m_120x40"), text(&draw(&app)));
+        insta::assert_snapshot!(format!("gpu_{name}_18m_120x40"), text(&draw(&mut app)));
     }
 }
 
@@ -115,16 +116,16 @@ fn detail_and_help_popups() {
     let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
     key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Enter);
-    let screen = text(&draw(&app));
+    let screen = text(&draw(&mut app));
     assert!(screen.contains("what was denied"), "{screen}");
     insta::assert_snapshot!("denial_detail_18m_120x40", screen);
     key(&mut app, KeyCode::PageDown);
     key(&mut app, KeyCode::PageDown);
-    let scrolled = text(&draw(&app));
+    let scrolled = text(&draw(&mut app));
     assert!(scrolled.contains("evidence") && !scrolled.contains("what was denied"), "{scrolled}");
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('?'));
-    let help = text(&draw(&app));
+    let help = text(&draw(&mut app));
     insta::assert_snapshot!("help_120x40", help);
 }
 
@@ -141,7 +142,7 @@ fn fuzzy_filter_narrows_rows_and_esc_restores() {
     key(&mut app, KeyCode::Enter);
     let filtered = app.view.table(table).unwrap().rows.len();
     assert!(filtered > 0 && filtered < all, "filter kept {filtered} of {all}");
-    let screen = text(&draw(&app));
+    let screen = text(&draw(&mut app));
     assert!(screen.contains("/podsec"), "the filter is shown: {screen}");
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.view.table(table).unwrap().rows.len(), all);
@@ -151,7 +152,7 @@ fn fuzzy_filter_narrows_rows_and_esc_restores() {
 fn expired_exceptions_and_denies_carry_their_style() {
     let mut app = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
     key(&mut app, KeyCode::Char('5'));
-    let buf = draw(&app);
+    let buf = draw(&mut app);
     let theme = Theme::builtin("dark").unwrap();
     let expired = theme.style("exceptions.expired");
     let (x, y) = find(&buf, "EXPIRED").expect("an expired exception is on screen");
@@ -161,7 +162,7 @@ fn expired_exceptions_and_denies_carry_their_style() {
 
     let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "mono");
     key(&mut app, KeyCode::Char('2'));
-    let buf = draw(&app);
+    let buf = draw(&mut app);
     let (x, y) = find(&buf, "deny").expect("a deny is on screen");
     let cell = &buf[(x, y)];
     assert_eq!(cell.fg, Color::Reset, "mono uses no colour");
@@ -197,7 +198,7 @@ fn replay_is_exact_frame_for_frame() {
         for (i, (k, _)) in PANES.iter().cycle().take(24).enumerate() {
             key(&mut app, KeyCode::Char(*k));
             app.handle(Event::Tick(std::time::Duration::from_millis(750 + 10 * i as u64)));
-            out.push(frame_hash(&draw(&app)));
+            out.push(frame_hash(&draw(&mut app)));
         }
         out
     };
@@ -210,15 +211,15 @@ fn replay_is_exact_frame_for_frame() {
 fn seeking_back_and_forth_gives_the_same_screen() {
     let mut app = app_at(SignedDuration::from_mins(20), 120, 40, "dark");
     key(&mut app, KeyCode::Char('3'));
-    let before = frame_hash(&draw(&app));
+    let before = frame_hash(&draw(&mut app));
     for _ in 0..3 {
         app.handle(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
     }
-    assert_ne!(frame_hash(&draw(&app)), before);
+    assert_ne!(frame_hash(&draw(&mut app)), before);
     for _ in 0..3 {
         app.handle(Event::Key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE)));
     }
-    assert_eq!(frame_hash(&draw(&app)), before);
+    assert_eq!(frame_hash(&draw(&mut app)), before);
 }
 
 #[test]
@@ -228,7 +229,7 @@ fn tiny_terminals_do_not_panic() {
             let mut app = app_at(SignedDuration::from_mins(18), w, h, "dark");
             key(&mut app, KeyCode::Char(k));
             key(&mut app, KeyCode::Enter);
-            draw(&app);
+            draw(&mut app);
         }
     }
 }
@@ -240,7 +241,7 @@ fn go_to_a_wall_clock_time_from_the_prompt() {
     for c in "14:25".chars() {
         key(&mut app, KeyCode::Char(c));
     }
-    assert!(text(&draw(&app)).contains("go to: 14:25"));
+    assert!(text(&draw(&mut app)).contains("go to: 14:25"));
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.player().unwrap().position().to_string(), "2026-11-27T14:25:00Z");
     key(&mut app, KeyCode::Char('t'));
@@ -254,5 +255,19 @@ fn go_to_a_wall_clock_time_from_the_prompt() {
         key(&mut app, KeyCode::Char(c));
     }
     key(&mut app, KeyCode::Enter);
-    assert!(text(&draw(&app)).contains("expected an offset"), "a bad time says why");
+    assert!(text(&draw(&mut app)).contains("expected an offset"), "a bad time says why");
+}
+
+#[test]
+fn a_paused_replay_asks_for_no_redraws_and_no_ticks() {
+    let mut app = app_at(SignedDuration::from_mins(5), 120, 40, "dark");
+    app.mark_drawn();
+    assert!(!app.is_playing(), "the loop only ticks a playing replay");
+    app.handle(Event::Tick(std::time::Duration::from_secs(1)));
+    assert!(!app.is_dirty(), "time passing while paused changes nothing");
+    key(&mut app, KeyCode::Char(' '));
+    assert!(app.is_playing());
+    app.mark_drawn();
+    app.handle(Event::Tick(std::time::Duration::from_secs(1)));
+    assert!(app.is_dirty(), "a playing replay redraws as it moves");
 }

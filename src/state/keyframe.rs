@@ -64,6 +64,7 @@ impl FleetState {
         }
         state.applied = frame.applied;
         state.version = frame.applied;
+        state.data_version = frame.applied;
         state
     }
 

@@ -67,6 +67,7 @@ pub struct FleetState {
     relists: BTreeMap<(ClusterId, RecordKind), BTreeSet<String>>,
     indexes: Indexes,
     version: u64,
+    data_version: u64,
     applied: u64,
 }
 
@@ -92,6 +93,7 @@ impl FleetState {
             relists: BTreeMap::new(),
             indexes: Indexes::default(),
             version: 0,
+            data_version: 0,
             applied: 0,
         }
     }
@@ -101,6 +103,7 @@ impl FleetState {
         if !self.clusters.contains_key(&id) {
             self.clusters.insert(id.clone(), ClusterStatus::new(id));
             self.version += 1;
+            self.data_version += 1;
         }
     }
 
@@ -108,6 +111,7 @@ impl FleetState {
     pub fn apply(&mut self, obs: &Observation) {
         self.applied += 1;
         self.version += 1;
+        self.data_version += 1;
         if obs.at > self.now {
             self.now = obs.at;
         }
@@ -170,6 +174,11 @@ impl FleetState {
     /// Increases on every change (observation or clock); views cache on it.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Increases when records or clusters change, not when only the clock moves.
+    pub fn data_version(&self) -> u64 {
+        self.data_version
     }
 
     /// Observations applied so far.

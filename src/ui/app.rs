@@ -17,6 +17,7 @@ use crate::ui::keymap::Keymap;
 use crate::ui::layout;
 use crate::ui::panes::gpu::GpuView;
 use crate::ui::panes::{self, PaneId};
+use crate::ui::summaries::{self, Segment};
 use crate::ui::theme::Theme;
 use crate::ui::view::{BuiltFrom, Popup, TableId, ViewState};
 use crate::ui::widgets::table::TableView;
@@ -29,11 +30,47 @@ pub enum Feed {
     Replay(Box<Player>),
 }
 
+/// Tables up to this many rows are re-sorted when only the clock moved.
+const CLOCK_REBUILD_MAX_ROWS: usize = 10_000;
+
 /// A side effect the loop must perform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Put text on the clipboard (OSC 52).
     Copy(String),
+}
+
+/// Pane summaries and Fleet findings, derived from the state once per state change (they
+/// scan whole tables), so that drawing a frame costs the same whatever the row count.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    built_for: Option<(u64, PaneId, GpuView)>,
+    /// Lines the visible pane draws above its table.
+    pub summary: Vec<Vec<Segment>>,
+    /// What needs attention (Fleet pane only).
+    pub findings: Vec<Vec<Segment>>,
+}
+
+impl Derived {
+    fn refresh(&mut self, state: &FleetState, view: &ViewState) {
+        let key = (state.version(), view.pane, view.gpu_view);
+        if self.built_for == Some(key) {
+            return;
+        }
+        self.built_for = Some(key);
+        self.summary = match view.pane {
+            PaneId::Denials => vec![summaries::denials(state)],
+            PaneId::Pipelines => vec![summaries::pipelines(state)],
+            PaneId::Exceptions => vec![summaries::exceptions(state)],
+            PaneId::Gpu => {
+                let mut lines = vec![summaries::gpu_views(view.gpu_view)];
+                lines.extend(summaries::gpu_contention(state));
+                lines
+            }
+            PaneId::Fleet | PaneId::Cost => Vec::new(),
+        };
+        self.findings = if view.pane == PaneId::Fleet { summaries::findings(state) } else { Vec::new() };
+    }
 }
 
 /// The table specs, built once.
@@ -82,6 +119,7 @@ pub struct App {
     /// How many times a source found the observation channel full (the UI fell behind).
     pub backpressure: u64,
     tables: Tables,
+    derived: Derived,
     size: Rect,
     quit: bool,
     dirty: bool,
@@ -99,6 +137,7 @@ impl App {
             notice: None,
             backpressure: 0,
             tables: Tables::new(),
+            derived: Derived::default(),
             size,
             quit: false,
             dirty: true,
@@ -136,6 +175,17 @@ impl App {
         &self.tables
     }
 
+    /// Summaries derived from the state for the visible pane.
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+
+    /// The screen regions for the current size, state and view.
+    pub fn areas(&self, area: Rect) -> layout::Areas {
+        let replay = self.player().is_some();
+        layout::areas(area, self.state(), &self.view, replay, self.derived.summary.len() as u16)
+    }
+
     /// The terminal size the app lays out for.
     pub fn size(&self) -> Rect {
         self.size
@@ -164,8 +214,14 @@ impl App {
     /// Handles one event; returns the side effects to perform.
     pub fn handle(&mut self, event: Event) -> Vec<Effect> {
         let mut effects = Vec::new();
+        let event_kind = match event {
+            Event::Key(_) | Event::Resize(..) => EventKind::Input,
+            Event::Tick(_) | Event::Observations(_) => EventKind::Data,
+        };
         match event {
             Event::Key(key) => {
+                // Keys act on rows: bring them up to date first.
+                self.prepare();
                 if self.view.seek_input.is_some() {
                     self.seek_key(key);
                 } else if self.view.filtering {
@@ -189,23 +245,20 @@ impl App {
                 }
                 Feed::Replay(p) => self.dirty |= p.advance(elapsed),
             },
-            Event::Observations(batch) => {
-                if let Feed::Live(s) = &mut self.feed {
-                    s.apply_all(&batch);
-                    self.dirty = true;
-                }
-            }
+            Event::Observations(batch) => self.ingest(&batch),
         }
-        self.prepare();
+        if matches!(event_kind, EventKind::Input) {
+            self.prepare();
+        }
         effects
     }
 
-    /// Applies observations to the live state (tests and the loop).
+    /// Applies observations to the live state. Views are not rebuilt here but once before
+    /// the next frame ([`App::prepare`]), however many batches arrive in between.
     pub fn ingest(&mut self, batch: &[Observation]) {
         if let Feed::Live(s) = &mut self.feed {
             s.apply_all(batch);
             self.dirty = true;
-            self.prepare();
         }
     }
 
@@ -364,8 +417,7 @@ impl App {
     }
 
     fn page(&self) -> usize {
-        let replay = self.player().is_some();
-        layout::areas(self.size, self.state(), &self.view, replay).table_rows().max(1)
+        self.areas(self.size).table_rows().max(1)
     }
 
     fn move_selection(&mut self, delta: isize) {
@@ -450,6 +502,11 @@ impl App {
     /// Rebuilds the visible table's rows if the state, filter or sort changed, keeps the
     /// selection on the same record, and scrolls so the selection is visible.
     pub fn prepare(&mut self) {
+        let state = match &self.feed {
+            Feed::Live(s) => s,
+            Feed::Replay(p) => p.state(),
+        };
+        self.derived.refresh(state, &self.view);
         let Some(table) = self.view.active_table() else {
             return;
         };
@@ -463,7 +520,11 @@ impl App {
         };
         let t = self.view.tables.entry(table).or_default();
         let sort = t.sort.unwrap_or(spec.default_sort());
-        let want = BuiltFrom { version: state.version(), filter: t.filter.clone(), sort };
+        // Row order depends on the data, and for a few columns (status, waits) on the clock:
+        // small tables follow the clock too; big ones rebuild only when data changed.
+        let version =
+            if t.rows.len() < CLOCK_REBUILD_MAX_ROWS { state.version() } else { state.data_version() };
+        let want = BuiltFrom { version, filter: t.filter.clone(), sort };
         if t.built.as_ref() != Some(&want) {
             t.rows = spec.build(state, &t.filter, sort);
             t.built = Some(want);
@@ -481,6 +542,13 @@ impl App {
         let max_offset = t.rows.len().saturating_sub(rows_visible);
         t.offset = t.offset.min(max_offset);
     }
+}
+
+/// Input events rebuild views at once (the user sees the result of a key); data events
+/// leave it to the next frame.
+enum EventKind {
+    Input,
+    Data,
 }
 
 fn is_replay(a: Action) -> bool {

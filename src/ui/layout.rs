@@ -6,7 +6,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use crate::model::{ClusterHealth, ClusterStatus};
 use crate::state::FleetState;
 use crate::ui::panes::PaneId;
-use crate::ui::panes::gpu;
 use crate::ui::view::ViewState;
 
 /// Most lines the cluster badges may take before they collapse into a summary.
@@ -78,17 +77,9 @@ pub fn badge_lines(state: &FleetState, width: u16) -> Option<Vec<Vec<Badge>>> {
     if lines.len() > MAX_BADGE_LINES { None } else { Some(lines) }
 }
 
-/// How many summary lines a pane draws above its table.
-pub fn summary_height(pane: PaneId, state: &FleetState) -> u16 {
-    match pane {
-        PaneId::Fleet | PaneId::Cost => 0,
-        PaneId::Denials | PaneId::Pipelines | PaneId::Exceptions => 1,
-        PaneId::Gpu => 1 + gpu::contention(state).len().min(3) as u16,
-    }
-}
-
-/// Computes every region for a frame of `area`.
-pub fn areas(area: Rect, state: &FleetState, view: &ViewState, replay: bool) -> Areas {
+/// Computes every region for a frame of `area`; `summary_lines` is how many lines the pane
+/// draws above its table (see [`crate::ui::app::Derived`]).
+pub fn areas(area: Rect, state: &FleetState, view: &ViewState, replay: bool, summary_lines: u16) -> Areas {
     let badge_height = badge_lines(state, area.width).map(|l| l.len().max(1)).unwrap_or(1) as u16;
     let [title, badges, tabs, body, timeline, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -105,7 +96,7 @@ pub fn areas(area: Rect, state: &FleetState, view: &ViewState, replay: bool) -> 
         width: body.width.saturating_sub(2),
         height: body.height.saturating_sub(2),
     };
-    let summary_h = summary_height(view.pane, state).min(inner.height.saturating_sub(2));
+    let summary_h = summary_lines.min(inner.height.saturating_sub(2));
     let [summary, rest] = Layout::vertical([Constraint::Length(summary_h), Constraint::Min(0)]).areas(inner);
     let table_h = if view.pane == PaneId::Fleet {
         let wanted = state.clusters().len() as u16 + 1;

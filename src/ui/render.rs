@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::ui::app::App;
 use crate::ui::layout;
 use crate::ui::panes::{PaneId, cost};
-use crate::ui::summaries::{self, Segment};
+use crate::ui::summaries::Segment;
 use crate::ui::view::Popup;
 use crate::ui::widgets::{footer, header, popup, table_render, timeline};
 
@@ -19,7 +19,7 @@ fn line_of<'a>(segments: Vec<Segment>, app: &App) -> Line<'a> {
 /// Draws one frame.
 pub fn render(f: &mut Frame, app: &App) {
     let area = f.area();
-    let areas = layout::areas(area, app.state(), &app.view, app.player().is_some());
+    let areas = app.areas(area);
     header::render(f, &areas, app);
     body(f, &areas, app);
     if let Some(p) = app.player() {
@@ -82,14 +82,14 @@ fn body(f: &mut Frame, areas: &layout::Areas, app: &App) {
     }
     if app.view.pane == PaneId::Fleet && areas.below.height > 1 {
         let mut lines = vec![Line::styled("── needs attention", app.theme.style("ui.title"))];
-        let found = summaries::findings(app.state());
+        let found = &app.derived().findings;
         if found.is_empty() {
             lines.push(Line::styled(
                 "nothing: every cluster is live and no finding is open",
                 app.theme.style("ui.dim"),
             ));
         }
-        lines.extend(found.into_iter().map(|s| line_of(s, app)));
+        lines.extend(found.iter().map(|s| line_of(s.clone(), app)));
         let [_, area] = ratatui::layout::Layout::vertical([
             ratatui::layout::Constraint::Length(1),
             ratatui::layout::Constraint::Min(0),
@@ -103,18 +103,7 @@ fn summary(f: &mut Frame, area: Rect, app: &App) {
     if area.height == 0 {
         return;
     }
-    let state = app.state();
-    let lines: Vec<Line> = match app.view.pane {
-        PaneId::Denials => vec![line_of(summaries::denials(state), app)],
-        PaneId::Pipelines => vec![line_of(summaries::pipelines(state), app)],
-        PaneId::Exceptions => vec![line_of(summaries::exceptions(state), app)],
-        PaneId::Gpu => {
-            let mut l = vec![line_of(summaries::gpu_views(app.view.gpu_view), app)];
-            l.extend(summaries::gpu_contention(state).into_iter().map(|s| line_of(s, app)));
-            l
-        }
-        PaneId::Fleet | PaneId::Cost => vec![],
-    };
+    let lines: Vec<Line> = app.derived().summary.iter().map(|s| line_of(s.clone(), app)).collect();
     f.render_widget(Paragraph::new(lines), area);
 }
 

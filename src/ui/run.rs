@@ -55,9 +55,12 @@ async fn event_loop(
     let mut last_draw = Instant::now() - FRAME;
     let mut last_tick = Instant::now();
     let far = Duration::from_secs(3600);
+    let mut frames: u64 = 0;
     loop {
         if app.is_dirty() && last_draw.elapsed() >= FRAME {
+            app.prepare();
             terminal.draw(|f| render::render(f, &app))?;
+            frames += 1;
             app.mark_drawn();
             last_draw = Instant::now();
         }
@@ -113,6 +116,7 @@ async fn event_loop(
             }
         }
     }
+    tracing::info!(frames, observations = app.state().applied(), "session ended");
     if let Some(r) = recorder {
         finish_recording(r);
     }
