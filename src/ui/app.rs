@@ -49,6 +49,8 @@ pub struct Derived {
     pub summary: Vec<Vec<Segment>>,
     /// What needs attention (Fleet pane only).
     pub findings: Vec<Vec<Segment>>,
+    /// The alert after each tab title, in tab order.
+    pub tab_badges: Vec<Option<String>>,
 }
 
 impl Derived {
@@ -70,6 +72,8 @@ impl Derived {
             PaneId::Fleet | PaneId::Cost => Vec::new(),
         };
         self.findings = if view.pane == PaneId::Fleet { summaries::findings(state) } else { Vec::new() };
+        self.tab_badges =
+            PaneId::ALL.iter().map(|p| crate::ui::widgets::header::tab_badge(*p, state)).collect();
     }
 }
 

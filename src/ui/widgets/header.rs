@@ -102,7 +102,7 @@ fn too_many<'a>(state: &FleetState, app: &'a App) -> Line<'a> {
 }
 
 /// A short alert after a tab title: counts that need attention.
-fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
+pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
     let now = state.now();
     match pane {
         PaneId::Fleet => {
@@ -140,7 +140,7 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
         let active = *pane == app.view.pane;
         let scope = if active { "ui.tab.active" } else { "ui.tab" };
         spans.push(Span::styled(format!(" {} {} ", i + 1, pane.title()), theme.style(scope)));
-        if let Some(b) = tab_badge(*pane, app.state()) {
+        if let Some(b) = app.derived().tab_badges.get(i).cloned().flatten() {
             spans.push(Span::styled(
                 format!("{b} "),
                 theme.style(if active { "ui.tab.active" } else { "ui.warning" }),

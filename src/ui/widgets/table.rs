@@ -144,6 +144,11 @@ impl Filter {
         }
     }
 
+    /// True when there is nothing to filter by.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     /// True when every term matches `text`.
     pub fn matches(&self, text: &str) -> bool {
         if self.terms.is_empty() {
@@ -208,7 +213,7 @@ impl<T: 'static> TableView for Spec<T> {
         let filter = Filter::new(filter);
         let rows: Vec<(RecordId, &T)> = (self.all)(state)
             .into_iter()
-            .filter(|(id, r)| filter.matches(&(self.filter_text)(id, r)))
+            .filter(|(id, r)| filter.is_empty() || filter.matches(&(self.filter_text)(id, r)))
             .collect();
         let Some(col) = self.columns.get(sort.0) else {
             return rows.into_iter().map(|(id, _)| id).collect();
