@@ -74,6 +74,15 @@ impl Tmux {
         }
     }
 
+    /// A tmux format variable of the pane (`alternate_on`, `cursor_flag`, `pane_dead`, …).
+    fn pane_var(&self, var: &str) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "display-message", "-p", "-t", &self.session, &format!("#{{{var}}}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn alive(&self) -> bool {
         Command::new("tmux")
             .args(["-L", &self.socket, "has-session", "-t", &self.session])
@@ -158,4 +167,40 @@ fn a_simulated_live_session_records_and_replays() {
     assert!(s.contains("gpu-train-us"), "{s}");
     t.keys(&["q"]);
     t.wait_exit();
+}
+
+#[test]
+fn sigterm_finishes_the_recording_and_restores_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("term.fleetrec");
+    // `; sleep` keeps the pane open after fleettop exits, to look at the terminal it left.
+    let t = Tmux::start(
+        "term",
+        home.path(),
+        &format!("--simulate --speed 120 --record {}; sleep 60", file.display()),
+    );
+    t.wait_for("LIVE");
+    assert_eq!(t.pane_var("alternate_on"), "1", "the UI runs on the alternate screen");
+    std::thread::sleep(Duration::from_secs(2));
+    let pids = Command::new("pgrep").args(["-f", &file.display().to_string()]).output().unwrap();
+    let pids = String::from_utf8_lossy(&pids.stdout).to_string();
+    let mut signalled = 0;
+    for pid in pids.split_whitespace() {
+        // pgrep also finds tmux and the shell running the command line; skip them.
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.starts_with(env!("CARGO_BIN_EXE_fleettop")) {
+            assert!(Command::new("kill").args(["-TERM", pid]).status().unwrap().success());
+            signalled += 1;
+        }
+    }
+    assert_eq!(signalled, 1, "exactly one fleettop process to signal among {pids:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.pane_var("alternate_on") != "0" {
+        assert!(Instant::now() < deadline, "the terminal was not restored; screen:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(t.pane_var("cursor_flag"), "1", "the cursor is visible again");
+    let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
+    assert!(rec.truncated().is_none(), "SIGTERM finishes the last frame: {:?}", rec.truncated());
+    assert!(!rec.observations().is_empty());
 }
