@@ -49,15 +49,7 @@ fn ingest(c: &mut Criterion) {
 /// send them after a 410 Gone.
 fn relist_of(observations: &[Observation]) -> Vec<Observation> {
     use fleettop::model::{Change, RecordKind};
-    let kinds = [
-        RecordKind::Denial,
-        RecordKind::Exception,
-        RecordKind::GpuQueue,
-        RecordKind::GpuWorkload,
-        RecordKind::PendingGpuPod,
-        RecordKind::GpuNode,
-        RecordKind::Pipeline,
-    ];
+    let kinds = RecordKind::ALL;
     let clusters: std::collections::BTreeSet<_> = observations.iter().map(|o| o.cluster.clone()).collect();
     let at = observations.last().map(|o| o.at).unwrap_or_default();
     let marker = |cluster: &fleettop::model::ClusterId, change: Change| Observation {

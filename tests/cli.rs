@@ -24,16 +24,7 @@ fn json(out: &Output) -> serde_json::Value {
 fn snapshot_json_of_the_demo_has_every_pane() {
     let home = tempfile::tempdir().unwrap();
     let v = json(&fleettop(&["snapshot", "--json", "--demo"], home.path()));
-    for key in [
-        "clusters",
-        "denials",
-        "gpu_queues",
-        "gpu_workloads",
-        "pending_gpu_pods",
-        "gpu_nodes",
-        "pipelines",
-        "exceptions",
-    ] {
+    for key in fleettop::state::SECTIONS {
         let n = v[key].as_array().map(|a| a.len()).unwrap_or(0);
         assert!(n > 0, "{key} is empty in the demo snapshot");
     }

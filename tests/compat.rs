@@ -39,16 +39,7 @@ fn every_frozen_recording_still_replays_to_the_same_facts() {
             let want: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
             let got = serde_json::to_value(replayed.snapshot()).unwrap();
-            for key in [
-                "clusters",
-                "denials",
-                "gpu_queues",
-                "gpu_workloads",
-                "pending_gpu_pods",
-                "gpu_nodes",
-                "pipelines",
-                "exceptions",
-            ] {
+            for key in fleettop::state::SECTIONS {
                 assert_eq!(
                     got[key].as_array().map(|a| a.len()),
                     want[key].as_u64().map(|n| n as usize),

@@ -131,6 +131,19 @@ pub enum RecordKind {
     Pipeline,
 }
 
+impl RecordKind {
+    /// Every table, in the order the state and snapshots list them.
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Denial,
+        RecordKind::Exception,
+        RecordKind::GpuQueue,
+        RecordKind::GpuWorkload,
+        RecordKind::PendingGpuPod,
+        RecordKind::GpuNode,
+        RecordKind::Pipeline,
+    ];
+}
+
 impl Record {
     /// The table this record belongs to.
     pub fn kind(&self) -> RecordKind {

@@ -192,16 +192,6 @@ fn source_of(kind: RecordKind) -> SourceKind {
     }
 }
 
-const KINDS: [RecordKind; 7] = [
-    RecordKind::Denial,
-    RecordKind::Exception,
-    RecordKind::GpuQueue,
-    RecordKind::GpuWorkload,
-    RecordKind::PendingGpuPod,
-    RecordKind::GpuNode,
-    RecordKind::Pipeline,
-];
-
 /// Whether the cluster lists this table at all (its source is installed and readable).
 pub(crate) fn lists(cluster: &str, kind: RecordKind) -> bool {
     spec(cluster).is_some_and(|c| c.sources.iter().any(|(s, a)| *s == source_of(kind) && *a == Live))
@@ -211,7 +201,7 @@ pub(crate) fn lists(cluster: &str, kind: RecordKind) -> bool {
 /// records at exactly this offset; `SyncStart` comes just before and `SyncEnd` just after.
 pub(crate) fn list_at(cluster: &str, kind: RecordKind) -> Ms {
     let connect = spec(cluster).map_or(0, |c| c.connect);
-    let idx = KINDS.iter().position(|k| *k == kind).unwrap_or(0) as i64;
+    let idx = RecordKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as i64;
     connect + 800 + idx * 150
 }
 
@@ -257,7 +247,7 @@ pub(crate) fn generate(seed: u64, tl: &mut Timeline) {
             };
             tl.push(c.connect + 5, &id, Change::Source { source: *s, state });
         }
-        for kind in KINDS {
+        for kind in RecordKind::ALL {
             if lists(c.name, kind) {
                 let at = list_at(c.name, kind);
                 tl.push(at - 1, &id, Change::SyncStart { kind });

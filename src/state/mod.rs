@@ -8,7 +8,7 @@ mod keyframe;
 mod snapshot;
 
 pub use keyframe::Keyframe;
-pub use snapshot::{EXPIRY_WINDOW, StateSnapshot};
+pub use snapshot::{EXPIRY_WINDOW, SECTIONS, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -71,6 +71,18 @@ pub struct StateSnapshot<'a> {
     pub exceptions: Vec<InCluster<'a, PolicyException, ExceptionDerived>>,
 }
 
+/// The record lists of a snapshot, by JSON key, in order.
+pub const SECTIONS: [&str; 8] = [
+    "clusters",
+    "denials",
+    "gpu_queues",
+    "gpu_workloads",
+    "pending_gpu_pods",
+    "gpu_nodes",
+    "pipelines",
+    "exceptions",
+];
+
 /// How far ahead an exception counts as "expiring".
 pub const EXPIRY_WINDOW: SignedDuration = SignedDuration::from_hours(24 * 7);
 

@@ -238,16 +238,7 @@ fn snapshot_json_names_every_pane() {
     let mut s = FleetState::default();
     s.apply_all(&story());
     let v = serde_json::to_value(s.snapshot()).unwrap();
-    for key in [
-        "clusters",
-        "denials",
-        "gpu_queues",
-        "gpu_workloads",
-        "pending_gpu_pods",
-        "gpu_nodes",
-        "pipelines",
-        "exceptions",
-    ] {
+    for key in crate::state::SECTIONS {
         assert!(v.get(key).is_some_and(|x| x.is_array()), "missing {key}");
     }
     assert_eq!(v["denials"][0]["cluster"], "a");

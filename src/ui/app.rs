@@ -33,6 +33,16 @@ pub enum Feed {
 /// Tables up to this many rows are re-sorted when only the clock moved.
 const CLOCK_REBUILD_MAX_ROWS: usize = 10_000;
 
+impl Feed {
+    /// The state this feed shows.
+    pub fn state(&self) -> &FleetState {
+        match self {
+            Feed::Live(s) => s,
+            Feed::Replay(p) => p.state(),
+        }
+    }
+}
+
 /// A side effect the loop must perform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -72,8 +82,7 @@ impl Derived {
             PaneId::Fleet | PaneId::Cost => Vec::new(),
         };
         self.findings = if view.pane == PaneId::Fleet { summaries::findings(state) } else { Vec::new() };
-        self.tab_badges =
-            PaneId::ALL.iter().map(|p| crate::ui::widgets::header::tab_badge(*p, state)).collect();
+        self.tab_badges = PaneId::ALL.iter().map(|p| summaries::tab_badge(*p, state)).collect();
     }
 }
 
@@ -152,10 +161,7 @@ impl App {
 
     /// The fleet state being shown.
     pub fn state(&self) -> &FleetState {
-        match &self.feed {
-            Feed::Live(s) => s,
-            Feed::Replay(p) => p.state(),
-        }
+        self.feed.state()
     }
 
     /// The replay player, when replaying.
@@ -506,11 +512,7 @@ impl App {
     /// Rebuilds the visible table's rows if the state, filter or sort changed, keeps the
     /// selection on the same record, and scrolls so the selection is visible.
     pub fn prepare(&mut self) {
-        let state = match &self.feed {
-            Feed::Live(s) => s,
-            Feed::Replay(p) => p.state(),
-        };
-        self.derived.refresh(state, &self.view);
+        self.derived.refresh(self.feed.state(), &self.view);
         let Some(table) = self.view.active_table() else {
             return;
         };
@@ -518,10 +520,7 @@ impl App {
         let Some(spec) = self.tables.get(table) else {
             return;
         };
-        let state = match &self.feed {
-            Feed::Live(s) => s,
-            Feed::Replay(p) => p.state(),
-        };
+        let state = self.feed.state();
         let t = self.view.tables.entry(table).or_default();
         let sort = t.sort.unwrap_or(spec.default_sort());
         // Row order depends on the data, and for a few columns (status, waits) on the clock:

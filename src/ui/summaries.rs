@@ -2,9 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceState};
+use crate::model::{
+    ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceState,
+};
 use crate::state::{EXPIRY_WINDOW, FleetState};
-use crate::ui::panes::gpu;
+use crate::ui::panes::{PaneId, gpu};
 use crate::ui::widgets::format;
 
 /// A run of text and the theme scope it is drawn with.
@@ -225,4 +227,35 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         }
     }
     out
+}
+
+/// A short alert after a tab title: counts that need attention.
+pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
+    let now = state.now();
+    match pane {
+        PaneId::Fleet => {
+            let bad = state
+                .clusters()
+                .values()
+                .filter(|c| !matches!(c.health(), ClusterHealth::Live | ClusterHealth::Syncing))
+                .count();
+            (bad > 0).then(|| format!("{bad}!"))
+        }
+        PaneId::Denials => (!state.denials().is_empty()).then(|| state.denials().len().to_string()),
+        PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
+            .then(|| format!("{} waiting", state.pending_gpu_pods().len())),
+        PaneId::Pipelines => {
+            let losing = state.pipelines().values().filter(|p| p.health() == PipelineHealth::Losing).count();
+            (losing > 0).then(|| format!("{losing} losing"))
+        }
+        PaneId::Exceptions => {
+            let expired = state
+                .exceptions()
+                .values()
+                .filter(|e| e.status(now, EXPIRY_WINDOW) == ExceptionStatus::Expired)
+                .count();
+            (expired > 0).then(|| format!("{expired} expired"))
+        }
+        PaneId::Cost => None,
+    }
 }

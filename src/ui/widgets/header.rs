@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::model::{ClusterHealth, ExceptionStatus, PipelineHealth};
-use crate::state::{EXPIRY_WINDOW, FleetState};
+use crate::model::ClusterHealth;
+use crate::state::FleetState;
 use crate::ui::app::App;
 use crate::ui::layout::{self, Areas};
 use crate::ui::panes::PaneId;
@@ -99,37 +99,6 @@ fn too_many<'a>(state: &FleetState, app: &'a App) -> Line<'a> {
         spans.push(Span::styled(format!("+{} more (Fleet pane)", bad.len() - 4), app.theme.style("ui.dim")));
     }
     Line::from(spans)
-}
-
-/// A short alert after a tab title: counts that need attention.
-pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
-    let now = state.now();
-    match pane {
-        PaneId::Fleet => {
-            let bad = state
-                .clusters()
-                .values()
-                .filter(|c| !matches!(c.health(), ClusterHealth::Live | ClusterHealth::Syncing))
-                .count();
-            (bad > 0).then(|| format!("{bad}!"))
-        }
-        PaneId::Denials => (!state.denials().is_empty()).then(|| state.denials().len().to_string()),
-        PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
-            .then(|| format!("{} waiting", state.pending_gpu_pods().len())),
-        PaneId::Pipelines => {
-            let losing = state.pipelines().values().filter(|p| p.health() == PipelineHealth::Losing).count();
-            (losing > 0).then(|| format!("{losing} losing"))
-        }
-        PaneId::Exceptions => {
-            let expired = state
-                .exceptions()
-                .values()
-                .filter(|e| e.status(now, EXPIRY_WINDOW) == ExceptionStatus::Expired)
-                .count();
-            (expired > 0).then(|| format!("{expired} expired"))
-        }
-        PaneId::Cost => None,
-    }
 }
 
 /// Draws the pane tabs with their alert counts.
