@@ -1,0 +1,3 @@
+//! Pure parsers for what sources read: admission denial messages, scheduler and Kueue
+//! messages, Prometheus text and collector metric names, cgroup paths. No I/O, no clocks;
+//! each is tested on the real strings in `tests/fixtures/real/` and must never panic.
