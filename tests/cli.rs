@@ -91,10 +91,65 @@ fn the_committed_demo_is_what_the_simulator_produces() {
     }
 }
 
+const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+current-context: staging-eu
+clusters:
+- name: c
+  cluster: {server: 'https://127.0.0.1:1'}
+users:
+- name: u
+  user: {token: not-a-secret}
+contexts:
+- {name: prod-eu-1, context: {cluster: c, user: u}}
+- {name: prod-us-1, context: {cluster: c, user: u}}
+- {name: staging-eu, context: {cluster: c, user: u}}
+";
+
+#[test]
+fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
+    let home = tempfile::tempdir().unwrap();
+    let kc = home.path().join("kubeconfig");
+    std::fs::write(&kc, KUBECONFIG).unwrap();
+    let kc = kc.to_str().unwrap();
+    let out = fleettop(&["--kubeconfig", kc, "--context", "prod-*"], home.path());
+    assert_eq!(out.status.code(), Some(2), "live watching is not built yet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("would watch 2 cluster(s)") && err.contains("prod-eu-1") && err.contains("prod-us-1"),
+        "{err}"
+    );
+    assert!(!err.contains("staging-eu"), "{err}");
+    let out = fleettop(&["--kubeconfig", kc], home.path());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would watch 1 cluster(s):\n  staging-eu"));
+
+    let fleet = home.path().join("fleet.toml");
+    std::fs::write(&fleet, "[[cluster]]\ncontext = \"prod-eu-*\"\nlabels = { env = \"prod\" }\n").unwrap();
+    let out = fleettop(&["--kubeconfig", kc, "--fleet", fleet.to_str().unwrap()], home.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("would watch 1 cluster(s):\n  prod-eu-1 env=prod"), "{err}");
+
+    let out = fleettop(&["--kubeconfig", kc, "--context", "prdo-*"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no context matches \"prdo-*\"") && err.contains("prod-eu-1, prod-us-1, staging-eu"),
+        "{err}"
+    );
+
+    std::fs::write(home.path().join("bad"), "{{{ not yaml").unwrap();
+    let out = fleettop(&["--kubeconfig", home.path().join("bad").to_str().unwrap()], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read kubeconfig") && err.contains("fleettop --demo"), "{err}");
+}
+
 #[test]
 fn without_a_mode_it_says_what_to_do() {
     let home = tempfile::tempdir().unwrap();
-    let out = fleettop(&[], home.path());
+    let kc = home.path().join("kubeconfig");
+    std::fs::write(&kc, KUBECONFIG).unwrap();
+    let out = fleettop(&["--kubeconfig", kc.to_str().unwrap()], home.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fleettop --demo"));
     let out = fleettop(&["--demo", "--record", "x.fleetrec"], home.path());

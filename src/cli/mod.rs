@@ -34,10 +34,29 @@ pub struct Cli {
     #[arg(long, value_name = "WHEN")]
     pub at: Option<String>,
     #[command(flatten)]
+    pub fleet: FleetArgs,
+    #[command(flatten)]
     pub ui: UiArgs,
     /// What to do; without a command, watch the fleet.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Which clusters to watch.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FleetArgs {
+    /// Kubeconfig context to watch; repeatable; shell patterns like 'prod-*' (default: current).
+    #[arg(long = "context", value_name = "NAME")]
+    pub contexts: Vec<String>,
+    /// Watch every context of the kubeconfig.
+    #[arg(long)]
+    pub all_contexts: bool,
+    /// Fleet file listing contexts with labels (default: fleet.toml in the config folder).
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
+    /// Kubeconfig to read instead of $KUBECONFIG / ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Look and feel.

@@ -50,15 +50,64 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         None if cli.simulate => simulated_live(&cli),
         None => {
+            let code = match select_fleet(&cli.fleet) {
+                Ok(selected) => {
+                    eprintln!("fleettop would watch {} cluster(s):", selected.len());
+                    for c in &selected {
+                        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        eprintln!("  {} {}", c.context, labels.join(" "));
+                    }
+                    eprintln!("but watching live clusters is not available in this version yet.");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("fleettop: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
             eprintln!(
-                "fleettop: watching live clusters is not available in this version yet.\n\
-                 Try the bundled incident:   fleettop --demo\n\
+                "Try the bundled incident:   fleettop --demo\n\
                  Replay a recording:         fleettop replay FILE.fleetrec\n\
                  Simulated live fleet:       fleettop --simulate [--record FILE]"
             );
-            Ok(ExitCode::from(2))
+            Ok(code)
         }
     }
+}
+
+/// Reads the kubeconfig (merging `KUBECONFIG` as kubectl does, or `--kubeconfig`) and the
+/// fleet file, and chooses the clusters. Fleet file warnings are printed, not fatal.
+fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Vec<crate::sources::fleet::SelectedCluster>> {
+    use kube::config::Kubeconfig;
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path)
+            .with_context(|| format!("cannot read kubeconfig {}", path.display()))?,
+        None => Kubeconfig::read().context("cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
+    };
+    let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+    let fleet_path = args.fleet.clone().or_else(|| {
+        crate::ui::config::default_config_dir().map(|d| d.join("fleet.toml")).filter(|p| p.exists())
+    });
+    let fleet = match &fleet_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read fleet file {}", path.display()))?;
+            let (file, warnings) =
+                crate::sources::fleet::parse_fleet_file(path, &text).map_err(anyhow::Error::msg)?;
+            for w in warnings {
+                eprintln!("fleettop: warning: {w}");
+            }
+            Some(file)
+        }
+        None => None,
+    };
+    Ok(crate::sources::fleet::select(
+        &available,
+        kubeconfig.current_context.as_deref(),
+        &args.contexts,
+        args.all_contexts,
+        fleet.as_ref(),
+    )?)
 }
 
 fn refuse_record(cli: &Cli, why: &str) -> anyhow::Result<()> {

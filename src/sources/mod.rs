@@ -4,6 +4,7 @@
 //! Live Kubernetes watchers and metric scrapers plug in here; today the one live-style
 //! source is the [`simulated`] fleet, which runs the simulator in (scaled) real time.
 
+pub mod fleet;
 pub mod parse;
 pub mod simulated;
 
