@@ -20,7 +20,7 @@ pub struct Cli {
     /// Run the fleet simulator as if it were a live fleet (sources, channel, recorder).
     #[arg(long)]
     pub simulate: bool,
-    /// Record every observation of the session to FILE (default: fleettop-<time>.fleetrec).
+    /// Record every observation of the session to FILE (default: fleettop-TIME.fleetrec).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub record: Option<PathBuf>,
     /// Playback or simulation speed (0.5 to 1000; default 1, or 10 for --demo).

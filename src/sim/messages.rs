@@ -130,24 +130,13 @@ pub(crate) fn failed_scheduling(total: u32, reasons: &[(&str, u32)], preemption:
     s
 }
 
-/// Parses the first part of a FailedScheduling message into (total nodes, per-reason counts).
+/// Parses the first part of a FailedScheduling message into (total nodes, per-reason counts), with the
+/// source parser (`sources::parse::scheduling`), so the simulator reads its messages as fleettop does.
 pub(crate) fn parse_failed_scheduling(msg: &str) -> (Option<u32>, Vec<(String, u32)>) {
-    let head = msg.split(" preemption: ").next().unwrap_or(msg);
-    let Some(rest) = head.strip_prefix("0/") else {
-        return (None, Vec::new());
-    };
-    let Some((total, list)) = rest.split_once(" nodes are available: ") else {
-        return (None, Vec::new());
-    };
-    let list = list.trim_end_matches('.');
-    let reasons = list
-        .split(", ")
-        .filter_map(|part| {
-            let (n, reason) = part.split_once(' ')?;
-            Some((reason.to_string(), n.parse().ok()?))
-        })
-        .collect();
-    (total.parse().ok(), reasons)
+    match crate::sources::parse::scheduling::parse_failed_scheduling(msg) {
+        Some(f) => (Some(f.nodes_total), f.reasons),
+        None => (None, Vec::new()),
+    }
 }
 
 /// Kueue's QuotaReserved=False/Pending message for one pod set.

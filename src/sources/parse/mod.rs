@@ -1,3 +1,11 @@
 //! Pure parsers for what sources read: admission denial messages, scheduler and Kueue
 //! messages, Prometheus text and collector metric names, cgroup paths. No I/O, no clocks;
 //! each is tested on the real strings in `tests/fixtures/real/` and must never panic.
+
+pub mod cgroup;
+pub mod denial;
+pub mod kueue_message;
+pub mod otelcol;
+pub mod prometheus;
+pub mod rates;
+pub mod scheduling;

@@ -95,10 +95,26 @@ fn state_scope(s: &WorkloadState) -> &'static str {
     }
 }
 
+/// Why a workload waits or was evicted, in words where Kueue's message can be parsed
+/// (`Pending: insufficient quota for nvidia.com/gpu in flavor h100-80gb: 4 more needed`).
 fn reason(s: &WorkloadState) -> String {
+    use crate::sources::parse::kueue_message;
     match s {
-        WorkloadState::Pending { reason, message } | WorkloadState::Evicted { reason, message } => {
-            format!("{reason}: {}", format::one_line(message))
+        WorkloadState::Pending { reason, message } => {
+            let shortfalls = kueue_message::parse_pending(message);
+            let words = if shortfalls.is_empty() {
+                format::one_line(message)
+            } else {
+                kueue_message::summary(&shortfalls)
+            };
+            // `Pending` repeats the STATE column; other reasons (Inadmissible, …) say more.
+            if reason == "Pending" { words } else { format!("{reason}: {words}") }
+        }
+        WorkloadState::Evicted { reason, message } => {
+            let words = kueue_message::parse_preemption(message)
+                .map(|p| kueue_message::preemption_summary(&p))
+                .unwrap_or_else(|| format::one_line(message));
+            format!("{reason}: {words}")
         }
         WorkloadState::Finished { succeeded } => if *succeeded { "succeeded" } else { "failed" }.into(),
         _ => String::new(),
@@ -381,7 +397,13 @@ pub fn scheduling_summary(p: &PendingGpuPod) -> String {
     if p.reasons.is_empty() {
         return p.message.as_deref().map(format::one_line).unwrap_or_else(|| "no scheduler event yet".into());
     }
-    let parts: Vec<String> = p.reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    // Most common reason first: it is the one to fix.
+    let mut reasons: Vec<&(String, u32)> = p.reasons.iter().collect();
+    reasons.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let parts: Vec<String> = reasons
+        .iter()
+        .map(|(r, n)| format!("{n} {}", crate::sources::parse::scheduling::reason_words(r)))
+        .collect();
     match p.nodes_total {
         Some(t) => format!("0/{t} nodes: {}", parts.join(", ")),
         None => parts.join(", "),
