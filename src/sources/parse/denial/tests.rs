@@ -276,6 +276,8 @@ fn vap_with_binding() {
     );
 }
 
+// The warning form is constructed from the VAP dispatcher's `Validation failed for
+// ValidatingAdmissionPolicy %q with binding %q: %s`; not a captured string.
 #[test]
 fn vap_without_binding_and_warning() {
     let p = parse(
@@ -346,6 +348,8 @@ fn gatekeeper_reference_strings() {
     );
 }
 
+// Constructed from the Gatekeeper webhook format (`[constraint] message` per violation,
+// joined by newlines); not a captured string.
 #[test]
 fn gatekeeper_two_constraints() {
     let p = parse(
@@ -417,6 +421,7 @@ fn quota_reference_strings() {
             limited: Some("2".into())
         }]
     );
+    // Constructed from the [obs] shape in REFERENCE.md §1a; not a captured string.
     let p = parse("failed quota: compute: must specify limits.cpu for: app; limits.memory for: app,sidecar");
     assert_eq!(
         p.findings,
@@ -454,6 +459,8 @@ fn generate_name_prefix() {
     assert_eq!(p.object, pod("my-deployment-f9c7845d9-"));
 }
 
+// Constructed from the chainsaw-test format `Policy <name> failed: <msg>` inside a `vpol.`
+// webhook denial; not a captured string.
 #[test]
 fn kyverno_cel_policy() {
     let p = parse(
@@ -464,6 +471,8 @@ fn kyverno_cel_policy() {
     assert_eq!(parse("Policy x failed: y").findings, [finding(Some("x"), None, "y")]);
 }
 
+// Constructed from `GetBlockedMessages` in kyverno `pkg/webhooks/utils/block.go`; not a
+// captured string.
 #[test]
 fn kyverno_block_message_go_format_several_policies() {
     // `GetBlockedMessages` format: leading blank lines, trailing space after `policies`.
