@@ -129,6 +129,16 @@ fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("would watch 1 cluster(s):\n  prod-eu-1 env=prod"), "{err}");
 
+    // KUBECONFIG lists are merged and missing files skipped, as kubectl does.
+    let listed = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args(["--all-contexts"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("KUBECONFIG", format!("{}:{}", home.path().join("missing").display(), kc))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stderr).contains("would watch 3 cluster(s)"));
+
     let out = fleettop(&["--kubeconfig", kc, "--context", "prdo-*"], home.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

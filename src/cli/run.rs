@@ -55,7 +55,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("fleettop would watch {} cluster(s):", selected.len());
                     for c in &selected {
                         let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        eprintln!("  {} {}", c.context, labels.join(" "));
+                        eprintln!("  {}", [c.context.clone(), labels.join(" ")].join(" ").trim_end());
                     }
                     eprintln!("but watching live clusters is not available in this version yet.");
                     ExitCode::from(2)
@@ -82,7 +82,10 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Vec<crate::sources::f
     let kubeconfig = match &args.kubeconfig {
         Some(path) => Kubeconfig::read_from(path)
             .with_context(|| format!("cannot read kubeconfig {}", path.display()))?,
-        None => Kubeconfig::read().context("cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
+        None => match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+            Some(list) => read_kubeconfig_list(&list)?,
+            None => Kubeconfig::read().context("cannot read the kubeconfig (~/.kube/config)")?,
+        },
     };
     let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
     let fleet_path = args.fleet.clone().or_else(|| {
@@ -108,6 +111,23 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Vec<crate::sources::f
         args.all_contexts,
         fleet.as_ref(),
     )?)
+}
+
+/// Reads and merges the files of `$KUBECONFIG` in order, skipping files that do not exist,
+/// as kubectl does (the first file to set a value wins).
+fn read_kubeconfig_list(list: &std::ffi::OsStr) -> anyhow::Result<kube::config::Kubeconfig> {
+    let mut merged: Option<kube::config::Kubeconfig> = None;
+    for path in std::env::split_paths(list).filter(|p| p.exists()) {
+        let next = kube::config::Kubeconfig::read_from(&path)
+            .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+        merged = Some(match merged {
+            Some(m) => {
+                m.merge(next).with_context(|| format!("cannot merge kubeconfig {}", path.display()))?
+            }
+            None => next,
+        });
+    }
+    merged.with_context(|| format!("KUBECONFIG={} names no existing file", list.to_string_lossy()))
 }
 
 fn refuse_record(cli: &Cli, why: &str) -> anyhow::Result<()> {
