@@ -106,38 +106,45 @@ contexts:
 - {name: staging-eu, context: {cluster: c, user: u}}
 ";
 
+/// Cluster names of a live `snapshot --json` (the test kubeconfig points at a closed port,
+/// so every cluster is unreachable at once and the snapshot returns quickly).
+fn live_clusters(out: &Output) -> Vec<String> {
+    let v = json(out);
+    v["clusters"].as_array().unwrap().iter().map(|c| c["cluster"].as_str().unwrap().to_string()).collect()
+}
+
 #[test]
 fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
     let home = tempfile::tempdir().unwrap();
     let kc = home.path().join("kubeconfig");
     std::fs::write(&kc, KUBECONFIG).unwrap();
     let kc = kc.to_str().unwrap();
-    let out = fleettop(&["--kubeconfig", kc, "--context", "prod-*"], home.path());
-    assert_eq!(out.status.code(), Some(2), "live watching is not built yet");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("would watch 2 cluster(s)") && err.contains("prod-eu-1") && err.contains("prod-us-1"),
-        "{err}"
-    );
-    assert!(!err.contains("staging-eu"), "{err}");
-    let out = fleettop(&["--kubeconfig", kc], home.path());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("would watch 1 cluster(s):\n  staging-eu"));
+    let snap = |extra: &[&str]| {
+        let mut args = vec!["snapshot", "--json", "--timeout", "20", "--kubeconfig", kc];
+        args.extend_from_slice(extra);
+        fleettop(&args, home.path())
+    };
+    assert_eq!(live_clusters(&snap(&["--context", "prod-*"])), ["prod-eu-1", "prod-us-1"]);
+    assert_eq!(live_clusters(&snap(&[])), ["staging-eu"], "the current context by default");
+    let v = json(&snap(&["--context", "staging-eu"]));
+    assert_eq!(v["clusters"][0]["health"], "unreachable", "{v}");
+    assert!(v["clusters"][0]["connection"]["error"].as_str().unwrap().contains("127.0.0.1:1"), "{v}");
 
     let fleet = home.path().join("fleet.toml");
     std::fs::write(&fleet, "[[cluster]]\ncontext = \"prod-eu-*\"\nlabels = { env = \"prod\" }\n").unwrap();
-    let out = fleettop(&["--kubeconfig", kc, "--fleet", fleet.to_str().unwrap()], home.path());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("would watch 1 cluster(s):\n  prod-eu-1 env=prod"), "{err}");
+    let v = json(&snap(&["--fleet", fleet.to_str().unwrap()]));
+    assert_eq!(v["clusters"].as_array().unwrap().len(), 1);
+    assert_eq!(v["clusters"][0]["labels"]["env"], "prod", "{v}");
 
     // KUBECONFIG lists are merged and missing files skipped, as kubectl does.
     let listed = Command::new(env!("CARGO_BIN_EXE_fleettop"))
-        .args(["--all-contexts"])
+        .args(["snapshot", "--json", "--timeout", "20", "--all-contexts"])
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("KUBECONFIG", format!("{}:{}", home.path().join("missing").display(), kc))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&listed.stderr).contains("would watch 3 cluster(s)"));
+    assert_eq!(live_clusters(&listed).len(), 3);
 
     let out = fleettop(&["--kubeconfig", kc, "--context", "prdo-*"], home.path());
     assert_eq!(out.status.code(), Some(1));
@@ -155,13 +162,17 @@ fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
 }
 
 #[test]
-fn without_a_mode_it_says_what_to_do() {
+fn without_a_kubeconfig_it_says_what_to_do() {
     let home = tempfile::tempdir().unwrap();
-    let kc = home.path().join("kubeconfig");
-    std::fs::write(&kc, KUBECONFIG).unwrap();
-    let out = fleettop(&["--kubeconfig", kc.to_str().unwrap()], home.path());
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fleettop --demo"));
+    let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read the kubeconfig") && err.contains("fleettop --demo"), "{err}");
     let out = fleettop(&["--demo", "--record", "x.fleetrec"], home.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--record records live sessions"));

@@ -46,16 +46,16 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct FleetArgs {
     /// Kubeconfig context to watch; repeatable; shell patterns like 'prod-*' (default: current).
-    #[arg(long = "context", value_name = "NAME")]
+    #[arg(long = "context", value_name = "NAME", global = true)]
     pub contexts: Vec<String>,
     /// Watch every context of the kubeconfig.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub all_contexts: bool,
     /// Fleet file listing contexts with labels (default: fleet.toml in the config folder).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub fleet: Option<PathBuf>,
     /// Kubeconfig to read instead of $KUBECONFIG / ~/.kube/config.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub kubeconfig: Option<PathBuf>,
 }
 
@@ -101,6 +101,9 @@ pub enum Command {
         /// The moment to print (offset, time of day or timestamp); default: the end.
         #[arg(long, value_name = "WHEN")]
         at: Option<String>,
+        /// Live: how long to wait for every cluster's initial sync (seconds).
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
     },
     /// Write the simulated incident to a recording (regenerates snapshots/demo.fleetrec).
     #[command(hide = true)]

@@ -10,8 +10,10 @@ use jiff::Timestamp;
 use ratatui::layout::Rect;
 
 use super::{Cli, Command, UiArgs};
+use crate::model::{Change, ClusterId, ClusterUpdate, Observation};
 use crate::record::when as offset;
 use crate::record::{RecordWriter, Recording, RecordingHeader};
+use crate::sources::fleet::SelectedCluster;
 use crate::state::FleetState;
 use crate::ui::app::{App, Feed};
 use crate::ui::run::Recorder;
@@ -28,13 +30,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
         }
-        Some(Command::Snapshot { json, demo, ref replay, ref at }) => {
+        Some(Command::Snapshot { json, demo, ref replay, ref at, timeout }) => {
             let (rec, name) = match (demo, replay) {
                 (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
                 (true, None) => (demo::recording()?, "the bundled demo".to_string()),
-                (false, None) => anyhow::bail!(
-                    "live snapshots need the live sources, which this version does not have yet; use --demo or --replay FILE"
-                ),
+                (false, None) => {
+                    let (kubeconfig, selected) = select_fleet(&cli.fleet)?;
+                    let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
+                    super::snapshot::print_state(&state, json)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
             };
             super::snapshot::print(&rec, &name, at.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
@@ -49,35 +54,26 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             replay_ui(demo::recording()?, cli.speed.unwrap_or(10.0), cli.at.as_deref(), false, &cli.ui)
         }
         None if cli.simulate => simulated_live(&cli),
-        None => {
-            let code = match select_fleet(&cli.fleet) {
-                Ok(selected) => {
-                    eprintln!("fleettop would watch {} cluster(s):", selected.len());
-                    for c in &selected {
-                        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        eprintln!("  {}", [c.context.clone(), labels.join(" ")].join(" ").trim_end());
-                    }
-                    eprintln!("but watching live clusters is not available in this version yet.");
-                    ExitCode::from(2)
-                }
-                Err(e) => {
-                    eprintln!("fleettop: {e:#}");
-                    ExitCode::from(1)
-                }
-            };
-            eprintln!(
-                "Try the bundled incident:   fleettop --demo\n\
-                 Replay a recording:         fleettop replay FILE.fleetrec\n\
-                 Simulated live fleet:       fleettop --simulate [--record FILE]"
-            );
-            Ok(code)
-        }
+        None => match select_fleet(&cli.fleet) {
+            Ok((kubeconfig, selected)) => live(&cli, kubeconfig, selected),
+            Err(e) => {
+                eprintln!(
+                    "fleettop: {e:#}\n\
+                     Try the bundled incident:   fleettop --demo\n\
+                     Replay a recording:         fleettop replay FILE.fleetrec\n\
+                     Simulated live fleet:       fleettop --simulate [--record FILE]"
+                );
+                Ok(ExitCode::from(1))
+            }
+        },
     }
 }
 
 /// Reads the kubeconfig (merging `KUBECONFIG` as kubectl does, or `--kubeconfig`) and the
 /// fleet file, and chooses the clusters. Fleet file warnings are printed, not fatal.
-fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Vec<crate::sources::fleet::SelectedCluster>> {
+fn select_fleet(
+    args: &super::FleetArgs,
+) -> anyhow::Result<(kube::config::Kubeconfig, Vec<crate::sources::fleet::SelectedCluster>)> {
     use kube::config::Kubeconfig;
     let kubeconfig = match &args.kubeconfig {
         Some(path) => Kubeconfig::read_from(path)
@@ -104,13 +100,14 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Vec<crate::sources::f
         }
         None => None,
     };
-    Ok(crate::sources::fleet::select(
+    let selected = crate::sources::fleet::select(
         &available,
         kubeconfig.current_context.as_deref(),
         &args.contexts,
         args.all_contexts,
         fleet.as_ref(),
-    )?)
+    )?;
+    Ok((kubeconfig, selected))
 }
 
 /// Reads and merges the files of `$KUBECONFIG` in order, skipping files that do not exist,
@@ -188,17 +185,105 @@ fn default_record_path() -> PathBuf {
 }
 
 fn simulated_live(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let (config, warnings) = ui_config(&cli.ui);
     let simulation = sim::demo_incident(cli.seed, Timestamp::now());
-    let mut state = FleetState::new(simulation.start);
-    for c in &simulation.clusters {
+    let speed = cli.speed.unwrap_or(1.0);
+    let observations = simulation.observations;
+    live_session(cli, simulation.clusters, simulation.start, "simulated", move |rt, tx| {
+        rt.spawn(sources::simulated::run(observations, speed, tx));
+    })
+}
+
+/// Watches the selected clusters of `kubeconfig`, one supervisor task per cluster.
+fn live(
+    cli: &Cli,
+    kubeconfig: kube::config::Kubeconfig,
+    selected: Vec<SelectedCluster>,
+) -> anyhow::Result<ExitCode> {
+    let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
+    live_session(cli, clusters, Timestamp::now(), "live", move |rt, tx| {
+        spawn_clusters(rt, &kubeconfig, selected, &tx)
+    })
+}
+
+/// Starts one supervisor per selected cluster; fleet file labels go first, as observations,
+/// so that recordings carry them too.
+fn spawn_clusters(
+    rt: &tokio::runtime::Runtime,
+    kubeconfig: &kube::config::Kubeconfig,
+    selected: Vec<SelectedCluster>,
+    tx: &sources::ObservationSender,
+) {
+    for c in selected {
+        let id = ClusterId::new(&c.context);
+        let tx = tx.clone();
+        let kubeconfig = kubeconfig.clone();
+        rt.spawn(async move {
+            if !c.labels.is_empty() {
+                let labels = ClusterUpdate { labels: Some(c.labels.clone()), ..Default::default() };
+                let obs = Observation {
+                    at: Timestamp::now(),
+                    cluster: id.clone(),
+                    change: Change::Cluster(labels),
+                };
+                tx.send(vec![obs]).await;
+            }
+            sources::kubernetes::run_cluster(kubeconfig, id, tx).await;
+        });
+    }
+}
+
+/// Connects to the selected clusters without a UI, waits until each has finished its initial
+/// sync (or is unreachable or refused us), at most `timeout`, and returns the state. Clusters
+/// that did not finish are reported on stderr.
+fn live_snapshot(
+    kubeconfig: kube::config::Kubeconfig,
+    selected: Vec<SelectedCluster>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<FleetState> {
+    let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
+    let mut state = FleetState::new(Timestamp::now());
+    for c in &clusters {
+        state.add_cluster(c.clone());
+    }
+    let rt = runtime()?;
+    let (tx, mut rx) = sources::channel(sources::CHANNEL_CAPACITY);
+    spawn_clusters(&rt, &kubeconfig, selected, &tx);
+    drop(tx);
+    let deadline = tokio::time::Instant::now() + timeout;
+    rt.block_on(async {
+        while !clusters.iter().all(|c| sources::kubernetes::settled(&state, c)) {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(batch)) => state.apply_all(&batch),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    });
+    rt.shutdown_background();
+    state.set_clock(Timestamp::now());
+    for c in clusters.iter().filter(|c| !sources::kubernetes::settled(&state, c)) {
+        eprintln!("fleettop: {c} did not finish its initial sync within {}s", timeout.as_secs());
+    }
+    Ok(state)
+}
+
+/// Runs the UI over a live feed: declares the clusters (they show as syncing before any
+/// source answers), starts the sources, tees into a recording when asked.
+fn live_session(
+    cli: &Cli,
+    clusters: Vec<ClusterId>,
+    start: Timestamp,
+    source: &str,
+    spawn: impl FnOnce(&tokio::runtime::Runtime, sources::ObservationSender),
+) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = ui_config(&cli.ui);
+    let mut state = FleetState::new(start);
+    for c in &clusters {
         state.add_cluster(c.clone());
     }
     let recorder = match &cli.record {
         Some(p) => {
             let path = if p.as_os_str().is_empty() { default_record_path() } else { p.clone() };
-            let header = RecordingHeader::new(simulation.start, simulation.clusters.clone(), "simulated");
-            let writer = RecordWriter::create(&path, header)?;
+            let writer = RecordWriter::create(&path, RecordingHeader::new(start, clusters.clone(), source))?;
             Some(Recorder { path, writer })
         }
         None => None,
@@ -208,8 +293,10 @@ fn simulated_live(cli: &Cli) -> anyhow::Result<ExitCode> {
     app.warnings = warnings;
     let rt = runtime()?;
     let (tx, rx) = sources::channel(sources::CHANNEL_CAPACITY);
-    rt.spawn(sources::simulated::run(simulation.observations, cli.speed.unwrap_or(1.0), tx));
+    spawn(&rt, tx);
     rt.block_on(crate::ui::run::run(app, Some(rx), recorder))?;
+    // Sources are still running: end them with the runtime, without waiting on the network.
+    rt.shutdown_background();
     if let Some(p) = record_path {
         eprintln!("recording written to {}", p.display());
     }

@@ -14,7 +14,11 @@ pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyho
         Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
         None => rec.end(),
     };
-    let state = rec.state_at(t);
+    print_state(&rec.state_at(t), json)
+}
+
+/// Prints a state as JSON, or as a short summary.
+pub fn print_state(state: &crate::state::FleetState, json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &state.snapshot())?;

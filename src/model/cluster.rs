@@ -207,7 +207,12 @@ impl ClusterStatus {
             ConnectionState::Unreachable { .. } => ClusterHealth::Unreachable,
             ConnectionState::Forbidden { .. } => ClusterHealth::Forbidden,
             ConnectionState::Connected => {
-                if self.sources.values().any(|s| matches!(s, SourceState::Syncing)) {
+                if !self.sources.is_empty()
+                    && self.sources.values().all(|s| matches!(s, SourceState::Forbidden { .. }))
+                {
+                    // Reachable, but RBAC lets us read nothing.
+                    ClusterHealth::Forbidden
+                } else if self.sources.values().any(|s| matches!(s, SourceState::Syncing)) {
                     ClusterHealth::Syncing
                 } else if self
                     .sources

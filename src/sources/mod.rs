@@ -5,6 +5,7 @@
 //! source is the [`simulated`] fleet, which runs the simulator in (scaled) real time.
 
 pub mod fleet;
+pub mod kubernetes;
 pub mod parse;
 pub mod simulated;
 

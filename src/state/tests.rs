@@ -172,6 +172,8 @@ fn cluster_health_is_derived_from_connection_and_sources() {
     s.apply(&obs(2, "a", source(SourceState::Live)));
     assert_eq!(s.clusters()[&c].health(), ClusterHealth::Live);
     assert_eq!(s.clusters()[&c].server_version.as_deref(), Some("v1.31.4"));
+    s.apply(&obs(3, "a", source(SourceState::Forbidden { message: "events is forbidden".into() })));
+    assert_eq!(s.clusters()[&c].health(), ClusterHealth::Forbidden, "RBAC lets us read nothing");
     s.apply(&obs(3, "a", source(SourceState::Error { message: "boom".into() })));
     assert_eq!(s.clusters()[&c].health(), ClusterHealth::Stale);
     let lost = ClusterUpdate {

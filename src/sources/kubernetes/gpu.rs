@@ -1,0 +1,198 @@
+//! GPU capacity and demand of one cluster: nodes with accelerators (with the GPUs that
+//! running pods hold on them) and pods that wait for GPUs. One task watches both, because a
+//! node's "allocated" changes when pods do.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+
+use super::project;
+use super::watch::{BATCH, classify, observe};
+use crate::model::{Change, ClusterId, GpuNode, Observation, Record, RecordKind, SourceKind, SourceState};
+use crate::sources::ObservationSender;
+
+/// Label on pods (or their namespace, later) that names the owning team.
+pub const TEAM_LABEL: &str = "team";
+
+/// An item of either stream; boxed because pods are large.
+enum Watched {
+    Node(Box<Result<Event<Node>, watcher::Error>>),
+    Pod(Box<Result<Event<Pod>, watcher::Error>>),
+}
+
+#[derive(Default)]
+struct GpuView {
+    /// GPU nodes by name, as projected (allocated filled in on send).
+    nodes: BTreeMap<String, GpuNode>,
+    /// GPUs held by each running pod, by pod key, with its node.
+    held: HashMap<String, (String, u32)>,
+    /// Pending GPU pods sent, by key.
+    pending: HashMap<String, ()>,
+}
+
+impl GpuView {
+    fn allocated(&self, node: &str) -> u32 {
+        self.held.values().filter(|(n, _)| n == node).map(|(_, g)| g).sum()
+    }
+
+    fn node_record(&self, name: &str) -> Option<Record> {
+        let mut n = self.nodes.get(name)?.clone();
+        n.allocated = self.allocated(name);
+        Some(Record::GpuNode(n))
+    }
+}
+
+fn pod_key(p: &Pod) -> String {
+    format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""))
+}
+
+/// Watches nodes and pods of `client`'s cluster forever and sends GPU observations.
+pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender) {
+    let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .map(|e| Watched::Node(Box::new(e)));
+    let pods = watcher::watcher(Api::<Pod>::all(client), watcher::Config::default())
+        .default_backoff()
+        .map(|e| Watched::Pod(Box::new(e)));
+    let mut stream = std::pin::pin!(futures::stream::select(nodes, pods).ready_chunks(BATCH));
+    let mut view = GpuView::default();
+    let mut states: BTreeMap<SourceKind, SourceState> = BTreeMap::new();
+    let start = [SourceKind::Nodes, SourceKind::Pods]
+        .into_iter()
+        .map(|s| observe(&cluster, Change::Source { source: s, state: SourceState::Syncing }))
+        .collect();
+    if !tx.send(start).await {
+        return;
+    }
+    while let Some(batch) = stream.next().await {
+        let mut out = Vec::new();
+        for item in batch {
+            let (source, state) = match item {
+                Watched::Node(ev) => match *ev {
+                    Ok(ev) => (SourceKind::Nodes, on_node(ev, &mut view, &cluster, &mut out)),
+                    Err(e) => (SourceKind::Nodes, Some(classify(&e))),
+                },
+                Watched::Pod(ev) => match *ev {
+                    Ok(ev) => (SourceKind::Pods, on_pod(ev, &mut view, &cluster, &mut out)),
+                    Err(e) => (SourceKind::Pods, Some(classify(&e))),
+                },
+            };
+            if let Some(s) = state.filter(|s| states.get(&source) != Some(s)) {
+                states.insert(source, s.clone());
+                out.push(observe(&cluster, Change::Source { source, state: s }));
+            }
+        }
+        if !out.is_empty() && !tx.send(out).await {
+            return;
+        }
+    }
+}
+
+fn upsert_node(view: &GpuView, name: &str, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    if let Some(record) = view.node_record(name) {
+        out.push(observe(cluster, Change::Upsert { record }));
+    }
+}
+
+fn on_node(
+    ev: Event<Node>,
+    view: &mut GpuView,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) -> Option<SourceState> {
+    let kind = RecordKind::GpuNode;
+    match ev {
+        Event::Init => {
+            view.nodes.clear();
+            out.push(observe(cluster, Change::SyncStart { kind }));
+        }
+        Event::InitApply(n) | Event::Apply(n) => {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            match project::gpu_node(&n) {
+                Some(g) => {
+                    view.nodes.insert(name.clone(), g);
+                    upsert_node(view, &name, cluster, out);
+                }
+                None => {
+                    if view.nodes.remove(&name).is_some() {
+                        out.push(observe(cluster, Change::Delete { kind, key: name }));
+                    }
+                }
+            }
+        }
+        Event::InitDone => {
+            out.push(observe(cluster, Change::SyncEnd { kind }));
+            return Some(SourceState::Live);
+        }
+        Event::Delete(n) => {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            if view.nodes.remove(&name).is_some() {
+                out.push(observe(cluster, Change::Delete { kind, key: name }));
+            }
+        }
+    }
+    None
+}
+
+fn on_pod(
+    ev: Event<Pod>,
+    view: &mut GpuView,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) -> Option<SourceState> {
+    let kind = RecordKind::PendingGpuPod;
+    match ev {
+        Event::Init => {
+            view.held.clear();
+            view.pending.clear();
+            out.push(observe(cluster, Change::SyncStart { kind }));
+        }
+        Event::InitApply(p) | Event::Apply(p) => {
+            let key = pod_key(&p);
+            match project::pending_gpu_pod(&p, TEAM_LABEL) {
+                Some(pending) => {
+                    view.pending.insert(key.clone(), ());
+                    out.push(observe(cluster, Change::Upsert { record: Record::PendingGpuPod(pending) }));
+                }
+                None => {
+                    if view.pending.remove(&key).is_some() {
+                        out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
+                    }
+                }
+            }
+            let before = view.held.get(&key).cloned();
+            let now = project::gpu_allocation(&p);
+            if before != now {
+                match &now {
+                    Some(h) => view.held.insert(key, h.clone()),
+                    None => view.held.remove(&key),
+                };
+                for node in [before.map(|b| b.0), now.map(|n| n.0)].into_iter().flatten() {
+                    upsert_node(view, &node, cluster, out);
+                }
+            }
+        }
+        Event::InitDone => {
+            out.push(observe(cluster, Change::SyncEnd { kind }));
+            let names: Vec<String> = view.nodes.keys().cloned().collect();
+            for n in names {
+                upsert_node(view, &n, cluster, out);
+            }
+            return Some(SourceState::Live);
+        }
+        Event::Delete(p) => {
+            let key = pod_key(&p);
+            if view.pending.remove(&key).is_some() {
+                out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
+            }
+            if let Some((node, _)) = view.held.remove(&key) {
+                upsert_node(view, &node, cluster, out);
+            }
+        }
+    }
+    None
+}

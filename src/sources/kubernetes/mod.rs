@@ -1,0 +1,144 @@
+//! Live Kubernetes sources through kube-rs: one supervisor task per cluster that connects,
+//! probes the API server (version, round-trip latency, reachability) and runs the watchers.
+//! Read-only: only GET/LIST/WATCH requests are ever made. kube types stay in this module.
+
+pub mod gpu;
+pub mod project;
+pub mod watch;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Event;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
+use kube::{Api, Client, Config};
+
+use self::watch::{Projection, observe, pump};
+use crate::model::{Change, ClusterId, ClusterUpdate, ConnectionState, Record, RecordKind, SourceKind};
+use crate::sources::ObservationSender;
+
+/// How often the API server is probed for reachability and latency.
+pub const PROBE_EVERY: Duration = Duration::from_secs(10);
+/// A probe that takes longer than this counts as a failure.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The sources every cluster runs; a cluster has finished its initial sync when each of
+/// them has reported something other than "syncing".
+pub const SOURCES: [SourceKind; 3] = [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods];
+
+/// True when `cluster` has finished its initial sync, or cannot (unreachable, refused).
+pub fn settled(state: &crate::state::FleetState, cluster: &ClusterId) -> bool {
+    let Some(c) = state.clusters().get(cluster) else { return false };
+    match c.connection {
+        ConnectionState::Unreachable { .. } | ConnectionState::Forbidden { .. } => true,
+        ConnectionState::Connecting => false,
+        ConnectionState::Connected => SOURCES
+            .iter()
+            .all(|s| c.sources.get(s).is_some_and(|st| *st != crate::model::SourceState::Syncing)),
+    }
+}
+
+/// Builds a client for one context of `kubeconfig` (exec plugins, client certificates,
+/// tokens and proxies are handled by kube-rs as kubectl does).
+/// Returns the client and the API server's URL (for messages).
+pub async fn client_for(kubeconfig: &Kubeconfig, context: &str) -> Result<(Client, String), String> {
+    let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+        .await
+        .map_err(|e| format!("kubeconfig context {context:?}: {}", chain(&e)))?;
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| format!("context {context:?}: cannot build a client: {}", chain(&e)))?;
+    Ok((client, url))
+}
+
+/// An error with its causes (`client error (Connect): tcp connect error: Connection refused`).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+/// Runs everything for one cluster until the app goes away: connect, then watch and probe.
+/// Never returns early on errors: they become the cluster's visible state.
+pub async fn run_cluster(kubeconfig: Kubeconfig, cluster: ClusterId, tx: ObservationSender) {
+    let (client, url) = match client_for(&kubeconfig, cluster.as_str()).await {
+        Ok(c) => c,
+        Err(error) => {
+            let since = jiff::Timestamp::now();
+            let update = ClusterUpdate {
+                connection: Some(ConnectionState::Unreachable { since, error }),
+                ..Default::default()
+            };
+            tx.send(vec![observe(&cluster, Change::Cluster(update))]).await;
+            return;
+        }
+    };
+    let events = Projection::<Event> {
+        kind: RecordKind::Denial,
+        source: SourceKind::Events,
+        project: Box::new(|e| project::denial(e).map(Record::Denial)),
+        key: |e| {
+            format!(
+                "event/{}/{}",
+                e.metadata.namespace.as_deref().unwrap_or(""),
+                e.metadata.name.as_deref().unwrap_or("")
+            )
+        },
+    };
+    // Only Warning events can be denials: let the API server filter the rest out.
+    let warnings = watcher::Config::default().fields("type=Warning");
+    tokio::join!(
+        probe(client.clone(), url, cluster.clone(), tx.clone()),
+        pump(Api::<Event>::all(client.clone()), warnings, events, cluster.clone(), tx.clone()),
+        gpu::run(client, cluster.clone(), tx),
+    );
+}
+
+/// Probes `/version` every [`PROBE_EVERY`]: reports the server version, the round-trip
+/// latency, and reachability (unreachable since the first failed probe).
+async fn probe(client: Client, url: String, cluster: ClusterId, tx: ObservationSender) {
+    let mut down_since: Option<jiff::Timestamp> = None;
+    loop {
+        let started = Instant::now();
+        let result = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await;
+        let update = match result {
+            Ok(Ok(info)) => {
+                down_since = None;
+                ClusterUpdate {
+                    connection: Some(ConnectionState::Connected),
+                    server_version: Some(info.git_version),
+                    latency_ms: Some(started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32),
+                    labels: None,
+                }
+            }
+            Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => ClusterUpdate {
+                connection: Some(ConnectionState::Forbidden { error: s.message.clone() }),
+                ..Default::default()
+            },
+            other => {
+                let error = match other {
+                    Ok(Err(e)) => format!("{url}: {}", chain(&e)),
+                    _ => format!("{url}: no answer within {}s", PROBE_TIMEOUT.as_secs()),
+                };
+                let since = *down_since.get_or_insert_with(jiff::Timestamp::now);
+                ClusterUpdate {
+                    connection: Some(ConnectionState::Unreachable { since, error }),
+                    ..Default::default()
+                }
+            }
+        };
+        if !tx.send(vec![observe(&cluster, Change::Cluster(update))]).await {
+            return;
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}
