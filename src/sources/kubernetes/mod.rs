@@ -67,9 +67,32 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// How a cluster is watched.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Interval between `/version` probes.
+    pub probe_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { probe_every: PROBE_EVERY }
+    }
+}
+
 /// Runs everything for one cluster until the app goes away: connect, then watch and probe.
 /// Never returns early on errors: they become the cluster's visible state.
 pub async fn run_cluster(kubeconfig: Kubeconfig, cluster: ClusterId, tx: ObservationSender) {
+    run_cluster_with(kubeconfig, cluster, tx, Options::default()).await;
+}
+
+/// [`run_cluster`] with explicit options.
+pub async fn run_cluster_with(
+    kubeconfig: Kubeconfig,
+    cluster: ClusterId,
+    tx: ObservationSender,
+    options: Options,
+) {
     let (client, url) = match client_for(&kubeconfig, cluster.as_str()).await {
         Ok(c) => c,
         Err(error) => {
@@ -97,7 +120,7 @@ pub async fn run_cluster(kubeconfig: Kubeconfig, cluster: ClusterId, tx: Observa
     // Only Warning events can be denials: let the API server filter the rest out.
     let warnings = watcher::Config::default().fields("type=Warning");
     tokio::join!(
-        probe(client.clone(), url, cluster.clone(), tx.clone()),
+        probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
         pump(Api::<Event>::all(client.clone()), warnings, events, cluster.clone(), tx.clone()),
         gpu::run(client, cluster.clone(), tx),
     );
@@ -105,7 +128,7 @@ pub async fn run_cluster(kubeconfig: Kubeconfig, cluster: ClusterId, tx: Observa
 
 /// Probes `/version` every [`PROBE_EVERY`]: reports the server version, the round-trip
 /// latency, and reachability (unreachable since the first failed probe).
-async fn probe(client: Client, url: String, cluster: ClusterId, tx: ObservationSender) {
+async fn probe(client: Client, url: String, cluster: ClusterId, tx: ObservationSender, every: Duration) {
     let mut down_since: Option<jiff::Timestamp> = None;
     loop {
         let started = Instant::now();
@@ -139,6 +162,6 @@ async fn probe(client: Client, url: String, cluster: ClusterId, tx: ObservationS
         if !tx.send(vec![observe(&cluster, Change::Cluster(update))]).await {
             return;
         }
-        tokio::time::sleep(PROBE_EVERY).await;
+        tokio::time::sleep(every).await;
     }
 }

@@ -1,0 +1,210 @@
+//! Live sources, tier 1: fleettop's real kube-rs client and watchers against the project's
+//! own test API server on 127.0.0.1 (tests/support/apiserver.rs), with faults injected:
+//! 403s, expired watches (410 relists), latency and dead clusters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use fleettop::model::{ClusterHealth, ClusterId, ConnectionState, Engine, SourceKind, SourceState};
+use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
+use fleettop::sources::{ObservationReceiver, channel};
+use fleettop::state::FleetState;
+use serde_json::json;
+use support::apiserver::TestApiServer;
+
+const FAST: Options = Options { probe_every: Duration::from_millis(200) };
+
+fn watch(server: &TestApiServer, name: &str, rx_state: &mut FleetState) -> ObservationReceiver {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml(name)).unwrap();
+    let (tx, rx) = channel(64);
+    rx_state.add_cluster(ClusterId::new(name));
+    tokio::spawn(run_cluster_with(kubeconfig, ClusterId::new(name), tx, FAST));
+    rx
+}
+
+/// Applies observations until `done(state)` holds; fails after 15 s.
+async fn until(
+    state: &mut FleetState,
+    rx: &mut ObservationReceiver,
+    what: &str,
+    done: impl Fn(&FleetState) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !done(state) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(batch)) => state.apply_all(&batch),
+            Ok(None) => panic!("sources stopped before: {what}"),
+            Err(_) => panic!("timed out waiting for: {what}; clusters: {:#?}", state.clusters()),
+        }
+    }
+}
+
+fn gpu_node(name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
+        "status": {"capacity": {"cpu": "96", "nvidia.com/gpu": "8"}, "allocatable": {"nvidia.com/gpu": "8"}}})
+}
+
+fn gpu_pod(name: &str, node: Option<&str>, gpus: u32) -> serde_json::Value {
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "ml", "labels": {"team": "research"}},
+        "spec": {"containers": [{"name": "main", "image": "trainer", "resources": {"limits": {"nvidia.com/gpu": gpus.to_string()}}}]},
+        "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."}]}});
+    if let Some(n) = node {
+        pod["spec"]["nodeName"] = json!(n);
+        pod["status"] = json!({"phase": "Running"});
+    }
+    pod
+}
+
+fn denial_event(name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreate", "count": 3,
+        "metadata": {"name": name, "namespace": "shop"},
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"},
+        "firstTimestamp": "2026-11-27T14:00:00Z", "lastTimestamp": "2026-11-27T14:02:00Z",
+        "message": "Error creating: pods \"web-7d9c-x2\" is forbidden: ValidatingAdmissionPolicy 'replica-limit.example.com' with binding 'replica-limit-binding' denied request: failed expression: object.spec.replicas <= 5"})
+}
+
+fn seed(server: &TestApiServer) {
+    server.add(gpu_node("h100-1"));
+    server.add(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cpu-1"}, "status": {"capacity": {"cpu": "8"}}}));
+    server.add(gpu_pod("running-0", Some("h100-1"), 2));
+    server.add(gpu_pod("waiting-0", None, 4));
+    server.add(denial_event("web-7d9c.1"));
+    server.add(json!({"apiVersion": "v1", "kind": "Event", "type": "Normal", "reason": "Scheduled",
+        "metadata": {"name": "n.1", "namespace": "shop"}, "involvedObject": {"kind": "Pod", "name": "x"}, "message": "ok"}));
+}
+
+fn id(name: &str) -> ClusterId {
+    ClusterId::new(name)
+}
+
+#[tokio::test]
+async fn a_cluster_syncs_and_projects_gpus_denials_and_pending_pods_with_reads_only() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "initial sync", |s| {
+        settled(s, &id("a")) && s.clusters()[&id("a")].latency_ms.is_some()
+    })
+    .await;
+    let c = &state.clusters()[&id("a")];
+    assert_eq!(c.health(), ClusterHealth::Live);
+    assert_eq!(c.server_version.as_deref(), Some("v1.31.4-test"));
+    assert_eq!(state.gpu_nodes().len(), 1, "nodes without accelerators are not kept");
+    let node = state.gpu_nodes().values().next().unwrap();
+    assert_eq!((node.capacity, node.allocated), (8, 2), "the running pod holds 2 GPUs");
+    assert_eq!(state.pending_gpu_pods().len(), 1);
+    let pending = state.pending_gpu_pods().values().next().unwrap();
+    assert_eq!((pending.gpus, pending.nodes_total), (4, Some(3)));
+    assert_eq!(state.denials().len(), 1, "the Normal event is not a denial");
+    let d = state.denials().values().next().unwrap();
+    assert_eq!(d.engine, Engine::ValidatingAdmissionPolicy);
+    assert_eq!(d.binding.as_deref(), Some("replica-limit-binding"));
+    assert_eq!(d.object.display(), "Pod/shop/web-7d9c-x2");
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
+
+#[tokio::test]
+async fn live_changes_arrive_and_relists_never_duplicate() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "initial sync", |s| settled(s, &id("a"))).await;
+    server.add(denial_event("web-7d9c.2"));
+    until(&mut state, &mut rx, "a second denial", |s| s.denials().len() == 2).await;
+    // The pod gets scheduled: it stops waiting and its node now holds 6 GPUs.
+    server.add(gpu_pod("waiting-0", Some("h100-1"), 4));
+    until(&mut state, &mut rx, "the pod scheduled", |s| {
+        s.pending_gpu_pods().is_empty() && s.gpu_nodes().values().all(|n| n.allocated == 6)
+    })
+    .await;
+    server.delete("v1", "Node", None, "h100-1");
+    until(&mut state, &mut rx, "the node deleted", |s| s.gpu_nodes().is_empty()).await;
+    server.add(gpu_node("h100-2"));
+    until(&mut state, &mut rx, "a new node", |s| s.gpu_nodes().len() == 1).await;
+
+    // 410 Gone: every watcher relists; records are replaced, never doubled.
+    let applied_before = state.applied();
+    server.expire_watches();
+    until(&mut state, &mut rx, "relists", |s| s.applied() > applied_before + 6).await;
+    // Let the relists finish (probes keep arriving, so drain for a fixed time).
+    let settle = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(batch)) = tokio::time::timeout_at(settle, rx.recv()).await {
+        state.apply_all(&batch);
+    }
+    assert_eq!(state.denials().len(), 2);
+    assert_eq!(state.gpu_nodes().len(), 1);
+    assert_eq!(
+        state.gpu_nodes().values().next().map(|n| n.allocated),
+        Some(0),
+        "pods ran on the deleted node"
+    );
+    assert!(state.pending_gpu_pods().is_empty());
+    assert_eq!(state.clusters()[&id("a")].health(), ClusterHealth::Live);
+}
+
+#[tokio::test]
+async fn forbidden_sources_and_dead_clusters_are_visible_and_keep_their_data() {
+    let a = TestApiServer::start().await;
+    let b = TestApiServer::start().await;
+    seed(&a);
+    seed(&b);
+    a.forbid("events");
+    let mut state = FleetState::default();
+    let mut rx_a = watch(&a, "a", &mut state);
+    until(&mut state, &mut rx_a, "a settles", |s| settled(s, &id("a"))).await;
+    let sources = &state.clusters()[&id("a")].sources;
+    assert!(
+        matches!(&sources[&SourceKind::Events], SourceState::Forbidden { message } if message.contains("events is forbidden")),
+        "{sources:?}"
+    );
+    assert_eq!(sources[&SourceKind::Nodes], SourceState::Live);
+    assert_eq!(state.gpu_nodes().len(), 1, "the other sources still deliver");
+
+    let mut rx_b = watch(&b, "b", &mut state);
+    until(&mut state, &mut rx_b, "b settles", |s| settled(s, &id("b"))).await;
+    let url = b.url();
+    b.shutdown().await;
+    until(&mut state, &mut rx_b, "b unreachable", |s| {
+        matches!(s.clusters()[&id("b")].connection, ConnectionState::Unreachable { .. })
+    })
+    .await;
+    let c = &state.clusters()[&id("b")];
+    assert_eq!(c.health(), ClusterHealth::Unreachable);
+    match &c.connection {
+        ConnectionState::Unreachable { error, .. } => assert!(error.contains(&url), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(FleetState::in_cluster(state.denials(), &id("b")).count(), 1, "data from before stays");
+}
+
+#[tokio::test]
+async fn a_slow_cluster_does_not_hold_up_a_fast_one() {
+    let fast = TestApiServer::start().await;
+    let slow = TestApiServer::start().await;
+    seed(&fast);
+    seed(&slow);
+    slow.set_latency(Duration::from_secs(3));
+    let mut state = FleetState::default();
+    let (tx, mut rx) = channel(64);
+    for (name, server) in [("fast", &fast), ("slow", &slow)] {
+        state.add_cluster(id(name));
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml(name)).unwrap();
+        tokio::spawn(run_cluster_with(kubeconfig, id(name), tx.clone(), FAST));
+    }
+    let started = std::time::Instant::now();
+    until(&mut state, &mut rx, "the fast cluster settles", |s| settled(s, &id("fast"))).await;
+    assert!(!settled(&state, &id("slow")), "the slow cluster is still syncing");
+    assert!(started.elapsed() < Duration::from_secs(3), "fast took {:?}", started.elapsed());
+    until(&mut state, &mut rx, "the slow cluster settles", |s| settled(s, &id("slow"))).await;
+    assert!(state.clusters()[&id("slow")].latency_ms.unwrap_or(0) >= 3000);
+}

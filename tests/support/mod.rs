@@ -1,0 +1,3 @@
+//! Support code shared by the integration tests (`mod support;`).
+
+pub mod apiserver;
