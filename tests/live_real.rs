@@ -1,0 +1,191 @@
+//! Live sources, tier 2: a real kube-apiserver (v1.20) with etcd, real RBAC and real watch
+//! semantics. Switched on by `FLEETTOP_REAL_APISERVER`:
+//! - the path of a start script (`../shared/tools/real-apiserver.sh`): it is started on its
+//!   own ports and run folder, and stopped at the end;
+//! - or the path of a kubeconfig of any real cluster whose current context may create nodes,
+//!   events, pods and RBAC objects (kind, k3s…) — the setup is applied there.
+//!
+//! Without it, the tier says loudly that it was skipped. Setup uses kubectl (the script
+//! provides one in `$KR_HOME/bin`); fleettop itself only reads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct RealCluster {
+    kubeconfig: PathBuf,
+    kubectl: String,
+    stop: Option<(PathBuf, PathBuf)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for RealCluster {
+    fn drop(&mut self) {
+        if let Some((script, run)) = &self.stop {
+            let _ = Command::new("bash").arg(script).env("KR_RUN", run).status();
+        }
+    }
+}
+
+fn start() -> Option<RealCluster> {
+    let Some(target) = std::env::var_os("FLEETTOP_REAL_APISERVER").map(PathBuf::from) else {
+        eprintln!(
+            "SKIPPED: tier 2 (real apiserver) is off; set FLEETTOP_REAL_APISERVER to real-apiserver.sh or a kubeconfig"
+        );
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let kr_home = std::env::var("KR_HOME").unwrap_or_else(|_| "/tmp/kube-real".into());
+    let kubectl = format!("{kr_home}/bin/kubectl");
+    let kubectl = if Path::new(&kubectl).exists() { kubectl } else { "kubectl".into() };
+    if target.extension().is_some_and(|e| e == "sh") {
+        let kubeconfig = dir.path().join("kubeconfig");
+        let run = dir.path().join("run");
+        let out = Command::new("bash")
+            .arg(&target)
+            .arg(&kubeconfig)
+            .env("KR_RUN", &run)
+            .env("KR_API_PORT", "16743")
+            .env("KR_ETCD_PORT", "12779")
+            .output()
+            .expect("the start script runs");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("READY"),
+            "the real apiserver did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stop = target.with_file_name("real-apiserver-stop.sh");
+        Some(RealCluster { kubeconfig, kubectl, stop: Some((stop, run)), _dir: dir })
+    } else {
+        Some(RealCluster { kubeconfig: target, kubectl, stop: None, _dir: dir })
+    }
+}
+
+impl RealCluster {
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(&self.kubectl)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    fn snapshot(&self, contexts: &[&str]) -> serde_json::Value {
+        let kc = self.kubeconfig.to_str().unwrap();
+        let mut args = vec!["snapshot", "--json", "--timeout", "60", "--kubeconfig", kc];
+        for c in contexts {
+            args.extend(["--context", c]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+            .args(&args)
+            .env("HOME", self._dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+const SETUP: &str = r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: default}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: gpu-node-1
+  labels: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: train-0, namespace: default, labels: {team: research}}
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - name: main
+    image: registry.invalid/trainer
+    resources: {limits: {nvidia.com/gpu: "2"}}
+---
+apiVersion: v1
+kind: Event
+metadata: {name: web-7d9c.17a3f, namespace: default}
+type: Warning
+reason: FailedCreate
+count: 4
+involvedObject: {kind: ReplicaSet, namespace: default, name: web-7d9c}
+message: 'Error creating: pods "web-7d9c-x2" is forbidden: exceeded quota: quota-pods, requested: count/pods=1, used: count/pods=1, limited: count/pods=1'
+source: {component: replicaset-controller}
+"#;
+
+fn cluster<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["clusters"].as_array().unwrap().iter().find(|c| c["cluster"] == name).unwrap()
+}
+
+/// Gives the node GPUs the way the device plugin would: node status is a subresource that
+/// kubectl 1.20 cannot patch, so the test uses kube-rs (test setup only: fleettop never writes).
+fn give_node_gpus(kubeconfig: &Path) {
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::{Api, Patch, PatchParams};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        let nodes: Api<Node> = Api::all(kube::Client::try_from(config).unwrap());
+        let status = serde_json::json!({"status": {
+            "capacity": {"nvidia.com/gpu": "8", "cpu": "64", "memory": "256Gi", "pods": "110"},
+            "allocatable": {"nvidia.com/gpu": "8", "cpu": "64", "memory": "256Gi", "pods": "110"}}});
+        nodes.patch_status("gpu-node-1", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    });
+}
+
+#[test]
+fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
+    let Some(real) = start() else { return };
+    real.kubectl(&["apply", "-f", "-"], Some(SETUP));
+    give_node_gpus(&real.kubeconfig);
+
+    let v = real.snapshot(&["real", "real-noaccess"]);
+    let admin = cluster(&v, "real");
+    assert_eq!(admin["health"], "live", "{admin}");
+    assert!(admin["server_version"].as_str().unwrap().starts_with("v1."), "{admin}");
+    assert_eq!(cluster(&v, "real-noaccess")["health"], "forbidden", "no RBAC binding yet");
+    let in_real = |key: &str| -> Vec<serde_json::Value> {
+        v[key].as_array().unwrap().iter().filter(|r| r["cluster"] == "real").cloned().collect()
+    };
+    let nodes = in_real("gpu_nodes");
+    assert_eq!(nodes.len(), 1, "{v}");
+    assert_eq!(nodes[0]["capacity"], 8);
+    let pending = in_real("pending_gpu_pods");
+    assert_eq!(pending.len(), 1, "{v}");
+    assert_eq!((pending[0]["name"].as_str(), pending[0]["gpus"].as_u64()), (Some("train-0"), Some(2)));
+    let denials = in_real("denials");
+    assert_eq!(denials.len(), 1, "{v}");
+    assert_eq!(denials[0]["engine"], "resource_quota");
+    assert_eq!(denials[0]["count"], 4);
+
+    // The shipped read-only role, bound to the user that could read nothing, is enough.
+    let rbac =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/rbac/fleettop-reader.yaml"))
+            .unwrap()
+            .replace("name: oncall", "name: noaccess");
+    real.kubectl(&["apply", "-f", "-"], Some(&rbac));
+    let v = real.snapshot(&["real-noaccess"]);
+    let reader = cluster(&v, "real-noaccess");
+    assert_eq!(reader["health"], "live", "{reader}");
+    assert!(reader["sources"].as_object().unwrap().values().all(|s| s["state"] == "live"), "{reader}");
+    assert_eq!(v["gpu_nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(v["denials"].as_array().unwrap().len(), 1);
+    assert_eq!(v["pending_gpu_pods"].as_array().unwrap().len(), 1);
+}
