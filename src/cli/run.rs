@@ -241,10 +241,7 @@ fn live_snapshot(
     timeout: std::time::Duration,
 ) -> anyhow::Result<FleetState> {
     let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
-    let mut state = FleetState::new(Timestamp::now());
-    for c in &clusters {
-        state.add_cluster(c.clone());
-    }
+    let mut state = FleetState::with_clusters(Timestamp::now(), &clusters);
     let rt = runtime()?;
     let (tx, mut rx) = sources::channel(sources::CHANNEL_CAPACITY);
     spawn_clusters(&rt, &kubeconfig, selected, &tx);
@@ -276,10 +273,7 @@ fn live_session(
     spawn: impl FnOnce(&tokio::runtime::Runtime, sources::ObservationSender),
 ) -> anyhow::Result<ExitCode> {
     let (config, warnings) = ui_config(&cli.ui);
-    let mut state = FleetState::new(start);
-    for c in &clusters {
-        state.add_cluster(c.clone());
-    }
+    let state = FleetState::with_clusters(start, &clusters);
     let recorder = match &cli.record {
         Some(p) => {
             let path = if p.as_os_str().is_empty() { default_record_path() } else { p.clone() };
@@ -309,10 +303,7 @@ pub fn write_simulation(out: &Path, seed: u64) -> anyhow::Result<usize> {
     let simulation = sim::demo_incident(seed, sim::demo_start());
     let header = RecordingHeader::new(simulation.start, simulation.clusters.clone(), "demo");
     let mut writer = RecordWriter::create(out, header)?;
-    let mut state = FleetState::new(simulation.start);
-    for c in &simulation.clusters {
-        state.add_cluster(c.clone());
-    }
+    let mut state = FleetState::with_clusters(simulation.start, &simulation.clusters);
     let obs = &simulation.observations;
     let mut i = 0;
     while i < obs.len() {

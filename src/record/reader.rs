@@ -166,11 +166,7 @@ impl Recording {
 
     /// The state before any observation: clock at `started_at`, header clusters declared.
     pub fn initial_state(&self) -> FleetState {
-        let mut state = FleetState::new(self.header.started_at);
-        for id in &self.header.clusters {
-            state.add_cluster(id.clone());
-        }
-        state
+        FleetState::with_clusters(self.header.started_at, &self.header.clusters)
     }
 
     /// The state after the first `n` observations (clamped to the recording), starting

@@ -62,10 +62,7 @@ pub struct Simulation {
 impl Simulation {
     /// The fleet state after every observation up to and including `at`, clock at `at`.
     pub fn state_at(&self, at: Timestamp) -> FleetState {
-        let mut state = FleetState::new(self.start);
-        for c in &self.clusters {
-            state.add_cluster(c.clone());
-        }
+        let mut state = FleetState::with_clusters(self.start, &self.clusters);
         state.apply_all(self.observations.iter().take_while(|o| o.at <= at));
         state.set_clock(at);
         state

@@ -98,6 +98,16 @@ impl FleetState {
         }
     }
 
+    /// An empty fleet with its clock at `now` and `clusters` declared (shown as syncing
+    /// before any of their data arrives).
+    pub fn with_clusters<'a>(now: Timestamp, clusters: impl IntoIterator<Item = &'a ClusterId>) -> Self {
+        let mut state = Self::new(now);
+        for c in clusters {
+            state.add_cluster(c.clone());
+        }
+        state
+    }
+
     /// Declares a cluster (so it shows as "syncing" before any data arrives).
     pub fn add_cluster(&mut self, id: ClusterId) {
         if !self.clusters.contains_key(&id) {
