@@ -15,13 +15,20 @@ use fleettop::state::FleetState;
 use serde_json::json;
 use support::apiserver::TestApiServer;
 
-const FAST: Options = Options { probe_every: Duration::from_millis(200) };
+/// Probes and rediscovery fast enough for tests.
+fn fast_options() -> Options {
+    Options {
+        probe_every: Duration::from_millis(200),
+        rediscover_every: Duration::from_millis(500),
+        ..Options::default()
+    }
+}
 
 fn watch(server: &TestApiServer, name: &str, rx_state: &mut FleetState) -> ObservationReceiver {
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml(name)).unwrap();
     let (tx, rx) = channel(64);
     rx_state.add_cluster(ClusterId::new(name));
-    tokio::spawn(run_cluster_with(kubeconfig, ClusterId::new(name), tx, FAST));
+    tokio::spawn(run_cluster_with(kubeconfig, ClusterId::new(name), tx, fast_options()));
     rx
 }
 
@@ -133,14 +140,14 @@ async fn live_changes_arrive_and_relists_never_duplicate() {
     until(&mut state, &mut rx, "a new node", |s| s.gpu_nodes().len() == 1).await;
 
     // 410 Gone: every watcher relists; records are replaced, never doubled.
-    let applied_before = state.applied();
     server.expire_watches();
-    until(&mut state, &mut rx, "relists", |s| s.applied() > applied_before + 6).await;
-    // Let the relists finish (probes keep arriving, so drain for a fixed time).
-    let settle = tokio::time::Instant::now() + Duration::from_secs(1);
-    while let Ok(Some(batch)) = tokio::time::timeout_at(settle, rx.recv()).await {
-        state.apply_all(&batch);
-    }
+    until(&mut state, &mut rx, "the expiry seen", |s| {
+        s.clusters()[&id("a")].health() == ClusterHealth::Stale
+    })
+    .await;
+    // Every watcher reports the expiry, backs off, relists and is live again.
+    until(&mut state, &mut rx, "relists done", |s| s.clusters()[&id("a")].health() == ClusterHealth::Live)
+        .await;
     assert_eq!(state.denials().len(), 2);
     assert_eq!(state.gpu_nodes().len(), 1);
     assert_eq!(
@@ -149,7 +156,8 @@ async fn live_changes_arrive_and_relists_never_duplicate() {
         "pods ran on the deleted node"
     );
     assert!(state.pending_gpu_pods().is_empty());
-    assert_eq!(state.clusters()[&id("a")].health(), ClusterHealth::Live);
+    let c = &state.clusters()[&id("a")];
+    assert_eq!(c.health(), ClusterHealth::Live, "{:?}", c.sources);
 }
 
 #[tokio::test]
@@ -199,7 +207,7 @@ async fn a_slow_cluster_does_not_hold_up_a_fast_one() {
     for (name, server) in [("fast", &fast), ("slow", &slow)] {
         state.add_cluster(id(name));
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml(name)).unwrap();
-        tokio::spawn(run_cluster_with(kubeconfig, id(name), tx.clone(), FAST));
+        tokio::spawn(run_cluster_with(kubeconfig, id(name), tx.clone(), fast_options()));
     }
     let started = std::time::Instant::now();
     until(&mut state, &mut rx, "the fast cluster settles", |s| settled(s, &id("fast"))).await;
@@ -207,4 +215,130 @@ async fn a_slow_cluster_does_not_hold_up_a_fast_one() {
     assert!(started.elapsed() < Duration::from_secs(3), "fast took {:?}", started.elapsed());
     until(&mut state, &mut rx, "the slow cluster settles", |s| settled(s, &id("slow"))).await;
     assert!(state.clusters()[&id("slow")].latency_ms.unwrap_or(0) >= 3000);
+}
+
+/// The objects of a real fixture file (one or several YAML documents).
+fn fixture(path: &str) -> Vec<serde_json::Value> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real").join(path);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_saphyr::from_multiple::<serde_json::Value>(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.is_object())
+        .collect()
+}
+
+/// Kueue, Kyverno, policy report and Gatekeeper objects from the real fixtures, plus a
+/// Workload that waits for GPUs and a ClusterQueue too malformed to read.
+fn seed_custom_resources(server: &TestApiServer) {
+    for object in fixture("kueue/clusterqueue-multi-flavor-gpu-spec.yaml") {
+        server.add(object);
+    }
+    for mut lq in fixture("kueue/localqueues.yaml") {
+        lq["metadata"]["namespace"] = json!("ml");
+        server.add(lq);
+    }
+    server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+        "metadata": {"name": "garbled"}, "spec": "not an object"}));
+    server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+        "metadata": {"name": "job-train-llm-5b7c1", "namespace": "ml", "creationTimestamp": "2026-11-27T13:50:00Z",
+            "labels": {"team": "research"},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "train-llm", "uid": "u1"}]},
+        "spec": {"queueName": "llm-model-queue", "priority": 100, "podSets": [{"name": "main", "count": 2,
+            "template": {"spec": {"containers": [{"name": "t", "image": "trainer",
+                "resources": {"requests": {"nvidia.com/gpu": "4", "cpu": "8"}}}]}}}]},
+        "status": {"conditions": [{"type": "QuotaReserved", "status": "False", "reason": "Pending",
+            "lastTransitionTime": "2026-11-27T13:50:01Z",
+            "message": "couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor a100, request > maximum capacity (8 > 4)"}]}}));
+    for object in fixture("kyverno/policyexception-v2-delta.yaml") {
+        server.add(object);
+    }
+    for object in fixture("kyverno/policyreport-wgpolicy-v1alpha2-full.yaml") {
+        server.add(object);
+    }
+    for object in fixture("gatekeeper/constraint-k8srequiredlabels-with-violations.yaml") {
+        server.add(object);
+    }
+    for object in fixture("gatekeeper/config-match-excludednamespaces.yaml") {
+        server.add(object);
+    }
+}
+
+#[tokio::test]
+async fn custom_resources_are_discovered_watched_and_projected_with_reads_only() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    seed_custom_resources(&server);
+    server.add(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "legacy",
+        "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}));
+    server.break_group("metrics.k8s.io");
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "custom resources synced", |s| {
+        settled(s, &id("a")) && s.gpu_workloads().len() == 1 && s.exceptions().len() >= 2
+    })
+    .await;
+    let sources = &state.clusters()[&id("a")].sources;
+    for source in [SourceKind::Kueue, SourceKind::Kyverno, SourceKind::PolicyReports, SourceKind::Gatekeeper]
+    {
+        assert_eq!(sources[&source], SourceState::Live, "{source:?}: {sources:?}");
+    }
+    assert_eq!(
+        state.clusters()[&id("a")].health(),
+        ClusterHealth::Live,
+        "a broken aggregated API breaks nothing"
+    );
+
+    let queues: Vec<&str> = state.gpu_queues().values().map(|q| q.name.as_str()).collect();
+    assert_eq!(queues, ["cluster-queue"], "the malformed ClusterQueue is skipped, not fatal");
+    let cq = state.gpu_queues().values().next().unwrap();
+    assert_eq!(cq.api_version, "v1beta2", "v1beta2 is preferred when served");
+    let workload = state.gpu_workloads().values().next().unwrap();
+    assert_eq!((workload.gpus, workload.local_queue.as_str()), (8, "llm-model-queue"));
+    assert_eq!(workload.state.label(), "pending");
+
+    let exceptions: Vec<&str> = state.exceptions().values().map(|e| e.kind.as_str()).collect();
+    assert!(exceptions.contains(&"PolicyException"), "{exceptions:?}");
+    assert!(
+        exceptions.contains(&"Namespace"),
+        "the privileged namespace is a standing exception: {exceptions:?}"
+    );
+    let engines: Vec<Engine> = state.denials().values().map(|d| d.engine).collect();
+    assert!(engines.contains(&Engine::Gatekeeper), "constraint violations are denials: {engines:?}");
+    assert!(engines.contains(&Engine::Kyverno), "report failures are denials: {engines:?}");
+
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+    assert!(
+        requests.iter().all(|r| !r.path.contains("secrets") && !r.path.contains("configmaps")),
+        "fleettop never reads secrets or configmaps"
+    );
+}
+
+#[tokio::test]
+async fn missing_refused_and_late_custom_resources_are_reported_per_source() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    seed_custom_resources(&server);
+    server.hide_group("kueue.x-k8s.io");
+    server.forbid("policyexceptions");
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "settled without kueue", |s| settled(s, &id("a"))).await;
+    let sources = state.clusters()[&id("a")].sources.clone();
+    assert_eq!(sources[&SourceKind::Kueue], SourceState::NotInstalled);
+    assert!(
+        matches!(&sources[&SourceKind::Kyverno], SourceState::Forbidden { message } if message.contains("policyexceptions")),
+        "{sources:?}"
+    );
+    assert_eq!(sources[&SourceKind::Gatekeeper], SourceState::Live);
+    assert!(state.gpu_queues().is_empty());
+
+    // Kueue gets installed while fleettop runs: the next discovery picks it up.
+    server.show_group("kueue.x-k8s.io");
+    until(&mut state, &mut rx, "kueue discovered later", |s| {
+        s.clusters()[&id("a")].sources.get(&SourceKind::Kueue) == Some(&SourceState::Live)
+            && s.gpu_queues().len() == 1
+    })
+    .await;
 }

@@ -129,6 +129,88 @@ message: 'Error creating: pods "web-7d9c-x2" is forbidden: exceeded quota: quota
 source: {component: replicaset-controller}
 "#;
 
+/// Minimal CRDs (unknown fields preserved, no status subresource, so fixtures keep their
+/// status) for every optional group fleettop reads: enough for the real apiserver to serve them
+/// through discovery, list and watch exactly as it serves the real projects' CRDs.
+fn crds() -> String {
+    let defs = [
+        ("kueue.x-k8s.io", "v1beta2", "ClusterQueue", "clusterqueues", "Cluster"),
+        ("kueue.x-k8s.io", "v1beta2", "LocalQueue", "localqueues", "Namespaced"),
+        ("kueue.x-k8s.io", "v1beta2", "Workload", "workloads", "Namespaced"),
+        ("kyverno.io", "v2", "PolicyException", "policyexceptions", "Namespaced"),
+        ("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports", "Namespaced"),
+        ("constraints.gatekeeper.sh", "v1beta1", "K8sRequiredLabels", "k8srequiredlabels", "Cluster"),
+        ("config.gatekeeper.sh", "v1alpha1", "Config", "configs", "Namespaced"),
+    ];
+    defs.iter()
+        .map(|(group, version, kind, plural, scope)| {
+            format!(
+                "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: {plural}.{group}}}
+spec:
+  group: {group}
+  scope: {scope}
+  names: {{kind: {kind}, plural: {plural}, singular: {singular}}}
+  versions:
+  - name: {version}
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+",
+                singular = kind.to_lowercase()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// Creates the CRDs, waits until the apiserver serves them, and creates the objects of the
+/// real fixtures (verbatim, into the namespaces they need).
+fn install_custom_resources(real: &RealCluster) {
+    real.kubectl(&["apply", "-f", "-"], Some(&crds()));
+    real.kubectl(&["wait", "--for", "condition=established", "--timeout=60s", "crd", "--all"], None);
+    for ns in ["ml", "delta", "gatekeeper-system"] {
+        real.kubectl(&["create", "namespace", ns], None);
+    }
+    let fixture = |p: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real").join(p);
+    let apply = |p: &str, ns: &str| {
+        let path = fixture(p);
+        real.kubectl(&["apply", "-n", ns, "-f", path.to_str().unwrap()], None);
+    };
+    apply("kueue/clusterqueue-multi-flavor-gpu-spec.yaml", "default");
+    apply("kueue/localqueues.yaml", "ml");
+    apply("kyverno/policyexception-v2-delta.yaml", "delta");
+    apply("kyverno/policyreport-wgpolicy-v1alpha2-full.yaml", "kube-system");
+    apply("gatekeeper/constraint-k8srequiredlabels-with-violations.yaml", "default");
+    apply("gatekeeper/config-match-excludednamespaces.yaml", "gatekeeper-system");
+    real.kubectl(&["apply", "-f", "-"], Some(WORKLOAD));
+}
+
+/// A Kueue Workload waiting for 8 GPUs (its status as Kueue writes it).
+const WORKLOAD: &str = r#"
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: Workload
+metadata: {name: job-train-llm-5b7c1, namespace: ml, labels: {team: research}}
+spec:
+  queueName: llm-model-queue
+  podSets:
+  - name: main
+    count: 2
+    template:
+      spec:
+        containers:
+        - {name: t, image: trainer, resources: {requests: {nvidia.com/gpu: "4"}}}
+status:
+  conditions:
+  - type: QuotaReserved
+    status: "False"
+    reason: Pending
+    lastTransitionTime: "2026-11-27T13:50:01Z"
+    message: "couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor a100, request > maximum capacity (8 > 4)"
+"#;
+
 fn cluster<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     v["clusters"].as_array().unwrap().iter().find(|c| c["cluster"] == name).unwrap()
 }
@@ -155,6 +237,7 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     let Some(real) = start() else { return };
     real.kubectl(&["apply", "-f", "-"], Some(SETUP));
     give_node_gpus(&real.kubeconfig);
+    install_custom_resources(&real);
 
     let v = real.snapshot(&["real", "real-noaccess"]);
     let admin = cluster(&v, "real");
@@ -171,9 +254,27 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     assert_eq!(pending.len(), 1, "{v}");
     assert_eq!((pending[0]["name"].as_str(), pending[0]["gpus"].as_u64()), (Some("train-0"), Some(2)));
     let denials = in_real("denials");
-    assert_eq!(denials.len(), 1, "{v}");
-    assert_eq!(denials[0]["engine"], "resource_quota");
-    assert_eq!(denials[0]["count"], 4);
+    let quota: Vec<_> = denials.iter().filter(|d| d["engine"] == "resource_quota").collect();
+    assert_eq!(quota.len(), 1, "{v}");
+    assert_eq!(quota[0]["count"], 4);
+    let engines: Vec<&str> = denials.iter().filter_map(|d| d["engine"].as_str()).collect();
+    assert!(engines.contains(&"gatekeeper"), "constraint violations: {engines:?}");
+    assert!(engines.contains(&"kyverno"), "policy report failures: {engines:?}");
+    for source in ["kueue", "kyverno", "policy_reports", "gatekeeper", "namespaces"] {
+        assert_eq!(admin["sources"][source]["state"], "live", "{source}: {admin}");
+    }
+    let queues = in_real("gpu_queues");
+    assert_eq!(queues.len(), 1, "{v}");
+    assert_eq!(
+        (queues[0]["name"].as_str(), queues[0]["api_version"].as_str()),
+        (Some("cluster-queue"), Some("v1beta2"))
+    );
+    let workloads = in_real("gpu_workloads");
+    assert_eq!(workloads.len(), 1, "{v}");
+    assert_eq!(workloads[0]["gpus"], 8);
+    assert_eq!(workloads[0]["cluster_queue"], "llm-cluster-queue", "joined through the LocalQueue");
+    let exceptions = in_real("exceptions");
+    assert!(exceptions.iter().any(|e| e["name"] == "delta-exception"), "{v}");
 
     // The shipped read-only role, bound to the user that could read nothing, is enough.
     let rbac =
@@ -186,6 +287,9 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     assert_eq!(reader["health"], "live", "{reader}");
     assert!(reader["sources"].as_object().unwrap().values().all(|s| s["state"] == "live"), "{reader}");
     assert_eq!(v["gpu_nodes"].as_array().unwrap().len(), 1);
-    assert_eq!(v["denials"].as_array().unwrap().len(), 1);
+    assert_eq!(v["denials"].as_array().unwrap().len(), denials.len());
     assert_eq!(v["pending_gpu_pods"].as_array().unwrap().len(), 1);
+    assert_eq!(v["gpu_queues"].as_array().unwrap().len(), 1);
+    assert_eq!(v["gpu_workloads"].as_array().unwrap().len(), 1);
+    assert_eq!(v["exceptions"].as_array().unwrap().len(), exceptions.len());
 }

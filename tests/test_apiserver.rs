@@ -147,7 +147,7 @@ async fn version_and_discovery_body() {
             .into_iter()
             .find(|(ar, _)| ar.plural == "clusterqueues")
             .expect("clusterqueues discovered");
-        assert_eq!((ar.kind.as_str(), ar.api_version.as_str()), ("ClusterQueue", "kueue.x-k8s.io/v1beta1"));
+        assert_eq!((ar.kind.as_str(), ar.api_version.as_str()), ("ClusterQueue", "kueue.x-k8s.io/v1beta2"));
         assert_eq!(caps.scope, kube::discovery::Scope::Cluster);
         assert!(caps.supports_operation(kube::discovery::verbs::WATCH));
     }
@@ -163,7 +163,7 @@ async fn list_get_and_paging_body() {
     let client = client_for(&server).await;
     server.add(gpu_node("gpu-0"));
     let cq = server.add(json!({
-        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
         "kind": "ClusterQueue",
         "metadata": {"name": "team-a"},
         "spec": {"cohort": "research"},

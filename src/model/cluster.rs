@@ -207,9 +207,9 @@ impl ClusterStatus {
             ConnectionState::Unreachable { .. } => ClusterHealth::Unreachable,
             ConnectionState::Forbidden { .. } => ClusterHealth::Forbidden,
             ConnectionState::Connected => {
-                if !self.sources.is_empty()
-                    && self.sources.values().all(|s| matches!(s, SourceState::Forbidden { .. }))
-                {
+                let served: Vec<&SourceState> =
+                    self.sources.values().filter(|s| !matches!(s, SourceState::NotInstalled)).collect();
+                if !served.is_empty() && served.iter().all(|s| matches!(s, SourceState::Forbidden { .. })) {
                     // Reachable, but RBAC lets us read nothing.
                     ClusterHealth::Forbidden
                 } else if self.sources.values().any(|s| matches!(s, SourceState::Syncing)) {

@@ -160,7 +160,7 @@ const RESOURCES: &[ResourceType] = &[
     },
     ResourceType {
         group: "kueue.x-k8s.io",
-        version: "v1beta1",
+        version: "v1beta2",
         plural: "clusterqueues",
         singular: "clusterqueue",
         kind: "ClusterQueue",
@@ -169,12 +169,77 @@ const RESOURCES: &[ResourceType] = &[
     },
     ResourceType {
         group: "kueue.x-k8s.io",
-        version: "v1beta1",
+        version: "v1beta2",
         plural: "localqueues",
         singular: "localqueue",
         kind: "LocalQueue",
         namespaced: true,
         short_names: &["lq"],
+    },
+    ResourceType {
+        group: "kueue.x-k8s.io",
+        version: "v1beta2",
+        plural: "workloads",
+        singular: "workload",
+        kind: "Workload",
+        namespaced: true,
+        short_names: &["wl"],
+    },
+    ResourceType {
+        group: "kyverno.io",
+        version: "v2",
+        plural: "policyexceptions",
+        singular: "policyexception",
+        kind: "PolicyException",
+        namespaced: true,
+        short_names: &["polex"],
+    },
+    ResourceType {
+        group: "wgpolicyk8s.io",
+        version: "v1alpha2",
+        plural: "policyreports",
+        singular: "policyreport",
+        kind: "PolicyReport",
+        namespaced: true,
+        short_names: &["polr"],
+    },
+    ResourceType {
+        group: "wgpolicyk8s.io",
+        version: "v1alpha2",
+        plural: "clusterpolicyreports",
+        singular: "clusterpolicyreport",
+        kind: "ClusterPolicyReport",
+        namespaced: false,
+        short_names: &["cpolr"],
+    },
+    ResourceType {
+        group: "constraints.gatekeeper.sh",
+        version: "v1beta1",
+        plural: "k8srequiredlabels",
+        singular: "k8srequiredlabels",
+        kind: "K8sRequiredLabels",
+        namespaced: false,
+        short_names: &[],
+    },
+    ResourceType {
+        group: "config.gatekeeper.sh",
+        version: "v1alpha1",
+        plural: "configs",
+        singular: "config",
+        kind: "Config",
+        namespaced: true,
+        short_names: &[],
+    },
+    // An aggregated API; fleettop does not read it, but its discovery can be broken
+    // ([`TestApiServer::break_group`]) to show that one failing group breaks nothing else.
+    ResourceType {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        plural: "pods",
+        singular: "",
+        kind: "PodMetrics",
+        namespaced: true,
+        short_names: &[],
     },
 ];
 
@@ -187,6 +252,12 @@ fn api_groups() -> Vec<(&'static str, &'static str)> {
         }
     }
     groups
+}
+
+/// The groups discovery lists now: every group not hidden by [`TestApiServer::hide_group`].
+fn served_groups(shared: &Shared) -> Vec<(&'static str, &'static str)> {
+    let st = shared.lock();
+    api_groups().into_iter().filter(|(g, _)| !st.hidden_groups.contains(*g)).collect()
 }
 
 /// Index into [`RESOURCES`] of the type with this group, version and plural.
@@ -269,6 +340,10 @@ struct State {
     floor: u64,
     /// Plurals whose list/watch/get get `403 Forbidden`.
     forbidden: BTreeSet<String>,
+    /// API groups that are not served at all (as if their CRDs were not installed).
+    hidden_groups: BTreeSet<String>,
+    /// API groups whose discovery answers `503` (a broken aggregated API).
+    broken_groups: BTreeSet<String>,
     latency: Duration,
     requests: Vec<RecordedRequest>,
 }
@@ -452,6 +527,23 @@ users:
         }
     }
 
+    /// Stops serving every resource of `group`, as if its CRDs were not installed: discovery
+    /// omits it and its paths answer `404`.
+    pub fn hide_group(&self, group: &str) {
+        self.shared.lock().hidden_groups.insert(group.to_string());
+    }
+
+    /// Serves `group` again after [`TestApiServer::hide_group`] (the CRDs were installed).
+    pub fn show_group(&self, group: &str) {
+        self.shared.lock().hidden_groups.remove(group);
+    }
+
+    /// Makes the discovery of `group`'s versions answer `503 Service Unavailable`, as a real
+    /// apiserver does when an aggregated API's backend is down.
+    pub fn break_group(&self, group: &str) {
+        self.shared.lock().broken_groups.insert(group.to_string());
+    }
+
     /// Undoes [`TestApiServer::forbid`].
     pub fn allow(&self, plural: &str) {
         self.shared.lock().forbidden.remove(plural);
@@ -617,20 +709,30 @@ fn route(
             }),
         ),
         ["api", "v1"] => resource_list("", "v1"),
-        ["apis"] if aggregated => aggregated_response(&api_groups()),
+        ["apis"] if aggregated => aggregated_response(&served_groups(shared)),
         ["apis"] => {
-            let groups: Vec<Value> = api_groups().into_iter().map(|(g, v)| api_group(g, v)).collect();
+            let groups: Vec<Value> =
+                served_groups(shared).into_iter().map(|(g, v)| api_group(g, v)).collect();
             json_response(
                 StatusCode::OK,
                 &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
             )
         }
-        ["apis", group] => match api_groups().into_iter().find(|(g, _)| g == group) {
+        ["apis", group] => match served_groups(shared).into_iter().find(|(g, _)| g == group) {
             Some((g, v)) => json_response(StatusCode::OK, &api_group(g, v)),
             None => not_found(),
         },
-        ["apis", group, version] if api_groups().contains(&(group, version)) => resource_list(group, version),
+        ["apis", group, version] if shared.lock().broken_groups.contains(*group) => status_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            &format!("the server is currently unable to handle the request ({group}/{version})"),
+            None,
+        ),
+        ["apis", group, version] if served_groups(shared).contains(&(group, version)) => {
+            resource_list(group, version)
+        }
         ["api", "v1", rest @ ..] => resource_request(shared, "", "v1", rest, params),
+        ["apis", group, ..] if shared.lock().hidden_groups.contains(*group) => not_found(),
         ["apis", group, version, rest @ ..] => resource_request(shared, group, version, rest, params),
         _ => not_found(),
     }

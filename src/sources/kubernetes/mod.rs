@@ -2,18 +2,24 @@
 //! probes the API server (version, round-trip latency, reachability) and runs the watchers.
 //! Read-only: only GET/LIST/WATCH requests are ever made. kube types stay in this module.
 
+pub mod custom;
+pub mod discovery;
 pub mod gpu;
+pub mod kueue;
+pub mod objects;
 pub mod project;
 pub mod watch;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Event, Namespace};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::{Api, Client, Config};
 
-use self::watch::{Projection, observe, pump};
+use self::objects::ProjectionConfig;
+use self::watch::{Projection, SourceStates, observe, pump};
 use crate::model::{Change, ClusterId, ClusterUpdate, ConnectionState, Record, RecordKind, SourceKind};
 use crate::sources::ObservationSender;
 
@@ -23,8 +29,18 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(10);
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The sources every cluster runs; a cluster has finished its initial sync when each of
-/// them has reported something other than "syncing".
-pub const SOURCES: [SourceKind; 3] = [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods];
+/// them has reported something other than "syncing" (optional ones report "not installed"
+/// once discovery says the cluster does not serve them).
+pub const SOURCES: [SourceKind; 8] = [
+    SourceKind::Events,
+    SourceKind::Nodes,
+    SourceKind::Pods,
+    SourceKind::Namespaces,
+    SourceKind::Kueue,
+    SourceKind::Kyverno,
+    SourceKind::PolicyReports,
+    SourceKind::Gatekeeper,
+];
 
 /// True when `cluster` has finished its initial sync, or cannot (unreachable, refused).
 pub fn settled(state: &crate::state::FleetState, cluster: &ClusterId) -> bool {
@@ -68,15 +84,23 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// How a cluster is watched.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Interval between `/version` probes.
     pub probe_every: Duration,
+    /// Interval between discoveries of optional groups (CRDs installed later appear).
+    pub rediscover_every: Duration,
+    /// Labels and annotations the projections read (team, owner, ticket, expiry).
+    pub projection: Arc<ProjectionConfig>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { probe_every: PROBE_EVERY }
+        Self {
+            probe_every: PROBE_EVERY,
+            rediscover_every: custom::REDISCOVER_EVERY,
+            projection: Arc::new(ProjectionConfig::default()),
+        }
     }
 }
 
@@ -105,23 +129,50 @@ pub async fn run_cluster_with(
             return;
         }
     };
+    let states = SourceStates::default();
     let events = Projection::<Event> {
         kind: RecordKind::Denial,
         source: SourceKind::Events,
-        project: Box::new(|e| project::denial(e).map(Record::Denial)),
-        key: |e| {
-            format!(
-                "event/{}/{}",
-                e.metadata.namespace.as_deref().unwrap_or(""),
-                e.metadata.name.as_deref().unwrap_or("")
-            )
-        },
+        resource: "events".into(),
+        project: Box::new(|e| project::denial(e).map(Record::Denial).into_iter().collect()),
+    };
+    let config = options.projection.clone();
+    let namespaces = Projection::<Namespace> {
+        kind: RecordKind::Exception,
+        source: SourceKind::Namespaces,
+        resource: "namespaces".into(),
+        project: Box::new(move |n| {
+            objects::namespace_exception(n, &config).map(Record::Exception).into_iter().collect()
+        }),
     };
     // Only Warning events can be denials: let the API server filter the rest out.
     let warnings = watcher::Config::default().fields("type=Warning");
     tokio::join!(
         probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
-        pump(Api::<Event>::all(client.clone()), warnings, events, cluster.clone(), tx.clone()),
+        pump(
+            Api::<Event>::all(client.clone()),
+            warnings,
+            events,
+            cluster.clone(),
+            states.clone(),
+            tx.clone()
+        ),
+        pump(
+            Api::<Namespace>::all(client.clone()),
+            watcher::Config::default(),
+            namespaces,
+            cluster.clone(),
+            states.clone(),
+            tx.clone()
+        ),
+        custom::run(
+            client.clone(),
+            cluster.clone(),
+            states,
+            options.projection.clone(),
+            tx.clone(),
+            options.rediscover_every
+        ),
         gpu::run(client, cluster.clone(), tx),
     );
 }

@@ -1,9 +1,15 @@
-//! Turns a kube-runtime watcher into observations: initial lists and relists become
-//! `SyncStart … SyncEnd` (so a 410 Gone relist never doubles records), objects are projected
-//! on arrival, and errors become the source's visible state instead of ending anything.
+//! Turns a kube-runtime watcher into observations: objects are projected on arrival, a relist
+//! (initial list, or after `410 Gone`) deletes exactly the records its objects no longer
+//! produce (so nothing doubles and nothing stale survives), and errors become the source's
+//! visible state instead of ending anything.
+//!
+//! Several watchers may feed one table (Events, PolicyReports and Gatekeeper constraints all
+//! produce denials), so a watcher never relists a whole table: it tracks the record keys each
+//! of its objects produced and deletes only those.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -40,19 +46,68 @@ pub fn observe(cluster: &ClusterId, change: Change) -> Observation {
     Observation { at: Timestamp::now(), cluster: cluster.clone(), change }
 }
 
-/// Projects an object into a record, or into nothing when fleettop does not keep it.
-pub type ProjectFn<K> = Box<dyn Fn(&K) -> Option<Record> + Send>;
+/// Projects an object into the records fleettop keeps of it (often none, sometimes several:
+/// a PolicyReport holds many results).
+pub type ProjectFn<K> = Box<dyn Fn(&K) -> Vec<Record> + Send + Sync>;
 
-/// How a watched object becomes a record (or none), and which record key it would have.
+/// How a watched object becomes records, and where its state is reported.
 pub struct Projection<K> {
     /// The table its records go to.
     pub kind: RecordKind,
     /// The source it reports as.
     pub source: SourceKind,
-    /// The record, when the object is one fleettop keeps.
+    /// The resource watched (`events`, `policyexceptions.kyverno.io`): several resources can
+    /// make up one source, and their states are combined (see [`SourceStates`]).
+    pub resource: String,
+    /// The records of one object.
     pub project: ProjectFn<K>,
-    /// The key the object's record has (to delete it when it stops qualifying).
-    pub key: fn(&K) -> String,
+}
+
+/// The states of every resource behind each source of one cluster, combined into the one
+/// state per source the model shows: an error or a refusal of any resource wins (it names the
+/// resource), then syncing, then live; a source is "not installed" only when none of its
+/// resources is served.
+#[derive(Debug, Clone, Default)]
+pub struct SourceStates {
+    inner: Arc<Mutex<BTreeMap<SourceKind, Combined>>>,
+}
+
+#[derive(Debug, Default)]
+struct Combined {
+    resources: BTreeMap<String, SourceState>,
+    shown: Option<SourceState>,
+}
+
+impl SourceStates {
+    /// Records `resource`'s state; returns the source's combined state when it changed.
+    pub fn set(&self, source: SourceKind, resource: &str, state: SourceState) -> Option<SourceState> {
+        let mut all = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = all.entry(source).or_default();
+        entry.resources.insert(resource.to_string(), state);
+        let combined = combine(entry.resources.values());
+        if entry.shown.as_ref() == Some(&combined) {
+            return None;
+        }
+        entry.shown = Some(combined.clone());
+        Some(combined)
+    }
+}
+
+/// The state a source shows given its resources' states.
+pub fn combine<'a>(states: impl Iterator<Item = &'a SourceState> + Clone) -> SourceState {
+    let first = |pred: fn(&SourceState) -> bool| states.clone().find(|s| pred(s)).cloned();
+    first(|s| matches!(s, SourceState::Error { .. }))
+        .or_else(|| first(|s| matches!(s, SourceState::Forbidden { .. })))
+        .or_else(|| first(|s| matches!(s, SourceState::Stale { .. })))
+        .or_else(|| first(|s| matches!(s, SourceState::Syncing)))
+        .or_else(|| first(|s| matches!(s, SourceState::Live)))
+        .unwrap_or(SourceState::NotInstalled)
+}
+
+/// The identity of a watched object: its namespace and name.
+fn object_key<K: kube::Resource>(o: &K) -> String {
+    let meta = o.meta();
+    format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""))
 }
 
 /// Watches `api` forever (with kube-runtime's default backoff) and sends observations.
@@ -62,13 +117,17 @@ pub async fn pump<K>(
     config: watcher::Config,
     p: Projection<K>,
     cluster: ClusterId,
+    states: SourceStates,
     tx: ObservationSender,
 ) where
     K: kube::Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let mut emitted: HashSet<String> = HashSet::new();
-    let mut state = SourceState::Syncing;
-    if !tx.send(vec![observe(&cluster, Change::Source { source: p.source, state: state.clone() })]).await {
+    let mut tracker = Tracker::default();
+    let mut initial = Vec::new();
+    if let Some(s) = states.set(p.source, &p.resource, SourceState::Syncing) {
+        initial.push(observe(&cluster, Change::Source { source: p.source, state: s }));
+    }
+    if !initial.is_empty() && !tx.send(initial).await {
         return;
     }
     let mut stream = std::pin::pin!(watcher::watcher(api, config).default_backoff().ready_chunks(BATCH));
@@ -76,11 +135,10 @@ pub async fn pump<K>(
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             let next_state = match event {
-                Ok(ev) => apply(ev, &p, &mut emitted, &cluster, &mut out),
+                Ok(ev) => tracker.apply(ev, &p, &cluster, &mut out),
                 Err(e) => Some(classify(&e)),
             };
-            if let Some(s) = next_state.filter(|s| *s != state) {
-                state = s.clone();
+            if let Some(s) = next_state.and_then(|s| states.set(p.source, &p.resource, s)) {
                 out.push(observe(&cluster, Change::Source { source: p.source, state: s }));
             }
         }
@@ -90,46 +148,206 @@ pub async fn pump<K>(
     }
 }
 
-/// Applies one watcher event; returns the source state it implies, if any.
-fn apply<K>(
-    event: Event<K>,
-    p: &Projection<K>,
-    emitted: &mut HashSet<String>,
-    cluster: &ClusterId,
-    out: &mut Vec<Observation>,
-) -> Option<SourceState> {
-    let kind = p.kind;
-    match event {
-        Event::Init => {
-            emitted.clear();
-            out.push(observe(cluster, Change::SyncStart { kind }));
-            None
-        }
-        Event::InitApply(o) | Event::Apply(o) => {
-            match (p.project)(&o) {
-                Some(record) => {
-                    emitted.insert(record.key());
-                    out.push(observe(cluster, Change::Upsert { record }));
+/// The record keys each watched object produced, so updates, deletes and relists remove
+/// exactly the records that no longer exist.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// Object key → the record keys it produced.
+    emitted: HashMap<String, Vec<String>>,
+    /// During a relist: what was emitted before it began.
+    before_relist: Option<HashMap<String, Vec<String>>>,
+}
+
+impl Tracker {
+    /// Applies one watcher event; returns the source state it implies, if any.
+    fn apply<K: kube::Resource>(
+        &mut self,
+        event: Event<K>,
+        p: &Projection<K>,
+        cluster: &ClusterId,
+        out: &mut Vec<Observation>,
+    ) -> Option<SourceState> {
+        let kind = p.kind;
+        match event {
+            Event::Init => {
+                let previous = std::mem::take(&mut self.emitted);
+                // A relist interrupted by another keeps the oldest baseline: its records
+                // were never confirmed either.
+                let baseline = self.before_relist.get_or_insert_with(HashMap::new);
+                for (object, keys) in previous {
+                    baseline.entry(object).or_default().extend(keys);
                 }
-                None => {
-                    let key = (p.key)(&o);
-                    if emitted.remove(&key) {
-                        out.push(observe(cluster, Change::Delete { kind, key }));
+                None
+            }
+            Event::InitApply(o) | Event::Apply(o) => {
+                let object = object_key(&o);
+                let records = (p.project)(&o);
+                let keys: Vec<String> = records.iter().map(Record::key).collect();
+                let old = self.emitted.insert(object, keys.clone()).unwrap_or_default();
+                delete_missing(&old, &keys, kind, cluster, out);
+                out.extend(records.into_iter().map(|record| observe(cluster, Change::Upsert { record })));
+                None
+            }
+            Event::InitDone => {
+                if let Some(baseline) = self.before_relist.take() {
+                    let kept: HashSet<&String> = self.emitted.values().flatten().collect();
+                    for key in baseline.values().flatten() {
+                        if !kept.contains(key) {
+                            out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
+                        }
                     }
                 }
+                Some(SourceState::Live)
             }
-            None
-        }
-        Event::InitDone => {
-            out.push(observe(cluster, Change::SyncEnd { kind }));
-            Some(SourceState::Live)
-        }
-        Event::Delete(o) => {
-            let key = (p.key)(&o);
-            if emitted.remove(&key) {
-                out.push(observe(cluster, Change::Delete { kind, key }));
+            Event::Delete(o) => {
+                let old = self.emitted.remove(&object_key(&o)).unwrap_or_default();
+                delete_missing(&old, &[], kind, cluster, out);
+                None
             }
-            None
         }
+    }
+}
+
+/// Deletes the keys of `old` that are not in `new`.
+fn delete_missing(
+    old: &[String],
+    new: &[String],
+    kind: RecordKind,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) {
+    for key in old.iter().filter(|k| !new.contains(k)) {
+        out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Namespace;
+
+    use super::*;
+    use crate::model::{Engine, ExpirySource, PolicyException};
+
+    /// A namespace with one record per value of its `records` annotation (comma-separated).
+    fn namespace(name: &str, records: &str) -> Namespace {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.into());
+        ns.metadata.annotations = Some([("records".to_string(), records.to_string())].into());
+        ns
+    }
+
+    fn projection() -> Projection<Namespace> {
+        Projection {
+            kind: RecordKind::Exception,
+            source: SourceKind::Namespaces,
+            resource: "namespaces".into(),
+            project: Box::new(|ns| {
+                let list = ns.metadata.annotations.as_ref().and_then(|a| a.get("records")).cloned();
+                list.unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|name| {
+                        Record::Exception(PolicyException {
+                            engine: Engine::PodSecurity,
+                            kind: "Namespace".into(),
+                            namespace: None,
+                            name: name.into(),
+                            policies: Vec::new(),
+                            matches: String::new(),
+                            created_at: None,
+                            expires_at: None,
+                            expiry_source: ExpirySource::None,
+                            owner: None,
+                            ticket: None,
+                            evidence: Vec::new(),
+                        })
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// Runs events through a tracker; returns the upserted and deleted record keys.
+    fn run(tracker: &mut Tracker, events: Vec<Event<Namespace>>) -> (Vec<String>, Vec<String>) {
+        let (p, cluster, mut out) = (projection(), ClusterId::new("c"), Vec::new());
+        for e in events {
+            tracker.apply(e, &p, &cluster, &mut out);
+        }
+        let mut upserts = Vec::new();
+        let mut deletes = Vec::new();
+        for o in out {
+            match o.change {
+                Change::Upsert { record } => upserts.push(record.key()),
+                Change::Delete { key, .. } => deletes.push(key),
+                _ => {}
+            }
+        }
+        (upserts, deletes)
+    }
+
+    #[test]
+    fn updates_deletes_and_relists_remove_exactly_the_records_that_went_away() {
+        let mut t = Tracker::default();
+        let (up, del) = run(
+            &mut t,
+            vec![
+                Event::Init,
+                Event::InitApply(namespace("a", "a1,a2")),
+                Event::InitApply(namespace("b", "b1")),
+                Event::InitDone,
+            ],
+        );
+        assert_eq!(up, ["Namespace/a1", "Namespace/a2", "Namespace/b1"]);
+        assert!(del.is_empty(), "a first list deletes nothing");
+
+        // An update that produces fewer records deletes the one that went away.
+        let (up, del) = run(&mut t, vec![Event::Apply(namespace("a", "a1"))]);
+        assert_eq!((up, del), (vec!["Namespace/a1".to_string()], vec!["Namespace/a2".to_string()]));
+
+        // A relist (410 Gone) in which b no longer exists, interrupted and restarted.
+        let (up, del) = run(
+            &mut t,
+            vec![
+                Event::Init,
+                Event::InitApply(namespace("a", "a1")),
+                Event::Init,
+                Event::InitApply(namespace("a", "a1,a3")),
+                Event::InitDone,
+            ],
+        );
+        assert_eq!(up, ["Namespace/a1", "Namespace/a1", "Namespace/a3"]);
+        assert_eq!(del, ["Namespace/b1"], "only what the relist did not confirm is deleted");
+
+        let (_, del) = run(&mut t, vec![Event::Delete(namespace("a", "a1,a3"))]);
+        assert_eq!(del, ["Namespace/a1", "Namespace/a3"]);
+    }
+
+    #[test]
+    fn a_refusal_or_error_of_any_resource_is_what_the_source_shows() {
+        let states = [
+            SourceState::Live,
+            SourceState::Forbidden { message: "cannot list workloads".into() },
+            SourceState::Syncing,
+        ];
+        assert_eq!(combine(states.iter()), states[1]);
+        let error = SourceState::Error { message: "boom".into() };
+        assert_eq!(combine([states[1].clone(), error.clone()].iter()), error);
+        assert_eq!(combine([SourceState::Live, SourceState::Syncing].iter()), SourceState::Syncing);
+        assert_eq!(combine([SourceState::NotInstalled, SourceState::Live].iter()), SourceState::Live);
+        assert_eq!(combine([SourceState::NotInstalled].iter()), SourceState::NotInstalled);
+    }
+
+    #[test]
+    fn source_states_report_only_changes_of_the_combined_state() {
+        let s = SourceStates::default();
+        assert_eq!(
+            s.set(SourceKind::Kueue, "clusterqueues", SourceState::Syncing),
+            Some(SourceState::Syncing)
+        );
+        assert_eq!(s.set(SourceKind::Kueue, "workloads", SourceState::Syncing), None);
+        assert_eq!(s.set(SourceKind::Kueue, "clusterqueues", SourceState::Live), None);
+        assert_eq!(s.set(SourceKind::Kueue, "workloads", SourceState::Live), Some(SourceState::Live));
+        // Other sources are independent.
+        assert_eq!(s.set(SourceKind::Events, "events", SourceState::Live), Some(SourceState::Live));
     }
 }

@@ -1,0 +1,268 @@
+//! Kueue of one cluster: ClusterQueues, LocalQueues and Workloads watched together, because
+//! they explain each other. A workload that Kueue has not admitted names only its LocalQueue;
+//! the LocalQueue says which ClusterQueue it waits in, and a ClusterQueue lists the
+//! LocalQueues that feed it. When a LocalQueue arrives or changes, the records it explains are
+//! sent again, so the join does not depend on which watch answered first.
+//!
+//! Only projected records are kept (never the objects), to re-send them with the join filled.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use futures::stream::{self, BoxStream, StreamExt};
+use kube::api::DynamicObject;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+
+use super::discovery::{Found, Role};
+use super::objects::{self, ProjectionConfig};
+use super::watch::{BATCH, SourceStates, classify, observe};
+use crate::model::{
+    Change, ClusterId, GpuQueue, GpuWorkload, Observation, Record, RecordKind, SourceKind, SourceState,
+};
+use crate::sources::ObservationSender;
+
+/// One event of one of the three watches.
+type Item = (Role, Result<Event<DynamicObject>, watcher::Error>);
+
+/// What the task knows: the LocalQueue map and the projected records.
+#[derive(Debug, Default)]
+struct View {
+    /// `(namespace, LocalQueue)` → ClusterQueue.
+    local_queues: BTreeMap<(String, String), String>,
+    /// ClusterQueues by name, as projected (without `local_queues`).
+    queues: BTreeMap<String, GpuQueue>,
+    /// GPU workloads by key, as projected (ClusterQueue only when Kueue admitted them).
+    workloads: BTreeMap<String, GpuWorkload>,
+    /// During a relist of a role: the keys that existed before it.
+    relisting: BTreeMap<Role, BTreeSet<String>>,
+    /// Keys seen since a relist of a role began.
+    seen: BTreeMap<Role, HashSet<String>>,
+}
+
+impl View {
+    fn queue_record(&self, name: &str) -> Option<Record> {
+        let mut q = self.queues.get(name)?.clone();
+        q.local_queues = self
+            .local_queues
+            .iter()
+            .filter(|(_, cq)| *cq == name)
+            .map(|((ns, lq), _)| format!("{ns}/{lq}"))
+            .collect();
+        Some(Record::GpuQueue(q))
+    }
+
+    fn workload_record(&self, key: &str) -> Option<Record> {
+        let mut w = self.workloads.get(key)?.clone();
+        if w.cluster_queue.is_none() {
+            w.cluster_queue = self.local_queues.get(&(w.namespace.clone(), w.local_queue.clone())).cloned();
+        }
+        Some(Record::GpuWorkload(w))
+    }
+
+    fn keys(&self, role: Role) -> BTreeSet<String> {
+        match role {
+            Role::ClusterQueue => self.queues.keys().cloned().collect(),
+            Role::Workload => self.workloads.keys().cloned().collect(),
+            _ => self.local_queues.keys().map(|(ns, n)| format!("{ns}/{n}")).collect(),
+        }
+    }
+}
+
+/// Watches the Kueue resources in `found` (ClusterQueues, LocalQueues, Workloads) forever.
+pub async fn run(
+    client: Client,
+    cluster: ClusterId,
+    found: Vec<Found>,
+    states: SourceStates,
+    config: Arc<ProjectionConfig>,
+    tx: ObservationSender,
+) {
+    let mut streams: Vec<BoxStream<'static, Item>> = Vec::new();
+    let mut labels: BTreeMap<Role, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for f in &found {
+        let api = Api::<DynamicObject>::all_with(client.clone(), &f.resource);
+        let role = f.role;
+        streams.push(
+            watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .map(move |e| (role, e))
+                .boxed(),
+        );
+        labels.insert(role, f.label());
+        if let Some(state) = states.set(SourceKind::Kueue, &f.label(), SourceState::Syncing) {
+            out.push(observe(&cluster, Change::Source { source: SourceKind::Kueue, state }));
+        }
+    }
+    if !out.is_empty() && !tx.send(out).await {
+        return;
+    }
+    let mut view = View::default();
+    let mut events = std::pin::pin!(stream::select_all(streams).ready_chunks(BATCH));
+    while let Some(batch) = events.next().await {
+        let mut out = Vec::new();
+        for (role, event) in batch {
+            let state = match event {
+                Ok(ev) => on_event(role, ev, &mut view, &config, &cluster, &mut out),
+                Err(e) => Some(classify(&e)),
+            };
+            let label = labels.get(&role).map(String::as_str).unwrap_or("kueue");
+            if let Some(state) = state.and_then(|s| states.set(SourceKind::Kueue, label, s)) {
+                out.push(observe(&cluster, Change::Source { source: SourceKind::Kueue, state }));
+            }
+        }
+        if !out.is_empty() && !tx.send(out).await {
+            return;
+        }
+    }
+}
+
+/// Applies one event of one watch; returns the state it implies for that watch, if any.
+fn on_event(
+    role: Role,
+    event: Event<DynamicObject>,
+    view: &mut View,
+    config: &ProjectionConfig,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) -> Option<SourceState> {
+    match event {
+        Event::Init => {
+            let before = view.keys(role);
+            view.relisting.entry(role).or_default().extend(before);
+            view.seen.insert(role, HashSet::new());
+            None
+        }
+        Event::InitApply(o) | Event::Apply(o) => {
+            let key = apply(role, &o, view, config, cluster, out);
+            if let Some(seen) = view.seen.get_mut(&role) {
+                seen.insert(key);
+            }
+            None
+        }
+        Event::InitDone => {
+            let before = view.relisting.remove(&role).unwrap_or_default();
+            let seen = view.seen.remove(&role).unwrap_or_default();
+            for key in before.into_iter().filter(|k| !seen.contains(k)) {
+                remove(role, &key, view, cluster, out);
+            }
+            Some(SourceState::Live)
+        }
+        Event::Delete(o) => {
+            let key = object_key(role, &o);
+            remove(role, &key, view, cluster, out);
+            None
+        }
+    }
+}
+
+/// The key of an object in the view: ClusterQueue name, or `ns/name`.
+fn object_key(role: Role, o: &DynamicObject) -> String {
+    let name = o.metadata.name.clone().unwrap_or_default();
+    match role {
+        Role::ClusterQueue => name,
+        _ => format!("{}/{name}", o.metadata.namespace.as_deref().unwrap_or("")),
+    }
+}
+
+/// Projects an added or changed object and sends what it changes; returns its key.
+fn apply(
+    role: Role,
+    o: &DynamicObject,
+    view: &mut View,
+    config: &ProjectionConfig,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) -> String {
+    let key = object_key(role, o);
+    match role {
+        Role::ClusterQueue => match objects::cluster_queue(o, config) {
+            Some(q) => {
+                view.queues.insert(key.clone(), q);
+                send(view.queue_record(&key), cluster, out);
+            }
+            None => remove(role, &key, view, cluster, out),
+        },
+        Role::Workload => match objects::workload(o, config) {
+            Some(w) => {
+                view.workloads.insert(key.clone(), w);
+                send(view.workload_record(&key), cluster, out);
+            }
+            None => remove(role, &key, view, cluster, out),
+        },
+        _ => {
+            let namespace = o.metadata.namespace.clone().unwrap_or_default();
+            let name = o.metadata.name.clone().unwrap_or_default();
+            let target = objects::local_queue(o).map(|lq| lq.cluster_queue);
+            let id = (namespace, name);
+            let before = match target.clone() {
+                Some(cq) => view.local_queues.insert(id.clone(), cq),
+                None => view.local_queues.remove(&id),
+            };
+            if before != target {
+                resend_for_local_queue(&id, [before, target], view, cluster, out);
+            }
+        }
+    }
+    key
+}
+
+/// Removes an object's record (or LocalQueue) and sends what that changes.
+fn remove(role: Role, key: &str, view: &mut View, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    match role {
+        Role::ClusterQueue => {
+            if view.queues.remove(key).is_some() {
+                out.push(observe(
+                    cluster,
+                    Change::Delete { kind: RecordKind::GpuQueue, key: key.to_string() },
+                ));
+            }
+        }
+        Role::Workload => {
+            if view.workloads.remove(key).is_some() {
+                out.push(observe(
+                    cluster,
+                    Change::Delete { kind: RecordKind::GpuWorkload, key: key.to_string() },
+                ));
+            }
+        }
+        _ => {
+            let Some((ns, name)) = key.split_once('/') else { return };
+            let id = (ns.to_string(), name.to_string());
+            if let Some(before) = view.local_queues.remove(&id) {
+                resend_for_local_queue(&id, [Some(before), None], view, cluster, out);
+            }
+        }
+    }
+}
+
+/// A LocalQueue now feeds another ClusterQueue (or none): the ClusterQueues on both sides and
+/// the workloads queued in it are sent again with the join redone.
+fn resend_for_local_queue(
+    id: &(String, String),
+    queues: [Option<String>; 2],
+    view: &View,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) {
+    for cq in queues.into_iter().flatten() {
+        send(view.queue_record(&cq), cluster, out);
+    }
+    let waiting: Vec<&String> = view
+        .workloads
+        .iter()
+        .filter(|(_, w)| w.namespace == id.0 && w.local_queue == id.1)
+        .map(|(k, _)| k)
+        .collect();
+    for key in waiting {
+        send(view.workload_record(key), cluster, out);
+    }
+}
+
+fn send(record: Option<Record>, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    if let Some(record) = record {
+        out.push(observe(cluster, Change::Upsert { record }));
+    }
+}
