@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
-    ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceState,
+    ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceKind, SourceState,
 };
 use crate::state::{EXPIRY_WINDOW, FleetState};
 use crate::ui::panes::{PaneId, gpu};
@@ -143,17 +143,27 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         if let ConnectionState::Forbidden { error } = &c.connection {
             out.push(vec![(format!("⊘ {} refused our credentials: {error}", c.id), "health.forbidden")]);
         }
+        let forbidden: Vec<(SourceKind, &str)> = c.forbidden_sources().collect();
+        if let Some((_, first)) = forbidden.first() {
+            // One line per cluster: a user without the reader role is refused everything.
+            let names: Vec<&str> = forbidden.iter().map(|(k, _)| k.label()).collect();
+            let head = if c.health() == ClusterHealth::Forbidden {
+                format!(
+                    "⊘ {}: may read none of the {} sources fleettop watches: bind dist/rbac/fleettop-reader.yaml · ",
+                    c.id,
+                    names.len()
+                )
+            } else {
+                format!("⊘ {}: no permission to list {}: ", c.id, names.join(", "))
+            };
+            out.push(vec![(head, "health.forbidden"), (format::one_line(first), "ui.dim")]);
+        }
         for (kind, s) in &c.sources {
-            match s {
-                SourceState::Forbidden { message } => out.push(vec![
-                    (format!("⊘ {}: no permission to list {}: ", c.id, kind.label()), "health.forbidden"),
-                    (format::one_line(message), "ui.dim"),
-                ]),
-                SourceState::Error { message } => out.push(vec![
+            if let SourceState::Error { message } = s {
+                out.push(vec![
                     (format!("! {}: {} source failing: ", c.id, kind.label()), "ui.error"),
                     (format::one_line(message), "ui.dim"),
-                ]),
-                _ => {}
+                ]);
             }
         }
     }
@@ -196,7 +206,11 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
             let rows: Vec<_> = ids.iter().filter_map(|id| state.denials().get(id).map(|d| (id, d))).collect();
             let deny: u64 =
                 rows.iter().filter(|(_, d)| d.enforcement == Enforcement::Deny).map(|(_, d)| d.count).sum();
-            let clusters: BTreeSet<_> = rows.iter().map(|(id, _)| &id.cluster).collect();
+            let clusters: BTreeSet<_> = rows
+                .iter()
+                .filter(|(_, d)| d.enforcement == Enforcement::Deny && d.count > 0)
+                .map(|(id, _)| &id.cluster)
+                .collect();
             (deny, clusters.len(), p)
         })
         .filter(|(deny, _, _)| *deny > 0)
@@ -257,5 +271,63 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
             (expired > 0).then(|| format!("{expired} expired"))
         }
         PaneId::Cost => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::model::{Change, ClusterId, ClusterUpdate, Observation};
+
+    fn text(line: &[Segment]) -> String {
+        line.iter().map(|(t, _)| t.as_str()).collect()
+    }
+
+    fn source(cluster: &ClusterId, source: SourceKind, state: SourceState) -> Observation {
+        Observation {
+            at: Timestamp::UNIX_EPOCH,
+            cluster: cluster.clone(),
+            change: Change::Source { source, state },
+        }
+    }
+
+    #[test]
+    fn refusals_make_one_finding_per_cluster_that_names_the_sources_or_the_fix() {
+        let (partial, none) = (ClusterId::new("partial"), ClusterId::new("none"));
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&partial, &none]);
+        let connected = ClusterUpdate { connection: Some(ConnectionState::Connected), ..Default::default() };
+        for c in [&partial, &none] {
+            state.apply(&Observation {
+                at: Timestamp::UNIX_EPOCH,
+                cluster: c.clone(),
+                change: Change::Cluster(connected.clone()),
+            });
+        }
+        let refused =
+            |what: &str| SourceState::Forbidden { message: format!("{what} is forbidden: User \"x\"") };
+        state.apply(&source(&partial, SourceKind::Events, SourceState::Live));
+        state.apply(&source(&partial, SourceKind::Kueue, refused("workloads.kueue.x-k8s.io")));
+        state.apply(&source(&partial, SourceKind::Kyverno, refused("policyexceptions.kyverno.io")));
+        state.apply(&source(&none, SourceKind::Events, refused("events")));
+        state.apply(&source(&none, SourceKind::Pods, refused("pods")));
+        state.apply(&source(&none, SourceKind::Gatekeeper, SourceState::NotInstalled));
+
+        let lines: Vec<String> =
+            findings(&state).iter().map(|l| text(l)).filter(|l| l.starts_with('⊘')).collect();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].starts_with(
+                "⊘ none: may read none of the 2 sources fleettop watches: bind dist/rbac/fleettop-reader.yaml"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with("⊘ partial: no permission to list kueue, kyverno: workloads.kueue"),
+            "{}",
+            lines[1]
+        );
     }
 }

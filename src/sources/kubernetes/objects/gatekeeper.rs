@@ -14,11 +14,11 @@ use crate::model::{Denial, Enforcement, Engine, Evidence, EvidenceSource, Object
 /// generation, resourceVersion), first/last seen = `status.auditTimestamp` (else
 /// `observed_at`).
 ///
-/// Enforcement is the constraint's action (the violation's `enforcementAction`, else the
-/// spec's): what Gatekeeper does to such requests at admission. The object itself exists;
-/// the evidence (a constraint status, not an event) says it is an audit finding. For
-/// `scoped` actions the strongest of the listed ones counts (deny > warn > dryrun); an
-/// action Gatekeeper may add later reads as audit.
+/// Enforcement is always [`Enforcement::Audit`]: the object exists, the audit found it in
+/// violation, and no request was denied now (showing `deny` here made on-call read "denied N
+/// requests"). What Gatekeeper would do to such a request at admission — the violation's
+/// `enforcementAction`, else the spec's; for `scoped`, the strongest listed (deny > warn >
+/// dryrun) — leads the evidence excerpt (`deny Namespace/default: …`).
 ///
 /// Ids are `constraint|<Kind>|<name>|<object>`; several violations of one object (one per
 /// container, say) fold into one denial with their messages on separate lines.
@@ -64,15 +64,6 @@ fn strongest(actions: &[String]) -> Option<&str> {
     ["deny", "warn", "dryrun"].into_iter().find(|a| actions.iter().any(|x| x.eq_ignore_ascii_case(a)))
 }
 
-fn enforcement(action: &str) -> Enforcement {
-    match action.to_ascii_lowercase().as_str() {
-        "deny" => Enforcement::Deny,
-        "warn" => Enforcement::Warn,
-        "dryrun" => Enforcement::Dryrun,
-        _ => Enforcement::Audit,
-    }
-}
-
 fn violation(v: &Value, policy: &PolicyRef, spec_action: Option<&str>, audited: Timestamp) -> Option<Denial> {
     let object = ObjectRef {
         kind: string_at(v, &["kind"]).unwrap_or_default(),
@@ -89,7 +80,7 @@ fn violation(v: &Value, policy: &PolicyRef, spec_action: Option<&str>, audited: 
     Some(Denial {
         id: format!("constraint|{}|{}|{}", policy.kind, policy.name, object.display()),
         engine: Engine::Gatekeeper,
-        enforcement: enforcement(action),
+        enforcement: Enforcement::Audit,
         policy: Some(policy.clone()),
         webhook: None,
         binding: None,
@@ -148,7 +139,7 @@ mod tests {
             ]
         );
         let d = &ds[0];
-        assert_eq!((d.engine, d.enforcement), (Engine::Gatekeeper, Enforcement::Deny));
+        assert_eq!((d.engine, d.enforcement), (Engine::Gatekeeper, Enforcement::Audit));
         assert_eq!(
             d.policy,
             Some(PolicyRef {
@@ -182,14 +173,19 @@ mod tests {
             {"kind": "Pod", "namespace": "shop", "name": "c", "message": "m", "enforcementAction": "scoped", "enforcementActions": ["warn", "deny"]},
             {"kind": "Pod", "namespace": "shop", "name": "d", "message": "m", "enforcementAction": "quarantine"},
         ]);
-        let got: Vec<Enforcement> =
-            constraint_denials(&object(v), now()).iter().map(|d| d.enforcement).collect();
-        assert_eq!(got, [Enforcement::Dryrun, Enforcement::Warn, Enforcement::Deny, Enforcement::Audit]);
+        let ds = constraint_denials(&object(v), now());
+        assert!(
+            ds.iter().all(|d| d.enforcement == Enforcement::Audit),
+            "audit findings, not denied requests"
+        );
+        let action = |d: &Denial| d.evidence[0].excerpt.split(' ').next().unwrap_or("").to_string();
+        let got: Vec<String> = ds.iter().map(action).collect();
+        assert_eq!(got, ["dryrun", "warn", "deny", "quarantine"]);
         let mut scoped = with(base, &["spec", "enforcementAction"], json!("scoped"));
         scoped["spec"]["scopedEnforcementActions"] =
             json!([{"action": "warn", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]}]);
         scoped["status"]["violations"] = json!([{"kind": "Pod", "name": "a", "message": "m"}]);
-        assert_eq!(constraint_denials(&object(scoped), now())[0].enforcement, Enforcement::Warn);
+        assert!(constraint_denials(&object(scoped), now())[0].evidence[0].excerpt.starts_with("warn "));
     }
 
     #[test]
