@@ -17,8 +17,20 @@
 //!   `/kubelet.slice/kubelet-kubepods.slice/…` (systemd) or `/kubelet/kubepods/…`; seen from the host,
 //!   a containerised node adds its own prefix (`/docker/<id>/kubepods/…`, `/system.slice/docker-<id>.scope/…`).
 //!
-//! So the parser looks for a pod component below a component naming `kubepods`, takes the UID from it,
-//! and the container from the component right after it. Static pods have a 32-hex (hash) UID, not a UUID.
+//! - cgroup namespaces: a reader in its own cgroup namespace (the default for containers on cgroup v2,
+//!   e.g. a node agent pod) sees other processes' paths relative to its own root, with `..` for each
+//!   level above it (`man 7 cgroup_namespaces`): `0::/../../../kubepods-burstable.slice/
+//!   kubepods-burstable-pod<uid>.slice/cri-containerd-<id>.scope`; the `kubepods.slice` component is gone.
+//! - the systemd form of a cgroupsPath (`<slice>:<prefix>:<name>`) written literally as one component, as
+//!   containerd does when its systemd cgroup setting and the host disagree:
+//!   `/kubepods-besteffort-pod<uid>.slice:cri-containerd:<id>`, under `/system.slice/containerd.service/`
+//!   for some v1 controllers.
+//!
+//! So the parser looks for a pod component below a component naming `kubepods`, or a systemd pod slice
+//! whose own name says `kubepods` (the slice name carries its ancestors), takes the UID from it, and the
+//! container from the component right after it (or from the same component in the `slice:prefix:id`
+//! form). Static pods have a 32-hex (hash) UID, not a UUID. A cgroupfs `pod<uid>` component is only taken
+//! below `kubepods`, so the cgroupfs driver seen through a cgroup namespace is not recognised.
 
 /// The container runtime, as told by the container's cgroup name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,16 +80,39 @@ pub fn pod_of_path(path: &str) -> Option<PodCgroup> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let mut seen_kubepods = false;
     for (i, part) in parts.iter().enumerate() {
-        if !seen_kubepods {
-            seen_kubepods = is_kubepods(part);
-            continue;
-        }
-        if let Some(uid) = pod_uid(part) {
-            let (container_id, runtime) = parts.get(i + 1).and_then(|c| container(c)).unzip();
+        let (pod_part, inline_container) = split_systemd_form(part);
+        if (seen_kubepods || is_kubepods_pod_slice(pod_part))
+            && let Some(uid) = pod_uid(pod_part)
+        {
+            let next = inline_container.or_else(|| parts.get(i + 1).and_then(|c| container(c)));
+            let (container_id, runtime) = next.unzip();
             return Some(PodCgroup { pod_uid: uid, container_id, runtime: runtime.flatten() });
         }
+        seen_kubepods = seen_kubepods || is_kubepods(part);
     }
     None
+}
+
+/// `<slice>:<prefix>:<id>` (the systemd cgroupsPath form, seen literally) → the slice and the
+/// container it names; any other component is returned as it is, with no container.
+fn split_systemd_form(part: &str) -> (&str, Option<(String, Option<Runtime>)>) {
+    let mut fields = part.splitn(3, ':');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(slice), Some(prefix), Some(id)) if slice.ends_with(".slice") => {
+            (slice, container(&format!("{prefix}-{id}")))
+        }
+        _ => (part, None),
+    }
+}
+
+/// A systemd pod slice whose name says it is under kubepods (`kubepods-burstable-pod<uid>.slice`,
+/// `kubelet-kubepods-pod<uid>.slice`): the slice name lists all its ancestors.
+fn is_kubepods_pod_slice(part: &str) -> bool {
+    part.strip_suffix(".slice").is_some_and(|name| {
+        let mut segments = name.split('-');
+        segments.any(|s| s == "kubepods")
+            && name.rsplit('-').next().is_some_and(|last| last.starts_with("pod"))
+    })
 }
 
 /// `kubepods`, `kubepods.slice`, `kubelet-kubepods.slice`.
@@ -237,6 +272,46 @@ mod tests {
         expect(&c, Some(Runtime::Containerd));
     }
 
+    /// Read from inside a container with its own cgroup namespace (cgroup v2's default), a sibling
+    /// pod's path starts with `..` and lacks `kubepods.slice`. The shape is the one Inspektor Gadget
+    /// quotes for `/host/proc/PID/cgroup` of sibling containers in its PR #3085 ("GetCgroupID: read
+    /// cgroup paths under host cgroup namespace"): `0::/../../../kubepods-burstable.slice/
+    /// kubepods-burstable-pod…`; the ids here are this file's.
+    #[test]
+    fn relative_to_the_readers_cgroup_namespace() {
+        let c = format!(
+            "0::/../../../kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/cri-containerd-{CID}.scope\n"
+        );
+        expect(&c, Some(Runtime::Containerd));
+        // A Guaranteed pod has no QoS slice: only `..` comes before its own slice.
+        let c = format!("0::/../../kubepods-pod{UID_}.slice/crio-{CID}.scope\n");
+        expect(&c, Some(Runtime::CriO));
+        // The cgroupfs driver is not recognised there: `pod<uid>` alone does not say kubepods.
+        assert_eq!(pod_of_cgroup(&format!("0::/../../burstable/pod{UID}/{CID}\n")), None);
+    }
+
+    /// Real lines, verbatim: `/proc/self/cgroup` of a containerd pod on cgroup v1 whose paths are the
+    /// systemd `slice:prefix:id` form written literally, some under `containerd.service`
+    /// (open-telemetry/opentelemetry-java issue #4507, "Bug in the ContainerResource implementation on
+    /// the Containerd runtime").
+    #[test]
+    fn real_systemd_form_written_literally_by_containerd() {
+        let c = "11:perf_event:/kubepods-besteffort-pod0125ec2f_b64a_4868_8f5b_94b56cbab864.slice:cri-containerd:ee4b20e90ac7f42a10bd004d05646b13d8ab5e2c5e7cbc01abf8006bac016459
+10:blkio:/system.slice/containerd.service/kubepods-besteffort-pod0125ec2f_b64a_4868_8f5b_94b56cbab864.slice:cri-containerd:ee4b20e90ac7f42a10bd004d05646b13d8ab5e2c5e7cbc01abf8006bac016459
+9:cpuacct,cpu:/system.slice/containerd.service/kubepods-besteffort-pod0125ec2f_b64a_4868_8f5b_94b56cbab864.slice:cri-containerd:ee4b20e90ac7f42a10bd004d05646b13d8ab5e2c5e7cbc01abf8006bac016459
+8:cpuset:/kubepods-besteffort-pod0125ec2f_b64a_4868_8f5b_94b56cbab864.slice:cri-containerd:ee4b20e90ac7f42a10bd004d05646b13d8ab5e2c5e7cbc01abf8006bac016459
+";
+        let want = Some(PodCgroup {
+            pod_uid: "0125ec2f-b64a-4868-8f5b-94b56cbab864".into(),
+            container_id: Some("ee4b20e90ac7f42a10bd004d05646b13d8ab5e2c5e7cbc01abf8006bac016459".into()),
+            runtime: Some(Runtime::Containerd),
+        });
+        assert_eq!(pod_of_cgroup(c), want);
+        for line in c.lines() {
+            assert_eq!(pod_of_cgroup(line), want, "{line}");
+        }
+    }
+
     /// Process in the pod cgroup itself (no container component), and a static pod's hash UID.
     #[test]
     fn pod_level_and_static_pod() {
@@ -277,6 +352,8 @@ mod tests {
             "12:memory:/user.slice\n1:name=systemd:/user.slice/user-0.slice/session-1.scope\n",
             // A pod-looking name outside kubepods.
             "0::/user.slice/pod8d1a7e2c-3b4f-4c6d-9e8f-0a1b2c3d4e5f/x\n",
+            "0::/user.slice/user-pod8d1a7e2c_3b4f_4c6d_9e8f_0a1b2c3d4e5f.slice\n",
+            "0::/system.slice/containerd.service\n",
             // Not a UID.
             "0::/kubepods/burstable/podnotauid/abc\n",
             "",
