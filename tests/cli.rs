@@ -179,3 +179,42 @@ fn without_a_kubeconfig_it_says_what_to_do() {
     let out = fleettop(&["snapshot", "--json", "--demo", "--at", "soon"], home.path());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected an offset"));
 }
+
+/// A diagnostic: without NVML (this project's machines) it says why and succeeds; on a GPU host
+/// it lists the GPUs instead.
+#[test]
+fn gpu_probe_says_what_nvml_sees_or_why_it_cannot() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fleettop(&["gpu-probe"], home.path());
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.starts_with("NVML not available: ") {
+        assert!(text.contains("libnvidia-ml.so.1") || text.contains("driver"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+    } else {
+        assert!(text.lines().any(|l| l.starts_with("gpu 0  ")), "a GPU host lists its GPUs: {text}");
+    }
+
+    let out = fleettop(&["gpu-probe", "--json", "--samples", "2", "--interval", "0"], home.path());
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let objects: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect();
+    if objects.first().is_some_and(|o| o["available"] == false) {
+        assert_eq!(objects.len(), 1);
+        assert!(objects[0]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{objects:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("NVML not available"));
+    } else {
+        assert_eq!(objects.len(), 2, "one object per sample");
+        assert!(
+            objects.iter().all(|o| o["devices"].as_array().is_some_and(|d| !d.is_empty())),
+            "{objects:?}"
+        );
+    }
+
+    for bad in [["--samples", "0"], ["--interval", "nan"], ["--interval", "90000"]] {
+        let out = fleettop(&["gpu-probe", bad[0], bad[1]], home.path());
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}

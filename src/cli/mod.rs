@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the wiring of sources, state, recorder and UI for
 //! each mode. The only place that turns errors into exit codes.
 
+mod gpu_probe;
 mod logging;
 mod run;
 mod snapshot;
@@ -105,6 +106,18 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
+    GpuProbe {
+        /// How many samples to take.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        samples: u32,
+        /// Seconds between samples.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = seconds)]
+        interval: f64,
+        /// Print one JSON object per sample.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the simulated incident to a recording (regenerates snapshots/demo.fleetrec).
     #[command(hide = true)]
     Simulate {
@@ -115,6 +128,12 @@ pub enum Command {
         #[arg(long, default_value_t = crate::sim::DEMO_SEED)]
         seed: u64,
     },
+}
+
+/// A number of seconds from 0 to a day (fractions allowed).
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("not a number of seconds: {s:?}"))?;
+    if (0.0..=86_400.0).contains(&v) { Ok(v) } else { Err(format!("must be 0 to 86400 seconds, not {s}")) }
 }
 
 /// Parses arguments, runs the chosen mode, and maps errors to a message and exit code.

@@ -1,5 +1,5 @@
 //! Runs each mode: the interactive UI over a replay, the demo or the simulated live fleet;
-//! the headless snapshot; and the demo generator.
+//! the headless snapshot; the GPU probe; and the demo generator.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +42,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             super::snapshot::print(&rec, &name, at.as_deref(), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::GpuProbe { samples, interval, json }) => {
+            super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Simulate { ref out, seed }) => {

@@ -214,6 +214,9 @@ pub struct GpuDevice {
     pub index: u32,
     /// GPU UUID.
     pub uuid: String,
+    /// Product name as the driver reports it (`NVIDIA H100 80GB HBM3`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     /// Utilisation in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilization_pct: Option<f32>,
@@ -230,6 +233,28 @@ pub struct GpuDevice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_w: Option<f32>,
     /// Pod using it (`ns/name`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Processes running on it (NVML only; DCGM does not list them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<GpuProcess>,
+}
+
+/// A process that holds a GPU, with the pod it belongs to when its cgroup tells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuProcess {
+    /// Process id, in the host's PID namespace (as the driver sees it).
+    pub pid: u32,
+    /// GPU memory it uses, MiB, when the driver reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_memory_mib: Option<u32>,
+    /// UID of its pod, from its cgroup; `None` for host processes or when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// Id of its container (hex), from its cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// Its pod as `ns/name`, once the UID has been resolved against the pods watcher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
 }

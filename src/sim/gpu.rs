@@ -322,12 +322,14 @@ fn emit_node(rng: &mut ChaCha8Rng, tl: &mut Timeline, n: &NodeSpec, pods: &[PodR
             devices.push(GpuDevice {
                 index: d,
                 uuid: uuids[d as usize].clone(),
+                product: None,
                 utilization_pct: Some(round1(util) as f32),
                 memory_used_mib: Some(memory),
                 memory_total_mib: Some(n.memory_mib),
                 temperature_c: Some(round1(temp) as f32),
                 power_w: Some(round1(power.max(n.power.0 * 0.8)) as f32),
                 pod: m.pod.clone(),
+                processes: Vec::new(),
             });
         }
         let mut taints = vec![GPU_TAINT.to_string()];

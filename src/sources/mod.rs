@@ -6,6 +6,7 @@
 
 pub mod fleet;
 pub mod kubernetes;
+pub mod nvml;
 pub mod parse;
 pub mod simulated;
 
@@ -51,6 +52,11 @@ impl ObservationSender {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// True once the app has gone away, for sources that do not send on every tick.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 }
 
