@@ -262,6 +262,14 @@ fn seed_custom_resources(server: &TestApiServer) {
     for object in fixture("gatekeeper/config-match-excludednamespaces.yaml") {
         server.add(object);
     }
+    server.add(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "replica-limit.example.com", "generation": 3},
+        "spec": {"validations": [{"expression": "object.spec.replicas <= 5"}]}}));
+    server.add(
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "replica-limit-binding", "generation": 1},
+        "spec": {"policyName": "replica-limit.example.com", "validationActions": ["Deny"]}}),
+    );
 }
 
 #[tokio::test]
@@ -279,8 +287,13 @@ async fn custom_resources_are_discovered_watched_and_projected_with_reads_only()
     })
     .await;
     let sources = &state.clusters()[&id("a")].sources;
-    for source in [SourceKind::Kueue, SourceKind::Kyverno, SourceKind::PolicyReports, SourceKind::Gatekeeper]
-    {
+    for source in [
+        SourceKind::Kueue,
+        SourceKind::Kyverno,
+        SourceKind::PolicyReports,
+        SourceKind::Gatekeeper,
+        SourceKind::AdmissionPolicies,
+    ] {
         assert_eq!(sources[&source], SourceState::Live, "{source:?}: {sources:?}");
     }
     assert_eq!(
@@ -306,6 +319,18 @@ async fn custom_resources_are_discovered_watched_and_projected_with_reads_only()
     let engines: Vec<Engine> = state.denials().values().map(|d| d.engine).collect();
     assert!(engines.contains(&Engine::Gatekeeper), "constraint violations are denials: {engines:?}");
     assert!(engines.contains(&Engine::Kyverno), "report failures are denials: {engines:?}");
+
+    let policies: Vec<String> = state.policies().values().map(|p| p.key()).collect();
+    assert_eq!(
+        policies,
+        [
+            "K8sRequiredLabels/ns-must-have-gk",
+            "ValidatingAdmissionPolicy/replica-limit.example.com",
+            "ValidatingAdmissionPolicyBinding/replica-limit-binding"
+        ]
+    );
+    let vap = state.policies().values().find(|p| p.name == "replica-limit.example.com").unwrap();
+    assert_eq!(vap.generation, Some(3), "the policy's version, for the denial join");
 
     let requests = server.requests();
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");

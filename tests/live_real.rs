@@ -138,6 +138,7 @@ fn crds() -> String {
         ("kueue.x-k8s.io", "v1beta2", "LocalQueue", "localqueues", "Namespaced"),
         ("kueue.x-k8s.io", "v1beta2", "Workload", "workloads", "Namespaced"),
         ("kyverno.io", "v2", "PolicyException", "policyexceptions", "Namespaced"),
+        ("kyverno.io", "v1", "ClusterPolicy", "clusterpolicies", "Cluster"),
         ("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports", "Namespaced"),
         ("constraints.gatekeeper.sh", "v1beta1", "K8sRequiredLabels", "k8srequiredlabels", "Cluster"),
         ("config.gatekeeper.sh", "v1alpha1", "Config", "configs", "Namespaced"),
@@ -186,7 +187,23 @@ fn install_custom_resources(real: &RealCluster) {
     apply("gatekeeper/constraint-k8srequiredlabels-with-violations.yaml", "default");
     apply("gatekeeper/config-match-excludednamespaces.yaml", "gatekeeper-system");
     real.kubectl(&["apply", "-f", "-"], Some(WORKLOAD));
+    real.kubectl(&["apply", "-f", "-"], Some(CLUSTER_POLICY));
 }
+
+/// A Kyverno ClusterPolicy that enforces one of its rules.
+const CLUSTER_POLICY: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-team-label
+  annotations: {policies.kyverno.io/severity: high, policies.kyverno.io/category: Best Practices}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: check-team
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {message: "label team is required", pattern: {metadata: {labels: {team: "?*"}}}}
+"#;
 
 /// A Kueue Workload waiting for 8 GPUs (its status as Kueue writes it).
 const WORKLOAD: &str = r#"
@@ -263,6 +280,14 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     for source in ["kueue", "kyverno", "policy_reports", "gatekeeper", "namespaces"] {
         assert_eq!(admin["sources"][source]["state"], "live", "{source}: {admin}");
     }
+    assert_eq!(admin["sources"]["admission_policies"]["state"], "not_installed", "v1.20 has no VAP: {admin}");
+    let policies = in_real("policies");
+    let policy_names: Vec<&str> = policies.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(policy_names, ["require-team-label", "ns-must-have-gk"], "{v}");
+    assert_eq!(
+        (policies[0]["enforcement"].as_str(), policies[0]["generation"].as_i64()),
+        (Some("deny"), Some(1))
+    );
     let queues = in_real("gpu_queues");
     assert_eq!(queues.len(), 1, "{v}");
     assert_eq!(
@@ -285,11 +310,14 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     let v = real.snapshot(&["real-noaccess"]);
     let reader = cluster(&v, "real-noaccess");
     assert_eq!(reader["health"], "live", "{reader}");
-    assert!(reader["sources"].as_object().unwrap().values().all(|s| s["state"] == "live"), "{reader}");
+    let states: Vec<(&String, &serde_json::Value)> =
+        reader["sources"].as_object().unwrap().iter().filter(|(k, _)| *k != "admission_policies").collect();
+    assert!(states.iter().all(|(_, s)| s["state"] == "live"), "{reader}");
     assert_eq!(v["gpu_nodes"].as_array().unwrap().len(), 1);
     assert_eq!(v["denials"].as_array().unwrap().len(), denials.len());
     assert_eq!(v["pending_gpu_pods"].as_array().unwrap().len(), 1);
     assert_eq!(v["gpu_queues"].as_array().unwrap().len(), 1);
     assert_eq!(v["gpu_workloads"].as_array().unwrap().len(), 1);
     assert_eq!(v["exceptions"].as_array().unwrap().len(), exceptions.len());
+    assert_eq!(v["policies"].as_array().unwrap().len(), policies.len());
 }

@@ -9,6 +9,7 @@ mod denial;
 mod exception;
 mod gpu;
 mod pipeline;
+mod policy;
 
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
@@ -18,6 +19,7 @@ pub use gpu::{
     WorkloadState, is_gpu_resource,
 };
 pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
+pub use policy::Policy;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -109,6 +111,8 @@ pub enum Record {
     GpuNode(GpuNode),
     /// One component of a telemetry pipeline, for one signal.
     Pipeline(PipelineComponent),
+    /// A policy object (its version, rules and enforcement).
+    Policy(Policy),
 }
 
 /// The tables of [`crate::state::FleetState`], one per record type.
@@ -129,11 +133,13 @@ pub enum RecordKind {
     GpuNode,
     /// [`PipelineComponent`] records.
     Pipeline,
+    /// [`Policy`] records.
+    Policy,
 }
 
 impl RecordKind {
     /// Every table, in the order the state and snapshots list them.
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::Denial,
         RecordKind::Exception,
         RecordKind::GpuQueue,
@@ -141,6 +147,7 @@ impl RecordKind {
         RecordKind::PendingGpuPod,
         RecordKind::GpuNode,
         RecordKind::Pipeline,
+        RecordKind::Policy,
     ];
 }
 
@@ -155,6 +162,7 @@ impl Record {
             Record::PendingGpuPod(_) => RecordKind::PendingGpuPod,
             Record::GpuNode(_) => RecordKind::GpuNode,
             Record::Pipeline(_) => RecordKind::Pipeline,
+            Record::Policy(_) => RecordKind::Policy,
         }
     }
 
@@ -168,6 +176,7 @@ impl Record {
             Record::PendingGpuPod(r) => r.key(),
             Record::GpuNode(r) => r.key(),
             Record::Pipeline(r) => r.key(),
+            Record::Policy(r) => r.key(),
         }
     }
 }

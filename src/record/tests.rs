@@ -227,7 +227,7 @@ fn round_trip_keeps_header_and_observations() {
     let rec = Recording::from_bytes(&bytes).expect("read");
     assert_eq!(rec.observations(), &obs[..]);
     assert!(rec.truncated().is_none());
-    assert_eq!(rec.format_version(), FormatVersion { major: 1, minor: 0 });
+    assert_eq!(rec.format_version(), FormatVersion::CURRENT);
     let h = rec.header();
     assert_eq!(h.format_version, FormatVersion::CURRENT);
     assert_eq!(h.fleettop_version, env!("CARGO_PKG_VERSION"));

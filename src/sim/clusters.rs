@@ -180,21 +180,22 @@ pub(crate) fn spec(name: &str) -> Option<&'static ClusterSpec> {
     SPECS.iter().find(|c| c.name == name)
 }
 
-/// The source a table is listed from.
-fn source_of(kind: RecordKind) -> SourceKind {
+/// The sources a table is listed from (policies come from three engines).
+fn sources_of(kind: RecordKind) -> &'static [SourceKind] {
     match kind {
-        RecordKind::Denial => S::Events,
-        RecordKind::Exception => S::Namespaces,
-        RecordKind::GpuQueue | RecordKind::GpuWorkload => S::Kueue,
-        RecordKind::PendingGpuPod => S::Pods,
-        RecordKind::GpuNode => S::Nodes,
-        RecordKind::Pipeline => S::Pipelines,
+        RecordKind::Denial => &[S::Events],
+        RecordKind::Exception => &[S::Namespaces],
+        RecordKind::GpuQueue | RecordKind::GpuWorkload => &[S::Kueue],
+        RecordKind::PendingGpuPod => &[S::Pods],
+        RecordKind::GpuNode => &[S::Nodes],
+        RecordKind::Pipeline => &[S::Pipelines],
+        RecordKind::Policy => &[S::Kyverno, S::Gatekeeper, S::AdmissionPolicies],
     }
 }
 
-/// Whether the cluster lists this table at all (its source is installed and readable).
+/// Whether the cluster lists this table at all (one of its sources is installed and readable).
 pub(crate) fn lists(cluster: &str, kind: RecordKind) -> bool {
-    spec(cluster).is_some_and(|c| c.sources.iter().any(|(s, a)| *s == source_of(kind) && *a == Live))
+    spec(cluster).is_some_and(|c| c.sources.iter().any(|(s, a)| sources_of(kind).contains(s) && *a == Live))
 }
 
 /// When the initial list of `kind` on `cluster` is delivered. Generators upsert their initial

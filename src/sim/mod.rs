@@ -25,6 +25,7 @@ mod gpu;
 mod kueue;
 mod messages;
 mod pipelines;
+mod policies;
 mod synthetic;
 mod timeline;
 
@@ -75,6 +76,7 @@ pub fn demo_incident(seed: u64, start: Timestamp) -> Simulation {
     clusters::generate(seed, &mut tl);
     exceptions::generate(start, &mut tl);
     denials::generate(seed, &mut tl);
+    policies::generate(&mut tl);
     let gpu_pods = kueue::generate(seed, &mut tl);
     gpu::generate(seed, &mut tl, gpu_pods.pods, gpu_pods.pending);
     pipelines::generate(seed, &mut tl);

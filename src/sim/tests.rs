@@ -473,3 +473,57 @@ fn print_demo_summary() {
         println!("  {} {}", h.at, h.what);
     }
 }
+
+#[test]
+fn the_rollout_policy_changes_generation_just_before_its_denials_start() {
+    let sim = demo();
+    let policy = |s: &FleetState, cluster: &str| {
+        s.policies()
+            .iter()
+            .find(|(id, p)| id.cluster.as_str() == cluster && p.name == super::denials::ROLLOUT_POLICY)
+            .map(|(_, p)| (p.generation, p.enforcement))
+    };
+    let before = at(&sim, mins(5));
+    let after = at(&sim, mins(25));
+    for cluster in [clusters::PROD_EU, clusters::STAGING_EU, clusters::PROD_US] {
+        assert_eq!(
+            policy(&before, cluster),
+            Some((Some(3), Some(crate::model::Enforcement::Audit))),
+            "{cluster}"
+        );
+        assert_eq!(
+            policy(&after, cluster),
+            Some((Some(4), Some(crate::model::Enforcement::Deny))),
+            "{cluster}"
+        );
+        // Every generation-4 denial comes after generation 4 reached its cluster.
+        let first_g4 = sim
+            .observations
+            .iter()
+            .filter(|o| o.cluster.as_str() == cluster)
+            .find_map(|o| match &o.change {
+                Change::Upsert { record: Record::Denial(d) }
+                    if d.policy.as_ref().and_then(|p| p.generation) == Some(4) =>
+                {
+                    Some(o.at)
+                }
+                _ => None,
+            })
+            .expect("generation 4 denies here");
+        let rolled = sim
+            .observations
+            .iter()
+            .filter(|o| o.cluster.as_str() == cluster)
+            .find_map(|o| match &o.change {
+                Change::Upsert { record: Record::Policy(p) } if p.generation == Some(4) => Some(o.at),
+                _ => None,
+            })
+            .expect("generation 4 arrives");
+        assert!(rolled < first_g4, "{cluster}: policy at {rolled}, first denial at {first_g4}");
+    }
+    assert_eq!(
+        policy(&after, clusters::PROD_AP),
+        Some((Some(3), Some(crate::model::Enforcement::Audit))),
+        "never reached ap-south"
+    );
+}

@@ -37,6 +37,7 @@ impl FleetState {
         push(&mut records, &self.pending_gpu_pods, Record::PendingGpuPod);
         push(&mut records, &self.gpu_nodes, Record::GpuNode);
         push(&mut records, &self.pipelines, Record::Pipeline);
+        push(&mut records, &self.policies, Record::Policy);
         Keyframe {
             now: self.now,
             applied: self.applied,

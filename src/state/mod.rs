@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::model::{
     Change, ClusterId, ClusterStatus, ClusterUpdate, Denial, GpuNode, GpuQueue, GpuWorkload, Observation,
-    PendingGpuPod, PipelineComponent, PolicyException, Record, RecordKind,
+    PendingGpuPod, PipelineComponent, Policy, PolicyException, Record, RecordKind,
 };
 
 /// A record's identity in the fleet: its cluster, then its key within the cluster.
@@ -63,6 +63,7 @@ pub struct FleetState {
     pending_gpu_pods: Table<PendingGpuPod>,
     gpu_nodes: Table<GpuNode>,
     pipelines: Table<PipelineComponent>,
+    policies: Table<Policy>,
     /// Keys still awaiting re-confirmation in an open relist, per cluster and kind.
     relists: BTreeMap<(ClusterId, RecordKind), BTreeSet<String>>,
     indexes: Indexes,
@@ -90,6 +91,7 @@ impl FleetState {
             pending_gpu_pods: Table::new(),
             gpu_nodes: Table::new(),
             pipelines: Table::new(),
+            policies: Table::new(),
             relists: BTreeMap::new(),
             indexes: Indexes::default(),
             version: 0,
@@ -236,6 +238,11 @@ impl FleetState {
         &self.pipelines
     }
 
+    /// Policies table (Kyverno policies, admission policies and bindings, constraints).
+    pub fn policies(&self) -> &Table<Policy> {
+        &self.policies
+    }
+
     /// Secondary indexes.
     pub fn indexes(&self) -> &Indexes {
         &self.indexes
@@ -260,6 +267,7 @@ impl FleetState {
             + self.pending_gpu_pods.len()
             + self.gpu_nodes.len()
             + self.pipelines.len()
+            + self.policies.len()
     }
 
     fn upsert(&mut self, id: RecordId, record: Record) {
@@ -304,6 +312,9 @@ impl FleetState {
             Record::Pipeline(r) => {
                 self.pipelines.insert(id, r);
             }
+            Record::Policy(r) => {
+                self.policies.insert(id, r);
+            }
         }
     }
 
@@ -339,6 +350,9 @@ impl FleetState {
             RecordKind::Pipeline => {
                 self.pipelines.remove(id);
             }
+            RecordKind::Policy => {
+                self.policies.remove(id);
+            }
         }
     }
 
@@ -354,6 +368,7 @@ impl FleetState {
             RecordKind::PendingGpuPod => keys(&self.pending_gpu_pods, cluster),
             RecordKind::GpuNode => keys(&self.gpu_nodes, cluster),
             RecordKind::Pipeline => keys(&self.pipelines, cluster),
+            RecordKind::Policy => keys(&self.policies, cluster),
         }
     }
 }

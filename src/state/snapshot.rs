@@ -69,10 +69,12 @@ pub struct StateSnapshot<'a> {
     pub pipelines: Vec<InCluster<'a, PipelineComponent, PipelineDerived>>,
     /// Exceptions with status.
     pub exceptions: Vec<InCluster<'a, PolicyException, ExceptionDerived>>,
+    /// Policies (Kyverno, admission policies and bindings, Gatekeeper constraints).
+    pub policies: Vec<InCluster<'a, crate::model::Policy>>,
 }
 
 /// The record lists of a snapshot, by JSON key, in order.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "clusters",
     "denials",
     "gpu_queues",
@@ -81,6 +83,7 @@ pub const SECTIONS: [&str; 8] = [
     "gpu_nodes",
     "pipelines",
     "exceptions",
+    "policies",
 ];
 
 /// How far ahead an exception counts as "expiring".
@@ -132,6 +135,7 @@ impl FleetState {
                     derived: ExceptionDerived { status: e.status(now, EXPIRY_WINDOW) },
                 })
                 .collect(),
+            policies: plain(&self.policies),
         }
     }
 }

@@ -230,6 +230,24 @@ const RESOURCES: &[ResourceType] = &[
         namespaced: true,
         short_names: &[],
     },
+    ResourceType {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        plural: "validatingadmissionpolicies",
+        singular: "validatingadmissionpolicy",
+        kind: "ValidatingAdmissionPolicy",
+        namespaced: false,
+        short_names: &[],
+    },
+    ResourceType {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        plural: "validatingadmissionpolicybindings",
+        singular: "validatingadmissionpolicybinding",
+        kind: "ValidatingAdmissionPolicyBinding",
+        namespaced: false,
+        short_names: &[],
+    },
     // An aggregated API; fleettop does not read it, but its discovery can be broken
     // ([`TestApiServer::break_group`]) to show that one failing group breaks nothing else.
     ResourceType {

@@ -124,12 +124,37 @@ fn projection(found: &Found, config: Arc<ProjectionConfig>) -> Option<Projection
                 objects::report_denials(o, Timestamp::now()).into_iter().map(Record::Denial).collect()
             }),
         ),
-        Role::Constraint => (
-            RecordKind::Denial,
-            Box::new(|o| {
-                objects::constraint_denials(o, Timestamp::now()).into_iter().map(Record::Denial).collect()
-            }),
-        ),
+        Role::Constraint => {
+            let kind = found.resource.kind.clone();
+            (
+                RecordKind::Denial,
+                Box::new(move |o| {
+                    // A constraint is a policy and the audit's list of its violations.
+                    let policy = objects::constraint_policy(o, &kind, &config).map(Record::Policy);
+                    let denials =
+                        objects::constraint_denials(o, Timestamp::now()).into_iter().map(Record::Denial);
+                    policy.into_iter().chain(denials).collect()
+                }),
+            )
+        }
+        Role::KyvernoPolicy => {
+            let kind = found.resource.kind.clone();
+            (
+                RecordKind::Policy,
+                Box::new(move |o| {
+                    objects::kyverno_policy(o, &kind, &config).map(Record::Policy).into_iter().collect()
+                }),
+            )
+        }
+        Role::AdmissionPolicy => {
+            let kind = found.resource.kind.clone();
+            (
+                RecordKind::Policy,
+                Box::new(move |o| {
+                    objects::admission_policy(o, &kind, &config).map(Record::Policy).into_iter().collect()
+                }),
+            )
+        }
         Role::GatekeeperConfig => (
             RecordKind::Exception,
             Box::new(|o| {

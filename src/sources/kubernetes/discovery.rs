@@ -32,6 +32,10 @@ pub enum Role {
     Constraint,
     /// Gatekeeper Config → exempt namespaces.
     GatekeeperConfig,
+    /// Kyverno ClusterPolicy / Policy → policy (version, rules, enforcement).
+    KyvernoPolicy,
+    /// ValidatingAdmissionPolicy / binding → policy.
+    AdmissionPolicy,
 }
 
 /// An API group fleettop watches when the cluster serves it.
@@ -80,6 +84,13 @@ pub const WANTED: &[Wanted] = &[
         source: SourceKind::Kyverno,
     },
     Wanted {
+        group: "kyverno.io",
+        versions: &["v1", "v2beta1"],
+        plurals: &["clusterpolicies", "policies"],
+        role: Role::KyvernoPolicy,
+        source: SourceKind::Kyverno,
+    },
+    Wanted {
         group: "policies.kyverno.io",
         versions: &["v1", "v1beta1", "v1alpha1"],
         plurals: &["policyexceptions"],
@@ -113,6 +124,15 @@ pub const WANTED: &[Wanted] = &[
         plurals: &["configs"],
         role: Role::GatekeeperConfig,
         source: SourceKind::Gatekeeper,
+    },
+    // Served as v1 from Kubernetes 1.30, v1beta1 from 1.28; the group's v1 also holds the
+    // webhook configurations, so the version is the first one that serves these resources.
+    Wanted {
+        group: "admissionregistration.k8s.io",
+        versions: &["v1", "v1beta1", "v1alpha1"],
+        plurals: &["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+        role: Role::AdmissionPolicy,
+        source: SourceKind::AdmissionPolicies,
     },
 ];
 
@@ -160,34 +180,53 @@ pub struct Discovered {
 pub async fn discover(client: &Client) -> Result<Discovered, SourceState> {
     let groups = timed(client.list_api_groups()).await?;
     let mut out = Discovered::default();
-    let mut chosen: Vec<(&Wanted, String)> = Vec::new();
+    let mut chosen: Vec<(&Wanted, Vec<String>)> = Vec::new();
     for wanted in WANTED {
-        match served_group(&groups.groups, wanted).and_then(|g| choose_version(g, wanted)) {
-            Some(version) => chosen.push((wanted, version)),
-            None => out.problems.push((wanted.source, wanted.group.to_string(), SourceState::NotInstalled)),
+        let versions =
+            served_group(&groups.groups, wanted).map(|g| candidate_versions(g, wanted)).unwrap_or_default();
+        if versions.is_empty() {
+            out.problems.push((wanted.source, wanted.group.to_string(), SourceState::NotInstalled));
+        } else {
+            chosen.push((wanted, versions));
         }
     }
-    let mut group_versions: Vec<String> = chosen.iter().map(|(w, v)| format!("{}/{v}", w.group)).collect();
-    group_versions.dedup();
+    let mut group_versions: Vec<String> = Vec::new();
+    for (w, versions) in &chosen {
+        for v in versions {
+            let gv = format!("{}/{v}", w.group);
+            if !group_versions.contains(&gv) {
+                group_versions.push(gv);
+            }
+        }
+    }
     let lists = futures::future::join_all(
         group_versions.iter().map(|gv| async move { timed(client.list_api_group_resources(gv)).await }),
     )
     .await;
-    for (wanted, version) in chosen {
-        let gv = format!("{}/{version}", wanted.group);
-        let Some(list) = group_versions.iter().position(|g| *g == gv).and_then(|i| lists.get(i)) else {
-            continue;
-        };
-        match list {
-            Ok(list) => {
-                let found = select(wanted, &version, &list.resources);
-                if found.is_empty() {
-                    out.problems.push((wanted.source, gv, SourceState::NotInstalled));
+    let list_of = |gv: &str| group_versions.iter().position(|g| g == gv).and_then(|i| lists.get(i));
+    for (wanted, versions) in chosen {
+        let mut first_error: Option<(String, SourceState)> = None;
+        let mut found = Vec::new();
+        for version in &versions {
+            let gv = format!("{}/{version}", wanted.group);
+            match list_of(&gv) {
+                Some(Ok(list)) => found = select(wanted, version, &list.resources),
+                Some(Err(state)) => {
+                    first_error.get_or_insert((gv, state.clone()));
                 }
-                out.found.extend(found);
+                None => {}
             }
-            Err(state) => out.problems.push((wanted.source, gv, state.clone())),
+            if !found.is_empty() {
+                break;
+            }
         }
+        if found.is_empty() {
+            let (gv, state) = first_error.unwrap_or_else(|| {
+                (format!("{}/{}", wanted.group, versions.join(",")), SourceState::NotInstalled)
+            });
+            out.problems.push((wanted.source, gv, state));
+        }
+        out.found.extend(found);
     }
     Ok(out)
 }
@@ -197,17 +236,20 @@ fn served_group<'a>(groups: &'a [APIGroup], wanted: &Wanted) -> Option<&'a APIGr
     groups.iter().find(|g| g.name == wanted.group)
 }
 
-/// The version to read: the most preferred one fleettop understands that the group serves.
-pub fn choose_version(group: &APIGroup, wanted: &Wanted) -> Option<String> {
+/// The versions to try, most preferred first: those fleettop understands that the group
+/// serves, or the group's preferred version when any will do.
+pub fn candidate_versions(group: &APIGroup, wanted: &Wanted) -> Vec<String> {
     let served: Vec<&str> = group.versions.iter().map(|v| v.version.as_str()).collect();
     if wanted.versions.is_empty() {
         return group
             .preferred_version
             .as_ref()
             .map(|p| p.version.clone())
-            .or_else(|| served.first().map(|v| v.to_string()));
+            .or_else(|| served.first().map(|v| v.to_string()))
+            .into_iter()
+            .collect();
     }
-    wanted.versions.iter().find(|v| served.contains(v)).map(|v| v.to_string())
+    wanted.versions.iter().filter(|v| served.contains(v)).map(|v| v.to_string()).collect()
 }
 
 /// The resources of one group version that fleettop wants and may list and watch.
@@ -285,18 +327,18 @@ mod tests {
     fn kueue_prefers_v1beta2_and_falls_back_to_v1beta1() {
         let wanted = WANTED[0];
         let both = group("kueue.x-k8s.io", &["v1beta2", "v1beta1"], "v1beta1");
-        assert_eq!(choose_version(&both, &wanted).as_deref(), Some("v1beta2"));
+        assert_eq!(candidate_versions(&both, &wanted), ["v1beta2", "v1beta1"]);
         let old = group("kueue.x-k8s.io", &["v1beta1", "v1alpha1"], "v1beta1");
-        assert_eq!(choose_version(&old, &wanted).as_deref(), Some("v1beta1"));
+        assert_eq!(candidate_versions(&old, &wanted), ["v1beta1"]);
         let unknown = group("kueue.x-k8s.io", &["v1alpha1"], "v1alpha1");
-        assert_eq!(choose_version(&unknown, &wanted), None);
+        assert!(candidate_versions(&unknown, &wanted).is_empty());
     }
 
     #[test]
     fn gatekeeper_constraints_take_every_watchable_kind_of_the_preferred_version() {
         let wanted = *WANTED.iter().find(|w| w.role == Role::Constraint).expect("constraints are wanted");
         let g = group("constraints.gatekeeper.sh", &["v1", "v1beta1", "v1alpha1"], "v1beta1");
-        assert_eq!(choose_version(&g, &wanted).as_deref(), Some("v1beta1"));
+        assert_eq!(candidate_versions(&g, &wanted), ["v1beta1"]);
         let rw = ["get", "list", "watch"];
         let resources = [
             resource("k8srequiredlabels", "K8sRequiredLabels", &rw),
@@ -327,7 +369,13 @@ mod tests {
         let sources = optional_sources();
         assert_eq!(
             sources,
-            [SourceKind::Kueue, SourceKind::Kyverno, SourceKind::PolicyReports, SourceKind::Gatekeeper]
+            [
+                SourceKind::Kueue,
+                SourceKind::Kyverno,
+                SourceKind::PolicyReports,
+                SourceKind::Gatekeeper,
+                SourceKind::AdmissionPolicies
+            ]
         );
     }
 }

@@ -31,7 +31,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sources every cluster runs; a cluster has finished its initial sync when each of
 /// them has reported something other than "syncing" (optional ones report "not installed"
 /// once discovery says the cluster does not serve them).
-pub const SOURCES: [SourceKind; 8] = [
+pub const SOURCES: [SourceKind; 9] = [
     SourceKind::Events,
     SourceKind::Nodes,
     SourceKind::Pods,
@@ -40,6 +40,7 @@ pub const SOURCES: [SourceKind; 8] = [
     SourceKind::Kyverno,
     SourceKind::PolicyReports,
     SourceKind::Gatekeeper,
+    SourceKind::AdmissionPolicies,
 ];
 
 /// True when `cluster` has finished its initial sync, or cannot (unreachable, refused).

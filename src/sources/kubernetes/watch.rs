@@ -52,7 +52,8 @@ pub type ProjectFn<K> = Box<dyn Fn(&K) -> Vec<Record> + Send + Sync>;
 
 /// How a watched object becomes records, and where its state is reported.
 pub struct Projection<K> {
-    /// The table its records go to.
+    /// The table its records go to (a projection may also produce records of other kinds:
+    /// a Gatekeeper constraint is a policy and a list of violations).
     pub kind: RecordKind,
     /// The source it reports as.
     pub source: SourceKind,
@@ -152,10 +153,10 @@ pub async fn pump<K>(
 /// exactly the records that no longer exist.
 #[derive(Debug, Default)]
 struct Tracker {
-    /// Object key → the record keys it produced.
-    emitted: HashMap<String, Vec<String>>,
+    /// Object key → the records (table and key) it produced.
+    emitted: HashMap<String, Vec<(RecordKind, String)>>,
     /// During a relist: what was emitted before it began.
-    before_relist: Option<HashMap<String, Vec<String>>>,
+    before_relist: Option<HashMap<String, Vec<(RecordKind, String)>>>,
 }
 
 impl Tracker {
@@ -167,7 +168,6 @@ impl Tracker {
         cluster: &ClusterId,
         out: &mut Vec<Observation>,
     ) -> Option<SourceState> {
-        let kind = p.kind;
         match event {
             Event::Init => {
                 let previous = std::mem::take(&mut self.emitted);
@@ -182,18 +182,18 @@ impl Tracker {
             Event::InitApply(o) | Event::Apply(o) => {
                 let object = object_key(&o);
                 let records = (p.project)(&o);
-                let keys: Vec<String> = records.iter().map(Record::key).collect();
+                let keys: Vec<(RecordKind, String)> = records.iter().map(|r| (r.kind(), r.key())).collect();
                 let old = self.emitted.insert(object, keys.clone()).unwrap_or_default();
-                delete_missing(&old, &keys, kind, cluster, out);
+                delete_missing(&old, &keys, cluster, out);
                 out.extend(records.into_iter().map(|record| observe(cluster, Change::Upsert { record })));
                 None
             }
             Event::InitDone => {
                 if let Some(baseline) = self.before_relist.take() {
-                    let kept: HashSet<&String> = self.emitted.values().flatten().collect();
-                    for key in baseline.values().flatten() {
-                        if !kept.contains(key) {
-                            out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
+                    let kept: HashSet<&(RecordKind, String)> = self.emitted.values().flatten().collect();
+                    for (kind, key) in baseline.values().flatten() {
+                        if !kept.contains(&(*kind, key.clone())) {
+                            out.push(observe(cluster, Change::Delete { kind: *kind, key: key.clone() }));
                         }
                     }
                 }
@@ -201,7 +201,7 @@ impl Tracker {
             }
             Event::Delete(o) => {
                 let old = self.emitted.remove(&object_key(&o)).unwrap_or_default();
-                delete_missing(&old, &[], kind, cluster, out);
+                delete_missing(&old, &[], cluster, out);
                 None
             }
         }
@@ -210,14 +210,13 @@ impl Tracker {
 
 /// Deletes the keys of `old` that are not in `new`.
 fn delete_missing(
-    old: &[String],
-    new: &[String],
-    kind: RecordKind,
+    old: &[(RecordKind, String)],
+    new: &[(RecordKind, String)],
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) {
-    for key in old.iter().filter(|k| !new.contains(k)) {
-        out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
+    for (kind, key) in old.iter().filter(|k| !new.contains(k)) {
+        out.push(observe(cluster, Change::Delete { kind: *kind, key: key.clone() }));
     }
 }
 
