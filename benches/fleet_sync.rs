@@ -1,7 +1,8 @@
 //! Fleet-scale sync on loopback (DESIGN.md §8): 50 clusters × 2,000 realistic pods served by
 //! the project's test API server, watched by fleettop's live sources. Reports time to the
 //! first batch, time until every cluster has finished its initial sync, resident memory
-//! growth, and what was kept. A `--bench` harness (not criterion): one run is the measurement.
+//! growth, what was kept, then CPU while idle and while the clusters change 1,000 times a
+//! second. A `--bench` harness (not criterion): one run is the measurement.
 //! `FLEET_CLUSTERS` and `FLEET_PODS` override the sizes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +27,40 @@ fn rss_kib() -> u64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_string()))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
+}
+
+/// CPU time this process has used (user + system), from /proc (USER_HZ is 100 on Linux).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().filter_map(|f| f.parse().ok()).collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15; the state letter (field 3) did not parse.
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Applies whatever arrives for `how_long`; returns the share of one core used meanwhile and
+/// the observations applied. `during` runs every 10 ms (to make changes), or not at all.
+async fn measure(
+    state: &mut FleetState,
+    rx: &mut fleettop::sources::ObservationReceiver,
+    how_long: Duration,
+    mut during: impl FnMut(u64),
+) -> (f64, u64) {
+    let (cpu0, wall0, applied0) = (cpu_time(), Instant::now(), state.applied());
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut n = 0u64;
+    while wall0.elapsed() < how_long {
+        tokio::select! {
+            Some(batch) = rx.recv() => state.apply_all(&batch),
+            _ = tick.tick() => { during(n); n += 1; }
+        }
+    }
+    let share = (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+    (share, state.applied() - applied0)
 }
 
 /// A pod shaped like a real workload: two containers with requests, labels, env, probes,
@@ -116,6 +151,25 @@ fn main() {
             state.gpu_nodes().len(),
             state.pending_gpu_pods().len(),
             state.record_count()
+        );
+        let window = Duration::from_secs(env("FLEET_MEASURE_S", 10) as u64);
+        let (idle, _) = measure(&mut state, &mut rx, window, |_| {}).await;
+        println!("  CPU idle            {:.1} % of a core (probes every 10 s per cluster)", idle * 100.0);
+        // 1,000 changes a second: 10 pod updates every 10 ms, round-robin over the clusters.
+        let (busy, applied) = measure(&mut state, &mut rx, window, |n| {
+            for k in 0..10 {
+                let i = (n * 10 + k) as usize;
+                let (c, p) = (i % clusters, (i / clusters) % pods);
+                let mut changed = pod(c * pods + p);
+                changed["metadata"]["labels"]["churn"] = json!(n.to_string());
+                servers[c].add(changed);
+            }
+        })
+        .await;
+        println!(
+            "  CPU at 1,000 ev/s   {:.1} % of a core, {} observations applied (the 50 test servers that make and serve the changes run in this process too)",
+            busy * 100.0,
+            applied
         );
     });
 }

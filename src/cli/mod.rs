@@ -58,6 +58,10 @@ pub struct FleetArgs {
     /// Kubeconfig to read instead of $KUBECONFIG / ~/.kube/config.
     #[arg(long, value_name = "FILE", global = true)]
     pub kubeconfig: Option<PathBuf>,
+    /// Do not sample this host's GPUs through NVML (by default, when NVML loads, the live
+    /// view adds a `local:<hostname>` row with per-GPU telemetry and the pods of processes).
+    #[arg(long, global = true)]
+    pub no_nvml: bool,
 }
 
 /// Look and feel.

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use ratatui::layout::Rect;
 
 use super::{Cli, Command, UiArgs};
-use crate::model::{Change, ClusterId, ClusterUpdate, Observation};
+use crate::model::{Change, ClusterId, ClusterUpdate, ConnectionState, Observation};
 use crate::record::when as offset;
 use crate::record::{RecordWriter, Recording, RecordingHeader};
 use crate::sources::fleet::SelectedCluster;
@@ -203,10 +203,52 @@ fn live(
     kubeconfig: kube::config::Kubeconfig,
     selected: Vec<SelectedCluster>,
 ) -> anyhow::Result<ExitCode> {
-    let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
+    let mut clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
+    let local = if cli.fleet.no_nvml { None } else { local_gpus() };
+    if let Some((id, _)) = &local {
+        clusters.push(id.clone());
+    }
     live_session(cli, clusters, Timestamp::now(), "live", move |rt, tx| {
-        spawn_clusters(rt, &kubeconfig, selected, &tx)
+        spawn_clusters(rt, &kubeconfig, selected, &tx);
+        if let Some((id, node)) = local {
+            let tx = tx.clone();
+            rt.spawn(async move {
+                // The local host has no API server: it is connected as long as we run.
+                let connected = ClusterUpdate {
+                    connection: Some(ConnectionState::Connected),
+                    server_version: Some("NVML".into()),
+                    ..Default::default()
+                };
+                let obs = Observation {
+                    at: Timestamp::now(),
+                    cluster: id.clone(),
+                    change: Change::Cluster(connected),
+                };
+                if tx.send(vec![obs]).await {
+                    sources::nvml::run(id, node, LOCAL_GPU_EVERY, tx).await;
+                }
+            });
+        }
     })
+}
+
+/// How often this host's GPUs are sampled through NVML.
+const LOCAL_GPU_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// When NVML loads on this host: the pseudo-cluster its GPUs show under (`local:<hostname>`)
+/// and the node name. Hosts without GPUs (most bastions) get nothing, and no error row:
+/// `fleettop gpu-probe` says why NVML is not available.
+fn local_gpus() -> Option<(ClusterId, String)> {
+    if let Err(e) = sources::nvml::NvmlSampler::open() {
+        tracing::info!("no local GPU row: {e}");
+        return None;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    Some((ClusterId::new(format!("local:{host}")), host))
 }
 
 /// Starts one supervisor per selected cluster; fleet file labels go first, as observations,

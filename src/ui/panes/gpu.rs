@@ -611,6 +611,52 @@ fn node_detail(_ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
             ),
             scope: if idle { "gpu.idle" } else { "ui.text" },
         });
+        for p in &d.processes {
+            lines.push(DetailLine::Text(process_line(p), "ui.dim"));
+        }
     }
     Detail { title: format!("node {}", n.name), lines }
+}
+
+/// `pid 446 · 1542 MiB · pod shop/trainer-0 (container 3f2a…)`, or the pod UID when the pod is
+/// not known by name, or `host process`.
+fn process_line(p: &crate::model::GpuProcess) -> String {
+    let mem = p.used_memory_mib.map(|m| format!("{m} MiB")).unwrap_or_else(|| "mem ?".into());
+    let owner = match (&p.pod, &p.pod_uid) {
+        (Some(pod), _) => format!("pod {pod}"),
+        (None, Some(uid)) => format!("pod uid {uid}"),
+        (None, None) => "host process".into(),
+    };
+    let container = p
+        .container_id
+        .as_deref()
+        .map(|c| format!(" (container {})", c.chars().take(12).collect::<String>()))
+        .unwrap_or_default();
+    format!("    pid {} · {mem} · {owner}{container}", p.pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GpuProcess;
+
+    #[test]
+    fn gpu_processes_name_their_pod_or_say_they_are_host_processes() {
+        let p = |pod: Option<&str>, uid: Option<&str>| GpuProcess {
+            pid: 446,
+            used_memory_mib: Some(1542),
+            pod_uid: uid.map(String::from),
+            container_id: uid.map(|_| "3f2a9c0d1e2b4a5f6789".to_string()),
+            pod: pod.map(String::from),
+        };
+        assert_eq!(process_line(&p(None, None)), "    pid 446 · 1542 MiB · host process");
+        assert_eq!(
+            process_line(&p(None, Some("8d1c"))),
+            "    pid 446 · 1542 MiB · pod uid 8d1c (container 3f2a9c0d1e2b)"
+        );
+        assert_eq!(
+            process_line(&p(Some("ml/train-0"), Some("8d1c"))),
+            "    pid 446 · 1542 MiB · pod ml/train-0 (container 3f2a9c0d1e2b)"
+        );
+    }
 }
