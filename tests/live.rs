@@ -367,3 +367,20 @@ async fn missing_refused_and_late_custom_resources_are_reported_per_source() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pods_and_workloads_without_a_team_label_take_their_namespaces_team() {
+    let server = TestApiServer::start().await;
+    server.add(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vision", "labels": {"team": "cv"}}}));
+    let mut pod = gpu_pod("unlabelled-0", None, 1);
+    pod["metadata"] = json!({"name": "unlabelled-0", "namespace": "vision"});
+    server.add(pod);
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "the pending pod", |s| {
+        settled(s, &id("a")) && s.pending_gpu_pods().len() == 1
+    })
+    .await;
+    let pending = state.pending_gpu_pods().values().next().unwrap();
+    assert_eq!((pending.namespace.as_str(), pending.team.as_deref()), ("vision", Some("cv")));
+}

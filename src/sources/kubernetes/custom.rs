@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use super::discovery::{self, Found, Role};
 use super::objects::{self, ProjectionConfig};
+use super::teams::NamespaceTeams;
 use super::watch::{ProjectFn, Projection, SourceStates, observe, pump};
 use crate::model::{Change, ClusterId, Record, RecordKind, SourceKind, SourceState};
 use crate::sources::ObservationSender;
@@ -32,6 +33,7 @@ pub async fn run(
     cluster: ClusterId,
     states: SourceStates,
     config: Arc<ProjectionConfig>,
+    teams: NamespaceTeams,
     tx: ObservationSender,
     rediscover_every: Duration,
 ) {
@@ -72,7 +74,15 @@ pub async fn run(
                 // Kueue's three resources explain each other: one task joins them.
                 if !kueue.is_empty() && watching.insert("kueue".into()) {
                     let (c, s, t) = (cluster.clone(), states.clone(), tx.clone());
-                    tasks.spawn(super::kueue::run(client.clone(), c, kueue, s, config.clone(), t));
+                    tasks.spawn(super::kueue::run(
+                        client.clone(),
+                        c,
+                        kueue,
+                        s,
+                        config.clone(),
+                        teams.clone(),
+                        t,
+                    ));
                 }
                 for f in others {
                     if watching.insert(f.label()) {

@@ -11,12 +11,10 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
 use super::project;
+use super::teams::NamespaceTeams;
 use super::watch::{BATCH, classify, observe};
 use crate::model::{Change, ClusterId, GpuNode, Observation, Record, RecordKind, SourceKind, SourceState};
 use crate::sources::ObservationSender;
-
-/// Label on pods (or their namespace, later) that names the owning team.
-pub const TEAM_LABEL: &str = "team";
 
 /// An item of either stream; boxed because pods are large.
 enum Watched {
@@ -51,7 +49,15 @@ fn pod_key(p: &Pod) -> String {
 }
 
 /// Watches nodes and pods of `client`'s cluster forever and sends GPU observations.
-pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender) {
+///
+/// A pending pod's team is its `team_label`, else its namespace's (from `teams`).
+pub async fn run(
+    client: Client,
+    cluster: ClusterId,
+    team_label: String,
+    teams: NamespaceTeams,
+    tx: ObservationSender,
+) {
     let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .map(|e| Watched::Node(Box::new(e)));
@@ -77,7 +83,9 @@ pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender) {
                     Err(e) => (SourceKind::Nodes, Some(classify(&e))),
                 },
                 Watched::Pod(ev) => match *ev {
-                    Ok(ev) => (SourceKind::Pods, on_pod(ev, &mut view, &cluster, &mut out)),
+                    Ok(ev) => {
+                        (SourceKind::Pods, on_pod(ev, &mut view, (&team_label, &teams), &cluster, &mut out))
+                    }
                     Err(e) => (SourceKind::Pods, Some(classify(&e))),
                 },
             };
@@ -141,6 +149,7 @@ fn on_node(
 fn on_pod(
     ev: Event<Pod>,
     view: &mut GpuView,
+    (team_label, teams): (&str, &NamespaceTeams),
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) -> Option<SourceState> {
@@ -153,8 +162,11 @@ fn on_pod(
         }
         Event::InitApply(p) | Event::Apply(p) => {
             let key = pod_key(&p);
-            match project::pending_gpu_pod(&p, TEAM_LABEL) {
-                Some(pending) => {
+            match project::pending_gpu_pod(&p, team_label) {
+                Some(mut pending) => {
+                    if pending.team.is_none() {
+                        pending.team = teams.get(&pending.namespace);
+                    }
                     view.pending.insert(key.clone(), ());
                     out.push(observe(cluster, Change::Upsert { record: Record::PendingGpuPod(pending) }));
                 }

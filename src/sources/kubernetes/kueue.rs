@@ -17,6 +17,7 @@ use kube::{Api, Client};
 
 use super::discovery::{Found, Role};
 use super::objects::{self, ProjectionConfig};
+use super::teams::NamespaceTeams;
 use super::watch::{BATCH, SourceStates, classify, observe};
 use crate::model::{
     Change, ClusterId, GpuQueue, GpuWorkload, Observation, Record, RecordKind, SourceKind, SourceState,
@@ -77,6 +78,7 @@ pub async fn run(
     found: Vec<Found>,
     states: SourceStates,
     config: Arc<ProjectionConfig>,
+    teams: NamespaceTeams,
     tx: ObservationSender,
 ) {
     let mut streams: Vec<BoxStream<'static, Item>> = Vec::new();
@@ -105,7 +107,7 @@ pub async fn run(
         let mut out = Vec::new();
         for (role, event) in batch {
             let state = match event {
-                Ok(ev) => on_event(role, ev, &mut view, &config, &cluster, &mut out),
+                Ok(ev) => on_event(role, ev, &mut view, &config, &teams, &cluster, &mut out),
                 Err(e) => Some(classify(&e)),
             };
             let label = labels.get(&role).map(String::as_str).unwrap_or("kueue");
@@ -125,6 +127,7 @@ fn on_event(
     event: Event<DynamicObject>,
     view: &mut View,
     config: &ProjectionConfig,
+    teams: &NamespaceTeams,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) -> Option<SourceState> {
@@ -136,7 +139,7 @@ fn on_event(
             None
         }
         Event::InitApply(o) | Event::Apply(o) => {
-            let key = apply(role, &o, view, config, cluster, out);
+            let key = apply(role, &o, view, config, teams, cluster, out);
             if let Some(seen) = view.seen.get_mut(&role) {
                 seen.insert(key);
             }
@@ -168,11 +171,13 @@ fn object_key(role: Role, o: &DynamicObject) -> String {
 }
 
 /// Projects an added or changed object and sends what it changes; returns its key.
+#[allow(clippy::too_many_arguments)] // the task's parts, passed rather than bundled for one call
 fn apply(
     role: Role,
     o: &DynamicObject,
     view: &mut View,
     config: &ProjectionConfig,
+    teams: &NamespaceTeams,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) -> String {
@@ -186,7 +191,10 @@ fn apply(
             None => remove(role, &key, view, cluster, out),
         },
         Role::Workload => match objects::workload(o, config) {
-            Some(w) => {
+            Some(mut w) => {
+                if w.team.is_none() {
+                    w.team = teams.get(&w.namespace);
+                }
                 view.workloads.insert(key.clone(), w);
                 send(view.workload_record(&key), cluster, out);
             }

@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod kueue;
 pub mod objects;
 pub mod project;
+pub mod teams;
 pub mod watch;
 
 use std::sync::Arc;
@@ -138,11 +139,15 @@ pub async fn run_cluster_with(
         project: Box::new(|e| project::denial(e).map(Record::Denial).into_iter().collect()),
     };
     let config = options.projection.clone();
+    let teams = teams::NamespaceTeams::default();
+    teams.preload(client.clone(), &config).await;
+    let namespace_teams = teams.clone();
     let namespaces = Projection::<Namespace> {
         kind: RecordKind::Exception,
         source: SourceKind::Namespaces,
         resource: "namespaces".into(),
         project: Box::new(move |n| {
+            namespace_teams.observe(n, &config);
             objects::namespace_exception(n, &config).map(Record::Exception).into_iter().collect()
         }),
     };
@@ -171,10 +176,11 @@ pub async fn run_cluster_with(
             cluster.clone(),
             states,
             options.projection.clone(),
+            teams.clone(),
             tx.clone(),
             options.rediscover_every
         ),
-        gpu::run(client, cluster.clone(), tx),
+        gpu::run(client, cluster.clone(), options.projection.team_label.clone(), teams, tx),
     );
 }
 
