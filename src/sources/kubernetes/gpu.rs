@@ -12,7 +12,7 @@ use kube::{Api, Client};
 
 use super::project;
 use super::teams::NamespaceTeams;
-use super::watch::{BATCH, classify, observe};
+use super::watch::{BATCH, Recovery, classify, observe};
 use crate::model::{Change, ClusterId, GpuNode, Observation, Record, RecordKind, SourceKind, SourceState};
 use crate::sources::ObservationSender;
 
@@ -74,29 +74,50 @@ pub async fn run(
     if !tx.send(start).await {
         return;
     }
-    while let Some(batch) = stream.next().await {
+    let mut recovery: BTreeMap<SourceKind, Recovery> = BTreeMap::new();
+    loop {
         let mut out = Vec::new();
-        for item in batch {
-            let (source, state) = match item {
-                Watched::Node(ev) => match *ev {
-                    Ok(ev) => (SourceKind::Nodes, on_node(ev, &mut view, &cluster, &mut out)),
-                    Err(e) => (SourceKind::Nodes, Some(classify(&e))),
-                },
-                Watched::Pod(ev) => match *ev {
-                    Ok(ev) => {
-                        (SourceKind::Pods, on_pod(ev, &mut view, (&team_label, &teams), &cluster, &mut out))
-                    }
-                    Err(e) => (SourceKind::Pods, Some(classify(&e))),
-                },
-            };
-            if let Some(s) = state.filter(|s| states.get(&source) != Some(s)) {
-                states.insert(source, s.clone());
-                out.push(observe(&cluster, Change::Source { source, state: s }));
+        let mut reported: Vec<(SourceKind, SourceState)> = Vec::new();
+        let nodes_recovered = recovery.get(&SourceKind::Nodes).map(Recovery::recovered);
+        let pods_recovered = recovery.get(&SourceKind::Pods).map(Recovery::recovered);
+        tokio::select! {
+            next = stream.next() => {
+                let Some(batch) = next else { return };
+                for item in batch {
+                    reported.extend(match item {
+                        Watched::Node(ev) => match *ev {
+                            Ok(ev) => on_node(ev, &mut view, &cluster, &mut out).map(|s| (SourceKind::Nodes, s)),
+                            Err(e) => Some((SourceKind::Nodes, classify(&e))),
+                        },
+                        Watched::Pod(ev) => match *ev {
+                            Ok(ev) => on_pod(ev, &mut view, (&team_label, &teams), &cluster, &mut out)
+                                .map(|s| (SourceKind::Pods, s)),
+                            Err(e) => Some((SourceKind::Pods, classify(&e))),
+                        },
+                    });
+                }
+            }
+            () = maybe(nodes_recovered) => reported.push((SourceKind::Nodes, SourceState::Live)),
+            () = maybe(pods_recovered) => reported.push((SourceKind::Pods, SourceState::Live)),
+        }
+        for (source, state) in reported {
+            let state = recovery.entry(source).or_default().note(state);
+            if states.get(&source) != Some(&state) {
+                states.insert(source, state.clone());
+                out.push(observe(&cluster, Change::Source { source, state }));
             }
         }
         if !out.is_empty() && !tx.send(out).await {
             return;
         }
+    }
+}
+
+/// Awaits `f`, or forever when there is none.
+async fn maybe(f: Option<impl std::future::Future<Output = ()>>) {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -113,6 +134,8 @@ fn on_node(
     out: &mut Vec<Observation>,
 ) -> Option<SourceState> {
     let kind = RecordKind::GpuNode;
+    // Only an established watch delivers these: the source is live (see `watch::Tracker`).
+    let watched = matches!(ev, Event::Apply(_) | Event::Delete(_));
     match ev {
         Event::Init => {
             view.nodes.clear();
@@ -143,7 +166,7 @@ fn on_node(
             }
         }
     }
-    None
+    watched.then_some(SourceState::Live)
 }
 
 fn on_pod(
@@ -154,6 +177,8 @@ fn on_pod(
     out: &mut Vec<Observation>,
 ) -> Option<SourceState> {
     let kind = RecordKind::PendingGpuPod;
+    // Only an established watch delivers these: the source is live (see `watch::Tracker`).
+    let watched = matches!(ev, Event::Apply(_) | Event::Delete(_));
     match ev {
         Event::Init => {
             view.held.clear();
@@ -206,5 +231,5 @@ fn on_pod(
             }
         }
     }
-    None
+    watched.then_some(SourceState::Live)
 }

@@ -131,6 +131,8 @@ fn on_event(
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) -> Option<SourceState> {
+    // Only an established watch delivers `Apply`/`Delete`: the watch is live.
+    let watched = matches!(event, Event::Apply(_) | Event::Delete(_));
     match event {
         Event::Init => {
             let before = view.keys(role);
@@ -143,7 +145,7 @@ fn on_event(
             if let Some(seen) = view.seen.get_mut(&role) {
                 seen.insert(key);
             }
-            None
+            watched.then_some(SourceState::Live)
         }
         Event::InitDone => {
             let before = view.relisting.remove(&role).unwrap_or_default();
@@ -156,7 +158,7 @@ fn on_event(
         Event::Delete(o) => {
             let key = object_key(role, &o);
             remove(role, &key, view, cluster, out);
-            None
+            watched.then_some(SourceState::Live)
         }
     }
 }

@@ -132,19 +132,65 @@ pub async fn pump<K>(
         return;
     }
     let mut stream = std::pin::pin!(watcher::watcher(api, config).default_backoff().ready_chunks(BATCH));
-    while let Some(events) = stream.next().await {
-        let mut out = Vec::with_capacity(events.len());
-        for event in events {
-            let next_state = match event {
-                Ok(ev) => tracker.apply(ev, &p, &cluster, &mut out),
-                Err(e) => Some(classify(&e)),
-            };
-            if let Some(s) = next_state.and_then(|s| states.set(p.source, &p.resource, s)) {
-                out.push(observe(&cluster, Change::Source { source: p.source, state: s }));
+    let mut recovery = Recovery::default();
+    loop {
+        let mut out = Vec::new();
+        tokio::select! {
+            next = stream.next() => {
+                let Some(events) = next else { return };
+                for event in events {
+                    let next_state = match event {
+                        Ok(ev) => tracker.apply(ev, &p, &cluster, &mut out),
+                        Err(e) => Some(classify(&e)),
+                    };
+                    if let Some(s) = next_state.map(|s| recovery.note(s)).and_then(|s| states.set(p.source, &p.resource, s)) {
+                        out.push(observe(&cluster, Change::Source { source: p.source, state: s }));
+                    }
+                }
+            }
+            () = recovery.recovered() => {
+                recovery.note(SourceState::Live);
+                if let Some(s) = states.set(p.source, &p.resource, SourceState::Live) {
+                    out.push(observe(&cluster, Change::Source { source: p.source, state: s }));
+                }
             }
         }
         if !out.is_empty() && !tx.send(out).await {
             return;
+        }
+    }
+}
+
+/// A watch with no new error for this long after one is taken to be running again.
+/// kube-runtime retries a failed watch with backoff (at most 30 s apart, after a connect
+/// that may itself take 30 s) and reports nothing when a retried watch starts: a watch
+/// resumed from its last resourceVersion without a relist (events are not served from the
+/// watch cache, so this is what happens after an apiserver restart) would otherwise show its
+/// error forever when nothing changes. Any event it delivers makes it live at once.
+pub const RECOVERED_AFTER: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// When a source in error counts as recovered, absent new errors (see [`RECOVERED_AFTER`]).
+#[derive(Debug, Default)]
+pub struct Recovery {
+    failing_since: Option<tokio::time::Instant>,
+}
+
+impl Recovery {
+    /// Notes a state the watch reported; returns it unchanged. Errors (re)start the clock.
+    pub fn note(&mut self, state: SourceState) -> SourceState {
+        self.failing_since = match state {
+            SourceState::Error { .. } => Some(tokio::time::Instant::now()),
+            _ => None,
+        };
+        state
+    }
+
+    /// Completes once the watch has been quiet for [`RECOVERED_AFTER`] since its last error;
+    /// never while it is not in error.
+    pub async fn recovered(&self) {
+        match self.failing_since {
+            Some(t) => tokio::time::sleep_until(t + RECOVERED_AFTER).await,
+            None => std::future::pending().await,
         }
     }
 }
@@ -168,6 +214,7 @@ impl Tracker {
         cluster: &ClusterId,
         out: &mut Vec<Observation>,
     ) -> Option<SourceState> {
+        let watched = matches!(event, Event::Apply(_));
         match event {
             Event::Init => {
                 let previous = std::mem::take(&mut self.emitted);
@@ -186,7 +233,9 @@ impl Tracker {
                 let old = self.emitted.insert(object, keys.clone()).unwrap_or_default();
                 delete_missing(&old, &keys, cluster, out);
                 out.extend(records.into_iter().map(|record| observe(cluster, Change::Upsert { record })));
-                None
+                // An `Apply` only comes from an established watch: the source is live (this is
+                // what clears an error once a retried watch delivers again).
+                watched.then_some(SourceState::Live)
             }
             Event::InitDone => {
                 if let Some(baseline) = self.before_relist.take() {
@@ -202,7 +251,7 @@ impl Tracker {
             Event::Delete(o) => {
                 let old = self.emitted.remove(&object_key(&o)).unwrap_or_default();
                 delete_missing(&old, &[], cluster, out);
-                None
+                Some(SourceState::Live)
             }
         }
     }
@@ -282,6 +331,37 @@ mod tests {
             }
         }
         (upserts, deletes)
+    }
+
+    #[test]
+    fn only_an_established_watch_implies_live() {
+        let (p, cluster, mut out) = (projection(), ClusterId::new("c"), Vec::new());
+        let mut t = Tracker::default();
+        let mut state = |e| t.apply(e, &p, &cluster, &mut out);
+        assert_eq!(state(Event::Init), None);
+        assert_eq!(state(Event::InitApply(namespace("a", "a1"))), None, "still listing");
+        assert_eq!(state(Event::InitDone), Some(SourceState::Live));
+        // After an error, a retried watch that resumes says nothing until it delivers.
+        assert_eq!(state(Event::Apply(namespace("a", "a2"))), Some(SourceState::Live));
+        assert_eq!(state(Event::Delete(namespace("a", "a2"))), Some(SourceState::Live));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_watch_counts_as_recovered_only_after_a_while_without_errors() {
+        let mut r = Recovery::default();
+        let pending = |r: &Recovery| {
+            let mut f = std::pin::pin!(r.recovered());
+            futures::FutureExt::now_or_never(f.as_mut()).is_none()
+        };
+        assert!(pending(&r), "not in error: nothing to recover from");
+        r.note(SourceState::Error { message: "connection refused".into() });
+        assert!(pending(&r));
+        tokio::time::advance(RECOVERED_AFTER - std::time::Duration::from_secs(1)).await;
+        assert!(pending(&r), "an error in the last 90 s: still failing");
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert!(!pending(&r), "quiet for 90 s: recovered");
+        r.note(SourceState::Live);
+        assert!(pending(&r));
     }
 
     #[test]
