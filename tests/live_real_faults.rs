@@ -238,6 +238,10 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
     create_event(&admin, pod_security_event()).await;
     drop(admin);
 
+    // Nodes and pods come from the apiserver's watch cache, which starts afresh: their watches
+    // get 410 Gone and relist. Events bypass the watch cache, so that watch resumes from its
+    // resourceVersion with no relist; kube-runtime says nothing when a retried watch starts,
+    // and the source turns Live again on the first event it delivers (the new denial).
     let took = w
         .until(
             Duration::from_secs(120),
