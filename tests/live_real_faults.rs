@@ -96,10 +96,14 @@ fn connected(s: &FleetState) -> bool {
     s.clusters().get(&id()).is_some_and(|c| c.connection == ConnectionState::Connected)
 }
 
+/// Every source is live, or (the optional groups this bare apiserver has no CRDs for) not
+/// installed.
 fn all_live(s: &FleetState) -> bool {
-    s.clusters()
-        .get(&id())
-        .is_some_and(|c| SOURCES.iter().all(|k| c.sources.get(k) == Some(&SourceState::Live)))
+    s.clusters().get(&id()).is_some_and(|c| {
+        SOURCES
+            .iter()
+            .all(|k| matches!(c.sources.get(k), Some(SourceState::Live | SourceState::NotInstalled)))
+    })
 }
 
 fn denial_keys(s: &FleetState) -> Vec<String> {
@@ -179,7 +183,7 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
         rx,
         relists: BTreeMap::new(),
     };
-    let options = Options { probe_every: Duration::from_millis(200) };
+    let options = Options { probe_every: Duration::from_millis(200), ..Options::default() };
     let supervisor = tokio::spawn(run_cluster_with(api.kubeconfig(), id(), tx, options));
 
     let took = w
