@@ -6,6 +6,7 @@
 
 pub mod fleet;
 pub mod kubernetes;
+pub mod memory;
 pub mod nvml;
 pub mod parse;
 pub mod simulated;

@@ -215,6 +215,8 @@ fn on_pod(
         }
         Event::InitDone => {
             out.push(observe(cluster, Change::SyncEnd { kind }));
+            // The pod list is the largest fleettop reads: give its decoding buffers back.
+            crate::sources::memory::release_freed_memory();
             let names: Vec<String> = view.nodes.keys().cloned().collect();
             for n in names {
                 upsert_node(view, &n, cluster, out);
