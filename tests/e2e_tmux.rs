@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -203,4 +205,76 @@ fn sigterm_finishes_the_recording_and_restores_the_terminal() {
     let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
     assert!(rec.truncated().is_none(), "SIGTERM finishes the last frame: {:?}", rec.truncated());
     assert!(!rec.observations().is_empty());
+}
+
+#[test]
+fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
+    use serde_json::json;
+    use support::apiserver::TestApiServer;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(TestApiServer::start());
+    server.add(json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "h100-1", "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
+        "status": {"capacity": {"nvidia.com/gpu": "8"}, "allocatable": {"nvidia.com/gpu": "8"}}}));
+    server.add(json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreate", "count": 2,
+        "metadata": {"name": "web.1", "namespace": "shop"},
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"},
+        "message": "Error creating: pods \"web-7d9c-x2\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10"}));
+    server.add(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "replica-limit.example.com", "generation": 2}, "spec": {"validations": []}}));
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig_yaml("lab")).unwrap();
+    let file = home.path().join("live.fleetrec");
+
+    let t = Tmux::start(
+        "live",
+        home.path(),
+        &format!("--kubeconfig {} --no-nvml --record {}", kubeconfig.display(), file.display()),
+    );
+    t.wait_for("1 live");
+    let s = t.wait_for("Denials 1");
+    assert!(s.contains("lab"), "{s}");
+    t.keys(&["q"]);
+    t.wait_exit();
+
+    // What the session saw is what its recording replays to…
+    let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
+    assert!(rec.truncated().is_none());
+    let replayed = rec.state_at(rec.end());
+    let keys = |state: &fleettop::state::FleetState| {
+        let mut k: Vec<String> = state.denials().keys().map(|id| format!("denial {}", id.key)).collect();
+        k.extend(state.gpu_nodes().keys().map(|id| format!("node {}", id.key)));
+        k.extend(state.policies().keys().map(|id| format!("policy {}", id.key)));
+        k
+    };
+    assert_eq!(
+        keys(&replayed),
+        [
+            "denial event/shop/web.1",
+            "node h100-1",
+            "policy ValidatingAdmissionPolicy/replica-limit.example.com"
+        ]
+    );
+    // …and what a headless live snapshot of the same cluster prints.
+    let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args(["snapshot", "--json", "--kubeconfig", kubeconfig.to_str().unwrap()])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recorded = serde_json::to_value(replayed.snapshot()).unwrap();
+    for section in ["denials", "gpu_nodes", "policies"] {
+        let strip = |v: &serde_json::Value| {
+            let mut v = v[section].clone();
+            for r in v.as_array_mut().unwrap() {
+                // Evidence and first/last seen carry the observation clock; the facts must match.
+                r.as_object_mut().unwrap().retain(|k, _| !["evidence", "at"].contains(&k.as_str()));
+            }
+            v
+        };
+        assert_eq!(strip(&recorded), strip(&live), "{section}");
+    }
+    assert!(server.requests().iter().all(|r| r.method == "GET"), "fleettop only reads");
 }
