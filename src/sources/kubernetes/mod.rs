@@ -140,7 +140,6 @@ pub async fn run_cluster_with(
     };
     let config = options.projection.clone();
     let teams = teams::NamespaceTeams::default();
-    teams.preload(client.clone(), &config).await;
     let namespace_teams = teams.clone();
     let namespaces = Projection::<Namespace> {
         kind: RecordKind::Exception,
@@ -171,16 +170,29 @@ pub async fn run_cluster_with(
             states.clone(),
             tx.clone()
         ),
-        custom::run(
-            client.clone(),
-            cluster.clone(),
-            states,
-            options.projection.clone(),
-            teams.clone(),
-            tx.clone(),
-            options.rediscover_every
-        ),
-        gpu::run(client, cluster.clone(), options.projection.team_label.clone(), teams, tx),
+        // Pods and Kueue workloads take their namespace's team: list namespaces once first
+        // (the probe and the other watches do not wait for it).
+        async {
+            teams.preload(client.clone(), &options.projection).await;
+            tokio::join!(
+                custom::run(
+                    client.clone(),
+                    cluster.clone(),
+                    states,
+                    options.projection.clone(),
+                    teams.clone(),
+                    tx.clone(),
+                    options.rediscover_every
+                ),
+                gpu::run(
+                    client.clone(),
+                    cluster.clone(),
+                    options.projection.team_label.clone(),
+                    teams.clone(),
+                    tx.clone()
+                ),
+            );
+        },
     );
 }
 
