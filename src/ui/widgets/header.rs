@@ -36,7 +36,11 @@ pub fn title(f: &mut Frame, area: Rect, app: &App) {
     }
     let summary: Vec<String> = counts.iter().map(|(h, n)| format!("{n} {}", h.label())).collect();
     spans.push(Span::styled(
-        format!(" {} clusters: {}", state.clusters().len(), summary.join(" · ")),
+        format!(
+            " {}: {}",
+            crate::ui::summaries::plural(state.clusters().len() as u64, "cluster"),
+            summary.join(" · ")
+        ),
         theme.style("ui.header"),
     ));
     if app.backpressure > 0 {
