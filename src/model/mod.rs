@@ -19,7 +19,7 @@ pub use gpu::{
     WorkloadState, is_gpu_resource,
 };
 pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
-pub use policy::Policy;
+pub use policy::{Policy, Rollout};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -49,6 +49,20 @@ pub struct Policy {
     /// When it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Timestamp>,
+    /// The last generation change fleettop saw: filled in by the reducer (never by sources)
+    /// when an upsert carries another generation than the stored record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// A policy's generation changing while fleettop watched: the start of a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The generation before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    /// When the new generation was observed.
+    pub at: Timestamp,
 }
 
 impl Policy {

@@ -28,6 +28,7 @@ fn rollout_policy(generation: i64, enforcement: Enforcement, resource_version: u
         owner: Some("platform-security".into()),
         ready: Some(true),
         created_at: None,
+        rollout: None,
     }
 }
 
@@ -53,6 +54,7 @@ fn plain(
         owner: None,
         ready: None,
         created_at: None,
+        rollout: None,
     }
 }
 

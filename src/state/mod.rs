@@ -141,7 +141,12 @@ impl FleetState {
                 if let Some(pending) = self.relists.get_mut(&(cluster.clone(), record.kind())) {
                     pending.remove(&key);
                 }
-                self.upsert(RecordId::new(cluster, key), record.clone());
+                let mut record = record.clone();
+                let id = RecordId::new(cluster, key);
+                if let Record::Policy(p) = &mut record {
+                    p.rollout = rollout_of(self.policies.get(&id), p, obs.at);
+                }
+                self.upsert(id, record);
             }
             Change::Delete { kind, key } => {
                 status.last_data_at = Some(obs.at);
@@ -370,6 +375,18 @@ impl FleetState {
             RecordKind::Pipeline => keys(&self.pipelines, cluster),
             RecordKind::Policy => keys(&self.policies, cluster),
         }
+    }
+}
+
+/// The rollout a policy upsert carries: a new one when its generation differs from the stored
+/// record's, else the stored record's (a resync of the same generation keeps the history).
+fn rollout_of(old: Option<&Policy>, new: &Policy, at: Timestamp) -> Option<crate::model::Rollout> {
+    match old {
+        Some(o) if o.generation != new.generation && o.generation.is_some() => {
+            Some(crate::model::Rollout { from: o.generation, at })
+        }
+        Some(o) => o.rollout.clone(),
+        None => None,
     }
 }
 

@@ -246,3 +246,39 @@ fn snapshot_json_names_every_pane() {
     assert_eq!(v["denials"][0]["cluster"], "a");
     assert_eq!(v["clusters"][0]["health"], "syncing");
 }
+
+fn policy(generation: i64) -> Record {
+    Record::Policy(Policy {
+        engine: Engine::Kyverno,
+        kind: "ClusterPolicy".into(),
+        namespace: None,
+        name: "require-run-as-nonroot".into(),
+        generation: Some(generation),
+        resource_version: None,
+        rules: vec!["run-as-non-root".into()],
+        enforcement: Some(Enforcement::Deny),
+        binds: None,
+        severity: None,
+        category: None,
+        owner: None,
+        ready: None,
+        created_at: None,
+        rollout: None,
+    })
+}
+
+#[test]
+fn a_generation_change_is_remembered_as_a_rollout_and_survives_keyframes() {
+    let mut s = FleetState::default();
+    let up = |at, generation| obs(at, "a", Change::Upsert { record: policy(generation) });
+    let rollout = |s: &FleetState| s.policies().values().next().and_then(|p| p.rollout.clone());
+    s.apply(&up(0, 3));
+    s.apply(&up(5, 3));
+    assert_eq!(rollout(&s), None, "the first sight and a resync of the same generation are no rollout");
+    s.apply(&up(10, 4));
+    assert_eq!(rollout(&s), Some(Rollout { from: Some(3), at: t(10) }));
+    s.apply(&up(20, 4));
+    assert_eq!(rollout(&s), Some(Rollout { from: Some(3), at: t(10) }), "a resync keeps the rollout");
+    let rebuilt = FleetState::from_keyframe(&s.keyframe());
+    assert_eq!(rollout(&rebuilt), Some(Rollout { from: Some(3), at: t(10) }));
+}

@@ -71,7 +71,13 @@ impl Derived {
         }
         self.built_for = Some(key);
         self.summary = match view.pane {
-            PaneId::Denials => vec![summaries::denials(state)],
+            PaneId::Denials => {
+                let mut lines = vec![summaries::denials(state)];
+                lines.extend(
+                    summaries::rollouts(state).iter().map(|r| vec![(r.words(), "denials.enforcement.deny")]),
+                );
+                lines
+            }
             PaneId::Pipelines => vec![summaries::pipelines(state)],
             PaneId::Exceptions => vec![summaries::exceptions(state)],
             PaneId::Gpu => {

@@ -44,6 +44,7 @@ pub fn kyverno_policy(obj: &DynamicObject, kind: &str, cfg: &ProjectionConfig) -
         owner: meta_lookup(&obj.metadata, &cfg.owner_keys).map(|(_, v)| v),
         ready,
         created_at: created(&obj.metadata),
+        rollout: None,
     })
 }
 
@@ -74,6 +75,7 @@ pub fn admission_policy(obj: &DynamicObject, kind: &str, cfg: &ProjectionConfig)
         owner: meta_lookup(&obj.metadata, &cfg.owner_keys).map(|(_, v)| v),
         ready: None,
         created_at: created(&obj.metadata),
+        rollout: None,
     })
 }
 
@@ -106,6 +108,7 @@ pub fn constraint_policy(obj: &DynamicObject, kind: &str, cfg: &ProjectionConfig
         owner: meta_lookup(&obj.metadata, &cfg.owner_keys).map(|(_, v)| v),
         ready: None,
         created_at: created(&obj.metadata),
+        rollout: None,
     })
 }
 
