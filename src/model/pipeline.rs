@@ -38,6 +38,9 @@ pub enum ComponentKind {
     Exporter,
     /// Prometheus remote-write queue.
     RemoteWrite,
+    /// The self-metrics endpoint itself: stands for a workload whose scrape failed before any
+    /// of its components was known.
+    Endpoint,
 }
 
 impl ComponentKind {
@@ -48,6 +51,7 @@ impl ComponentKind {
             ComponentKind::Processor => "processor",
             ComponentKind::Exporter => "exporter",
             ComponentKind::RemoteWrite => "remote-write",
+            ComponentKind::Endpoint => "endpoint",
         }
     }
 }
