@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod gpu;
 pub mod kueue;
 pub mod objects;
+pub mod pipelines;
 pub mod project;
 pub mod teams;
 pub mod watch;
@@ -32,7 +33,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sources every cluster runs; a cluster has finished its initial sync when each of
 /// them has reported something other than "syncing" (optional ones report "not installed"
 /// once discovery says the cluster does not serve them).
-pub const SOURCES: [SourceKind; 9] = [
+pub const SOURCES: [SourceKind; 10] = [
     SourceKind::Events,
     SourceKind::Nodes,
     SourceKind::Pods,
@@ -42,6 +43,7 @@ pub const SOURCES: [SourceKind; 9] = [
     SourceKind::PolicyReports,
     SourceKind::Gatekeeper,
     SourceKind::AdmissionPolicies,
+    SourceKind::Pipelines,
 ];
 
 /// True when `cluster` has finished its initial sync, or cannot (unreachable, refused).
@@ -94,6 +96,8 @@ pub struct Options {
     pub rediscover_every: Duration,
     /// Labels and annotations the projections read (team, owner, ticket, expiry).
     pub projection: Arc<ProjectionConfig>,
+    /// Interval between telemetry-pipeline scrape rounds (see [`pipelines`]).
+    pub scrape_every: Duration,
 }
 
 impl Default for Options {
@@ -102,6 +106,7 @@ impl Default for Options {
             probe_every: PROBE_EVERY,
             rediscover_every: custom::REDISCOVER_EVERY,
             projection: Arc::new(ProjectionConfig::default()),
+            scrape_every: pipelines::SCRAPE_EVERY,
         }
     }
 }
@@ -154,6 +159,7 @@ pub async fn run_cluster_with(
     let warnings = watcher::Config::default().fields("type=Warning");
     tokio::join!(
         probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
+        pipelines::run(client.clone(), cluster.clone(), tx.clone(), options.scrape_every),
         pump(
             Api::<Event>::all(client.clone()),
             warnings,

@@ -1,0 +1,542 @@
+//! Telemetry-pipeline self-metrics, scraped through the API server's pod proxy (only a
+//! kubeconfig is needed: no port-forward, no network path to the pods).
+//!
+//! Every round (every [`super::Options::scrape_every`]) one task per cluster:
+//!
+//! 1. **discovers** the targets: one LIST of pods per entry of [`SELECTORS`] (a const table
+//!    for now; configurable selectors and explicit URLs from the fleet file come later), keeping
+//!    Running pods, with the metrics port taken from the first container port whose name the
+//!    entry lists, else the entry's default port;
+//! 2. **scrapes** every target in parallel with `GET
+//!    /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/metrics` (needs `get` on `pods/proxy`),
+//!    each with a timeout and a body-size cap;
+//! 3. **parses** with [`parse::prometheus`] and turns the target's previous scrape and this one
+//!    into [`PipelineComponent`]s with [`rates::components`] (counter resets handled there).
+//!
+//! Records: a target's components are published from its second successful scrape on (the
+//! first has no rates, and all-zero rates would read as "silent", which is unhealthy). A failed
+//! scrape (timeout, 403, 5xx, a body that does not parse) is a finding, not a crash: the
+//! target's last components are re-sent with `scrape_error` set (their rates and `scraped_at`
+//! are those of the last good scrape), or, when it has none yet, one
+//! [`ComponentKind::Endpoint`] record stands for it. Records of targets that disappeared are
+//! deleted.
+//!
+//! The source state, reported after every round that changes it:
+//! * pods cannot be listed: `Forbidden` (403) or `Error`, records kept;
+//! * no target found: `NotInstalled`. Honest only as "no collector or Prometheus found by
+//!   [`SELECTORS`]": collectors deployed with other labels are not seen, so the Fleet pane says
+//!   "not installed" for a cluster that may well run one;
+//! * any scrape refused with 403: `Forbidden` with the API server's message (fleettop lacks
+//!   `get pods/proxy`; the per-target records say the same);
+//! * otherwise `Live`, even when some targets fail: those failures are the targets' findings
+//!   (records with `scrape_error`), not the source's.
+//!
+//! Only GET requests are sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::{AsyncReadExt, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::{Api, Client};
+
+use super::watch::observe;
+use crate::model::{
+    Change, ClusterId, ComponentKind, Observation, PipelineComponent, Record, RecordKind, Signal, SourceKind,
+    SourceState,
+};
+use crate::sources::ObservationSender;
+use crate::sources::parse::{prometheus, rates};
+
+/// Default interval between scrape rounds.
+pub const SCRAPE_EVERY: Duration = Duration::from_secs(15);
+/// Longest a single scrape may take (capped at the interval), and longest the pod list may take.
+pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest metrics body read; a bigger one is a scrape error (a collector's self-metrics are a
+/// few tens of KB, a large Prometheus server's a few MB).
+pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Most scrapes in flight at once, per cluster.
+pub const PARALLEL_SCRAPES: usize = 8;
+
+/// What a discovered workload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TargetKind {
+    /// An OpenTelemetry Collector (self-metrics on `:8888/metrics` by default).
+    Collector,
+    /// A Prometheus server (`:9090/metrics`).
+    Prometheus,
+}
+
+/// One way to find pipeline pods: pods whose `label` has one of `values`.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetSelector {
+    /// What the matching pods are.
+    pub kind: TargetKind,
+    /// The label key.
+    pub label: &'static str,
+    /// Accepted values (`label in (…)`).
+    pub values: &'static [&'static str],
+    /// Container port names that serve the metrics, most preferred first.
+    pub port_names: &'static [&'static str],
+    /// The port when no container port has one of those names.
+    pub default_port: u16,
+}
+
+impl TargetSelector {
+    /// The Kubernetes label selector (`key=value` or `key in (a,b)`).
+    pub fn label_selector(&self) -> String {
+        match self.values {
+            [one] => format!("{}={one}", self.label),
+            many => format!("{} in ({})", self.label, many.join(",")),
+        }
+    }
+
+    /// True when `labels` match (applied again on the client: cheap, and exact whatever the
+    /// server did with the selector).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        labels.get(self.label).is_some_and(|v| self.values.contains(&v.as_str()))
+    }
+}
+
+const COLLECTOR_PORTS: &[&str] = &["metrics", "http-metrics", "monitoring"];
+
+/// Where pipeline pods are looked for. A const table for now (configurable selectors are
+/// issue 6's next step):
+/// * the collector Helm chart sets `app.kubernetes.io/name: opentelemetry-collector` (its chart
+///   name); `otelcol` and `otel-collector` are common hand-written names;
+/// * the OpenTelemetry Operator sets `app.kubernetes.io/component: opentelemetry-collector`
+///   (its `name` is `<cr>-collector`, so it needs its own entry) and a container port named
+///   `metrics`;
+/// * the Prometheus Operator and the prometheus-community chart set
+///   `app.kubernetes.io/name: prometheus`; the operator names the port `web`.
+pub const SELECTORS: &[TargetSelector] = &[
+    TargetSelector {
+        kind: TargetKind::Collector,
+        label: "app.kubernetes.io/name",
+        values: &["opentelemetry-collector", "otelcol", "otel-collector"],
+        port_names: COLLECTOR_PORTS,
+        default_port: 8888,
+    },
+    TargetSelector {
+        kind: TargetKind::Collector,
+        label: "app.kubernetes.io/component",
+        values: &["opentelemetry-collector"],
+        port_names: COLLECTOR_PORTS,
+        default_port: 8888,
+    },
+    TargetSelector {
+        kind: TargetKind::Prometheus,
+        label: "app.kubernetes.io/name",
+        values: &["prometheus"],
+        port_names: &["web", "http-web", "metrics", "http-metrics", "monitoring"],
+        default_port: 9090,
+    },
+];
+
+/// A pod to scrape.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// The metrics port.
+    pub port: u16,
+    /// What it is.
+    pub kind: TargetKind,
+}
+
+impl Target {
+    /// `namespace/pod`: the `workload` of its records.
+    pub fn workload(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The API server path of its metrics through the pod proxy.
+    pub fn proxy_path(&self) -> String {
+        format!("/api/v1/namespaces/{}/pods/{}:{}/proxy/metrics", self.namespace, self.name, self.port)
+    }
+}
+
+/// The target `pod` makes under `selector`: `None` unless it is Running and named.
+pub fn target(pod: &Pod, selector: &TargetSelector) -> Option<Target> {
+    let meta = &pod.metadata;
+    if !meta.labels.as_ref().is_some_and(|l| selector.matches(l)) || meta.deletion_timestamp.is_some() {
+        return None;
+    }
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    if !running {
+        return None;
+    }
+    let ports: Vec<_> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .collect();
+    let port = selector
+        .port_names
+        .iter()
+        .find_map(|want| ports.iter().find(|p| p.name.as_deref() == Some(*want)))
+        .and_then(|p| u16::try_from(p.container_port).ok())
+        .unwrap_or(selector.default_port);
+    Some(Target {
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone()?,
+        port,
+        kind: selector.kind,
+    })
+}
+
+/// Why a scrape failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeFailure {
+    /// The message shown on the record.
+    pub message: String,
+    /// True when the API server refused the proxy request (403).
+    pub forbidden: bool,
+}
+
+/// Lists the pods of every selector; deduplicated (a pod matched twice is one target).
+async fn discover(client: &Client) -> Result<Vec<Target>, kube::Error> {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let mut found: BTreeMap<(String, String), Target> = BTreeMap::new();
+    for selector in SELECTORS {
+        let list = pods.list(&ListParams::default().labels(&selector.label_selector())).await?;
+        for pod in &list.items {
+            if let Some(t) = target(pod, selector) {
+                found.entry((t.namespace.clone(), t.name.clone())).or_insert(t);
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// One scrape through the pod proxy: the body, or why not.
+async fn fetch(client: &Client, target: &Target, timeout: Duration) -> Result<String, ScrapeFailure> {
+    let fail = |message: String| ScrapeFailure { message, forbidden: false };
+    let request = http::Request::get(target.proxy_path())
+        .body(Vec::new())
+        .map_err(|e| fail(format!("bad request for {}: {e}", target.proxy_path())))?;
+    let read = async {
+        let body = client.request_stream(request).await.map_err(|e| match e {
+            kube::Error::Api(s) => ScrapeFailure {
+                message: format!("{} {}: {}", s.code, s.reason, s.message),
+                forbidden: s.code == 403,
+            },
+            e => fail(super::chain(&e)),
+        })?;
+        let mut bytes = Vec::new();
+        std::pin::pin!(body)
+            .take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| fail(format!("reading the metrics body: {e}")))?;
+        Ok(bytes)
+    };
+    let bytes = tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| fail(format!("no answer within {} ms", timeout.as_millis())))??;
+    if bytes.len() as u64 > MAX_BODY_BYTES {
+        return Err(fail(format!("metrics body larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
+    }
+    String::from_utf8(bytes).map_err(|_| fail("metrics body is not UTF-8".into()))
+}
+
+/// What one target left behind: its last good scrape and the records it published.
+#[derive(Debug, Default)]
+struct TargetState {
+    previous: Option<(prometheus::Scrape, Timestamp)>,
+    published: BTreeMap<String, PipelineComponent>,
+}
+
+/// The scraper of one cluster, between rounds.
+#[derive(Debug, Default)]
+pub struct Scraper {
+    targets: BTreeMap<Target, TargetState>,
+}
+
+impl Scraper {
+    /// Takes one round's results (every current target with its body or failure, at the time
+    /// it was read) and returns the observations it makes and the source state.
+    pub fn round(
+        &mut self,
+        cluster: &ClusterId,
+        results: Vec<(Target, Timestamp, Result<String, ScrapeFailure>)>,
+    ) -> (Vec<Observation>, SourceState) {
+        let mut out = Vec::new();
+        let current: BTreeSet<Target> = results.iter().map(|(t, _, _)| t.clone()).collect();
+        // Gone targets (deleted, not Running, port changed): delete their records.
+        let gone: Vec<Target> = self.targets.keys().filter(|t| !current.contains(*t)).cloned().collect();
+        for t in gone {
+            if let Some(st) = self.targets.remove(&t) {
+                for key in st.published.into_keys() {
+                    out.push(observe(cluster, Change::Delete { kind: RecordKind::Pipeline, key }));
+                }
+            }
+        }
+        let mut refused: Option<String> = None;
+        for (target, at, result) in results {
+            let st = self.targets.entry(target.clone()).or_default();
+            let parsed = result.and_then(|body| {
+                prometheus::parse_text(&body).map_err(|e| ScrapeFailure {
+                    message: format!("metrics do not parse: {e}"),
+                    forbidden: false,
+                })
+            });
+            let next: BTreeMap<String, PipelineComponent> = match parsed {
+                Ok(scrape) => {
+                    let workload = target.workload();
+                    let next = match &st.previous {
+                        Some((prev, prev_at)) => {
+                            rates::components(Some((prev, *prev_at)), &scrape, at, &workload)
+                                .into_iter()
+                                .map(|c| (c.key(), c))
+                                .collect()
+                        }
+                        None => BTreeMap::new(),
+                    };
+                    st.previous = Some((scrape, at));
+                    next
+                }
+                Err(failure) => {
+                    if failure.forbidden && refused.is_none() {
+                        refused = Some(failure.message.clone());
+                    }
+                    failed(&target, &st.published, at, &failure.message)
+                }
+            };
+            for key in st.published.keys().filter(|k| !next.contains_key(*k)) {
+                out.push(observe(cluster, Change::Delete { kind: RecordKind::Pipeline, key: key.clone() }));
+            }
+            for c in next.values() {
+                if st.published.get(&c.key()) != Some(c) {
+                    out.push(observe(cluster, Change::Upsert { record: Record::Pipeline(c.clone()) }));
+                }
+            }
+            st.published = next;
+        }
+        let state = match refused {
+            Some(message) => SourceState::Forbidden { message },
+            None if current.is_empty() => SourceState::NotInstalled,
+            None => SourceState::Live,
+        };
+        (out, state)
+    }
+}
+
+/// The records of a target whose scrape failed: its last components marked with the error,
+/// or one [`ComponentKind::Endpoint`] record when it has none yet.
+fn failed(
+    target: &Target,
+    published: &BTreeMap<String, PipelineComponent>,
+    at: Timestamp,
+    message: &str,
+) -> BTreeMap<String, PipelineComponent> {
+    let error = Some(format!("{}: {message}", target.proxy_path()));
+    let marked: BTreeMap<String, PipelineComponent> = published
+        .iter()
+        .filter(|(_, c)| c.kind != ComponentKind::Endpoint)
+        .map(|(k, c)| (k.clone(), PipelineComponent { scrape_error: error.clone(), ..c.clone() }))
+        .collect();
+    if !marked.is_empty() {
+        return marked;
+    }
+    let endpoint = PipelineComponent {
+        workload: target.workload(),
+        kind: ComponentKind::Endpoint,
+        name: format!("metrics:{}", target.port),
+        signal: Signal::Metrics,
+        accepted_per_s: 0.0,
+        refused_per_s: 0.0,
+        sent_per_s: 0.0,
+        send_failed_per_s: 0.0,
+        enqueue_failed_per_s: 0.0,
+        queue_size: None,
+        queue_capacity: None,
+        scraped_at: at,
+        scrape_error: error,
+    };
+    BTreeMap::from([(endpoint.key(), endpoint)])
+}
+
+/// Discovers and scrapes `client`'s cluster every `every`, forever; returns when the app has
+/// gone away.
+pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender, every: Duration) {
+    let timeout = SCRAPE_TIMEOUT.min(every);
+    let mut scraper = Scraper::default();
+    let mut shown: Option<SourceState> = None;
+    let syncing =
+        observe(&cluster, Change::Source { source: SourceKind::Pipelines, state: SourceState::Syncing });
+    if !tx.send(vec![syncing]).await {
+        return;
+    }
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // The pod list is one small request per selector: it gets the full timeout even when
+        // the interval is shorter.
+        let (mut out, state) = match tokio::time::timeout(SCRAPE_TIMEOUT, discover(&client)).await {
+            Ok(Ok(targets)) => {
+                let results: Vec<_> = futures::stream::iter(targets)
+                    .map(|t| {
+                        let client = &client;
+                        async move {
+                            let result = fetch(client, &t, timeout).await;
+                            (t, Timestamp::now(), result)
+                        }
+                    })
+                    .buffer_unordered(PARALLEL_SCRAPES)
+                    .collect()
+                    .await;
+                scraper.round(&cluster, results)
+            }
+            Ok(Err(kube::Error::Api(s))) if s.code == 403 => {
+                (Vec::new(), SourceState::Forbidden { message: s.message.clone() })
+            }
+            Ok(Err(e)) => (Vec::new(), SourceState::Error { message: super::chain(&e) }),
+            Err(_) => (
+                Vec::new(),
+                SourceState::Error {
+                    message: format!("pod list: no answer within {} s", SCRAPE_TIMEOUT.as_secs()),
+                },
+            ),
+        };
+        if shown.as_ref() != Some(&state) {
+            shown = Some(state.clone());
+            out.push(observe(&cluster, Change::Source { source: SourceKind::Pipelines, state }));
+        }
+        if !out.is_empty() && !tx.send(out).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::model::PipelineHealth;
+
+    fn pod(labels: serde_json::Value, phase: &str, ports: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "gw-0", "namespace": "otel", "labels": labels},
+            "spec": {"containers": [{"name": "otc", "ports": ports}]},
+            "status": {"phase": phase},
+        }))
+        .unwrap()
+    }
+
+    fn t() -> Target {
+        Target { namespace: "otel".into(), name: "gw-0".into(), port: 8888, kind: TargetKind::Collector }
+    }
+
+    #[test]
+    fn selectors_render_as_kubernetes_label_selectors() {
+        assert_eq!(
+            SELECTORS[0].label_selector(),
+            "app.kubernetes.io/name in (opentelemetry-collector,otelcol,otel-collector)"
+        );
+        assert_eq!(SELECTORS[1].label_selector(), "app.kubernetes.io/component=opentelemetry-collector");
+        assert_eq!(SELECTORS[2].label_selector(), "app.kubernetes.io/name=prometheus");
+    }
+
+    #[test]
+    fn targets_are_running_matching_pods_with_their_named_port_or_the_default() {
+        let helm = serde_json::json!({"app.kubernetes.io/name": "opentelemetry-collector"});
+        let ports = serde_json::json!([{"name": "otlp", "containerPort": 4317}, {"name": "metrics", "containerPort": 9999}]);
+        let p = pod(helm.clone(), "Running", ports);
+        assert_eq!(target(&p, &SELECTORS[0]).map(|t| t.port), Some(9999));
+        assert_eq!(target(&p, &SELECTORS[2]), None, "not a Prometheus");
+        let p = pod(helm.clone(), "Running", serde_json::json!([{"name": "otlp", "containerPort": 4317}]));
+        let got = target(&p, &SELECTORS[0]).unwrap();
+        assert_eq!((got.port, got.workload()), (8888, "otel/gw-0".to_string()));
+        assert_eq!(got.proxy_path(), "/api/v1/namespaces/otel/pods/gw-0:8888/proxy/metrics");
+        assert_eq!(target(&pod(helm, "Pending", serde_json::json!([])), &SELECTORS[0]), None);
+        let operator = serde_json::json!({"app.kubernetes.io/component": "opentelemetry-collector",
+            "app.kubernetes.io/name": "gateway-collector"});
+        assert!(target(&pod(operator.clone(), "Running", serde_json::json!([])), &SELECTORS[1]).is_some());
+        assert_eq!(target(&pod(operator, "Running", serde_json::json!([])), &SELECTORS[0]), None);
+        let prom = serde_json::json!({"app.kubernetes.io/name": "prometheus"});
+        let p = pod(prom, "Running", serde_json::json!([{"name": "web", "containerPort": 9090}]));
+        assert_eq!(target(&p, &SELECTORS[2]).map(|t| (t.port, t.kind)), Some((9090, TargetKind::Prometheus)));
+    }
+
+    const BODY_1: &str = "otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 100\n\
+        otelcol_exporter_sent_spans_total{exporter=\"otlp\"} 100\n\
+        otelcol_exporter_enqueue_failed_spans_total{exporter=\"otlp\"} 0\n";
+    const BODY_2: &str = "otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 250\n\
+        otelcol_exporter_sent_spans_total{exporter=\"otlp\"} 200\n\
+        otelcol_exporter_enqueue_failed_spans_total{exporter=\"otlp\"} 30\n";
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn upserts(obs: &[Observation]) -> Vec<PipelineComponent> {
+        obs.iter()
+            .filter_map(|o| match &o.change {
+                Change::Upsert { record: Record::Pipeline(p) } => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn deletes(obs: &[Observation]) -> Vec<String> {
+        obs.iter()
+            .filter_map(|o| match &o.change {
+                Change::Delete { kind: RecordKind::Pipeline, key } => Some(key.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rates_appear_from_the_second_scrape_and_failures_mark_the_last_components() {
+        let c = ClusterId::new("a");
+        let mut s = Scraper::default();
+        let (obs, state) = s.round(&c, vec![(t(), at(0), Ok(BODY_1.into()))]);
+        assert_eq!((obs.len(), state), (0, SourceState::Live), "no rates yet: nothing published");
+        let (obs, _) = s.round(&c, vec![(t(), at(10), Ok(BODY_2.into()))]);
+        let got = upserts(&obs);
+        assert_eq!(got.len(), 2);
+        let recv = got.iter().find(|p| p.kind == ComponentKind::Receiver).unwrap();
+        assert_eq!((recv.accepted_per_s, recv.workload.as_str()), (15.0, "otel/gw-0"));
+        let exp = got.iter().find(|p| p.kind == ComponentKind::Exporter).unwrap();
+        assert_eq!((exp.sent_per_s, exp.enqueue_failed_per_s), (10.0, 3.0));
+        assert_eq!(exp.health(), PipelineHealth::Losing);
+
+        let refused = ScrapeFailure { message: "403 Forbidden: no".into(), forbidden: true };
+        let (obs, state) = s.round(&c, vec![(t(), at(20), Err(refused))]);
+        assert_eq!(state, SourceState::Forbidden { message: "403 Forbidden: no".into() });
+        let got = upserts(&obs);
+        assert_eq!(got.len(), 2, "both components are re-sent, marked");
+        assert!(got.iter().all(|p| p.health() == PipelineHealth::ScrapeFailed && p.scraped_at == at(10)));
+
+        let (obs, state) = s.round(&c, vec![]);
+        assert_eq!(state, SourceState::NotInstalled);
+        assert_eq!(deletes(&obs).len(), 2, "the gone target's records are deleted");
+    }
+
+    #[test]
+    fn a_target_that_never_scraped_is_one_endpoint_record_until_it_does() {
+        let c = ClusterId::new("a");
+        let mut s = Scraper::default();
+        let (obs, state) = s.round(&c, vec![(t(), at(0), Ok("not metrics at all {".into()))]);
+        assert_eq!(state, SourceState::Live, "a bad target is its own finding");
+        let got = upserts(&obs);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].kind, got[0].name.as_str()), (ComponentKind::Endpoint, "metrics:8888"));
+        assert!(got[0].scrape_error.as_deref().unwrap().contains("do not parse"), "{got:?}");
+        let (obs, _) = s.round(&c, vec![(t(), at(10), Ok(BODY_1.into()))]);
+        assert_eq!(deletes(&obs), vec![got[0].key()], "the endpoint record goes once a scrape works");
+        assert!(upserts(&obs).is_empty(), "no rates before a second good scrape");
+        let (obs, _) = s.round(&c, vec![(t(), at(20), Ok(BODY_2.into()))]);
+        assert_eq!(upserts(&obs).len(), 2);
+    }
+}
