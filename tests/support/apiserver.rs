@@ -11,6 +11,9 @@
 //! * list (with `limit`/`continue` paging), get, and watch (chunked newline-separated JSON events,
 //!   bookmarks every second, `timeoutSeconds`, `sendInitialEvents`) for core/v1 `namespaces`,
 //!   `nodes`, `pods`, `events` and `kueue.x-k8s.io/v1beta1` `clusterqueues` and `localqueues`;
+//! * the pod proxy `GET /api/v1/namespaces/<ns>/pods/<name>:<port>/proxy/<path>`, answering the
+//!   body set with [`TestApiServer::set_metrics`] for that pod (any port and path), `404` for a pod
+//!   without one, and `403` after [`TestApiServer::forbid`]`("pods/proxy")`;
 //! * errors as `Status` objects with the real HTTP codes and message shapes.
 //!
 //! It is read-only: every method other than `GET` gets `405 MethodNotAllowed`. Tests change the
@@ -364,6 +367,8 @@ struct State {
     broken_groups: BTreeSet<String>,
     latency: Duration,
     requests: Vec<RecordedRequest>,
+    /// Bodies the pod proxy serves, by (namespace, pod name).
+    proxied: BTreeMap<(String, String), String>,
 }
 
 /// State shared between the handle and the connection tasks.
@@ -562,6 +567,12 @@ users:
         self.shared.lock().broken_groups.insert(group.to_string());
     }
 
+    /// Serves `body` (as `text/plain`) for every proxy request to pod `namespace/name`, as a
+    /// metrics endpoint behind `pods/proxy` would; replaces an earlier body.
+    pub fn set_metrics(&self, namespace: &str, name: &str, body: &str) {
+        self.shared.lock().proxied.insert((namespace.to_string(), name.to_string()), body.to_string());
+    }
+
     /// Undoes [`TestApiServer::forbid`].
     pub fn allow(&self, plural: &str) {
         self.shared.lock().forbidden.remove(plural);
@@ -749,6 +760,7 @@ fn route(
         ["apis", group, version] if served_groups(shared).contains(&(group, version)) => {
             resource_list(group, version)
         }
+        ["api", "v1", "namespaces", ns, "pods", target, "proxy", ..] => pod_proxy(shared, ns, target),
         ["api", "v1", rest @ ..] => resource_request(shared, "", "v1", rest, params),
         ["apis", group, ..] if shared.lock().hidden_groups.contains(*group) => not_found(),
         ["apis", group, version, rest @ ..] => resource_request(shared, group, version, rest, params),
@@ -850,6 +862,37 @@ fn resource_request(
     match name {
         Some(name) => get_object(shared, resource, namespace, name),
         None => list_objects(shared, resource, namespace, params),
+    }
+}
+
+/// `GET` through the pod proxy to `<name>[:<port>]` in `namespace`: the body set with
+/// [`TestApiServer::set_metrics`], `403` when `pods/proxy` is forbidden (checked first, as RBAC
+/// is), `404` when the pod has no body.
+fn pod_proxy(shared: &Arc<Shared>, namespace: &str, target: &str) -> hyper::Response<Body> {
+    let name = target.rsplit_once(':').map_or(target, |(n, _)| n);
+    let st = shared.lock();
+    if st.forbidden.contains("pods/proxy") {
+        let message = format!(
+            "pods \"{name}\" is forbidden: User \"{TEST_USER}\" cannot get resource \"pods/proxy\" in API group \"\" in the namespace \"{namespace}\""
+        );
+        let details = json!({"name": name, "kind": "pods"});
+        return status_response(StatusCode::FORBIDDEN, "Forbidden", &message, Some(details));
+    }
+    match st.proxied.get(&(namespace.to_string(), name.to_string())) {
+        Some(body) => {
+            let full = Full::new(Bytes::from(body.clone())).map_err(|never: Infallible| match never {});
+            let mut response = hyper::Response::new(UnsyncBoxBody::new(full));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            response
+        }
+        None => status_response(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("pods \"{name}\" not found"),
+            Some(json!({"name": name, "kind": "pods"})),
+        ),
     }
 }
 
