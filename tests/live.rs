@@ -8,7 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use fleettop::model::{ClusterHealth, ClusterId, ConnectionState, Engine, SourceKind, SourceState};
+use fleettop::model::{
+    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, PipelineComponent, PipelineHealth,
+    SourceKind, SourceState,
+};
 use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
 use fleettop::sources::{ObservationReceiver, channel};
 use fleettop::state::FleetState;
@@ -20,6 +23,7 @@ fn fast_options() -> Options {
     Options {
         probe_every: Duration::from_millis(200),
         rediscover_every: Duration::from_millis(500),
+        scrape_every: Duration::from_millis(500),
         ..Options::default()
     }
 }
@@ -383,4 +387,155 @@ async fn pods_and_workloads_without_a_team_label_take_their_namespaces_team() {
     .await;
     let pending = state.pending_gpu_pods().values().next().unwrap();
     assert_eq!((pending.namespace.as_str(), pending.team.as_deref()), ("vision", Some("cv")));
+}
+
+/// A Running OpenTelemetry Collector pod as the collector Helm chart labels it, with its
+/// self-metrics on a container port named `metrics`.
+fn collector_pod(namespace: &str, name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": "gw"}},
+        "spec": {"containers": [{"name": "opentelemetry-collector", "image": "otel/opentelemetry-collector-contrib",
+            "ports": [{"name": "otlp", "containerPort": 4317}, {"name": "metrics", "containerPort": 8888}]}]},
+        "status": {"phase": "Running"}})
+}
+
+/// A real collector dump (v0.93 contrib, a `file` log exporter; tests/fixtures/real/otel).
+fn otel_dump() -> String {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real/otel/otelcol-contrib-v0.93-dev-filelog-issue31074-excerpt.prom");
+    std::fs::read_to_string(file).unwrap()
+}
+
+/// The same collector a little later: 6,000 more records sent, 300 that failed to send, 60
+/// that could not be queued (the first enqueue failures: a series that appears) and a queue at
+/// 950 of 1,000.
+fn otel_dump_later(dump: &str) -> String {
+    const LABELS: &str = r#"exporter="file",service_instance_id="65955ec7-dd74-40c5-885b-6c84a39d9602",service_name="otelcontribcol",service_version="0.93.0-dev""#;
+    let sent = format!("otelcol_exporter_sent_log_records{{{LABELS}}} ");
+    let failed = format!("otelcol_exporter_send_failed_log_records{{{LABELS}}} ");
+    assert!(
+        dump.contains(&format!("{sent}599838")) && dump.contains(&format!("{failed}0")),
+        "the fixture changed"
+    );
+    let mut later = dump
+        .replace(&format!("{sent}599838"), &format!("{sent}605838"))
+        .replace(&format!("{failed}0"), &format!("{failed}300"));
+    if !later.ends_with('\n') {
+        later.push('\n');
+    }
+    later.push_str(&format!("otelcol_exporter_enqueue_failed_log_records{{{LABELS}}} 60\n"));
+    later.push_str(&format!("otelcol_exporter_queue_size{{{LABELS}}} 950\n"));
+    later.push_str(&format!("otelcol_exporter_queue_capacity{{{LABELS}}} 1000\n"));
+    later
+}
+
+fn pipelines_state(s: &FleetState, cluster: &str) -> Option<SourceState> {
+    s.clusters().get(&id(cluster)).and_then(|c| c.sources.get(&SourceKind::Pipelines)).cloned()
+}
+
+fn components(s: &FleetState) -> Vec<PipelineComponent> {
+    s.pipelines().values().cloned().collect()
+}
+
+#[tokio::test]
+async fn collector_self_metrics_are_scraped_through_the_pod_proxy_into_rates_and_verdicts() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(collector_pod("otel", "gw-0"));
+    let dump = otel_dump();
+    server.set_metrics("otel", "gw-0", &dump);
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "settled with the collector scraped", |s| {
+        settled(s, &id("a")) && pipelines_state(s, "a") == Some(SourceState::Live)
+    })
+    .await;
+
+    server.set_metrics("otel", "gw-0", &otel_dump_later(&dump));
+    until(&mut state, &mut rx, "the exporter's rates", |s| {
+        components(s).iter().any(|p| p.kind == ComponentKind::Exporter && p.sent_per_s > 0.0)
+    })
+    .await;
+    let all = components(&state);
+    assert_eq!(all.len(), 1, "one exporter, one signal, in this excerpt: {all:?}");
+    let file = &all[0];
+    assert_eq!(
+        (file.workload.as_str(), file.name.as_str(), file.signal.label()),
+        ("otel/gw-0", "file", "logs")
+    );
+    // The interval is the real time between two scrapes (~0.5 s): the ratios are exact, the
+    // rates bounded.
+    assert!(file.sent_per_s > 6000.0 / 10.0 && file.sent_per_s < 6000.0 / 0.1, "{file:?}");
+    assert!((file.sent_per_s / file.send_failed_per_s - 20.0).abs() < 1e-9, "{file:?}");
+    assert!((file.sent_per_s / file.enqueue_failed_per_s - 100.0).abs() < 1e-9, "{file:?}");
+    assert_eq!((file.queue_size, file.queue_capacity), (Some(950), Some(1000)));
+    assert_eq!(file.scrape_error, None);
+    assert_eq!(file.health(), PipelineHealth::Losing, "enqueue failures are data loss");
+
+    // The collector goes away: its records go with it, and nothing is left to scrape.
+    server.delete("v1", "Pod", Some("otel"), "gw-0");
+    until(&mut state, &mut rx, "the collector's records deleted", |s| {
+        s.pipelines().is_empty() && pipelines_state(s, "a") == Some(SourceState::NotInstalled)
+    })
+    .await;
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| r.path == "/api/v1/namespaces/otel/pods/gw-0:8888/proxy/metrics"),
+        "scraped through the pod proxy on the port named metrics"
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
+
+#[tokio::test]
+async fn a_refused_proxy_and_garbage_metrics_are_findings_not_failures() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(collector_pod("otel", "gw-0"));
+    server.set_metrics("otel", "gw-0", &otel_dump());
+    server.forbid("pods/proxy");
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "settled with the proxy refused", |s| settled(s, &id("a"))).await;
+    let sources = state.clusters()[&id("a")].sources.clone();
+    assert!(
+        matches!(&sources[&SourceKind::Pipelines], SourceState::Forbidden { message }
+            if message.contains("cannot get resource \"pods/proxy\"")),
+        "{sources:?}"
+    );
+    for other in [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods, SourceKind::Namespaces] {
+        assert_eq!(sources[&other], SourceState::Live, "{other:?} is unaffected: {sources:?}");
+    }
+    assert_eq!(state.gpu_nodes().len(), 1, "the other sources still deliver");
+    let refused = components(&state);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(
+        (refused[0].kind, refused[0].health()),
+        (ComponentKind::Endpoint, PipelineHealth::ScrapeFailed)
+    );
+    assert!(refused[0].scrape_error.as_deref().unwrap().contains("403"), "{refused:?}");
+
+    // The permission is granted, but the endpoint serves garbage: the source is live, and the
+    // bad target is a record of its own.
+    server.set_metrics("otel", "gw-0", "<html>502 Bad Gateway</html>\n");
+    server.allow("pods/proxy");
+    until(&mut state, &mut rx, "the proxy allowed", |s| pipelines_state(s, "a") == Some(SourceState::Live))
+        .await;
+    until(&mut state, &mut rx, "the parse error recorded", |s| {
+        components(s).iter().any(|p| p.scrape_error.as_deref().is_some_and(|e| e.contains("do not parse")))
+    })
+    .await;
+    let garbage = components(&state);
+    assert_eq!(garbage.len(), 1, "the refusal's record is replaced, not doubled: {garbage:?}");
+    assert_eq!(garbage[0].health(), PipelineHealth::ScrapeFailed);
+    assert!(
+        garbage[0]
+            .scrape_error
+            .as_deref()
+            .unwrap()
+            .contains("/api/v1/namespaces/otel/pods/gw-0:8888/proxy/metrics"),
+        "the error names what was scraped: {garbage:?}"
+    );
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }

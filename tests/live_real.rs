@@ -310,9 +310,16 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     let v = real.snapshot(&["real-noaccess"]);
     let reader = cluster(&v, "real-noaccess");
     assert_eq!(reader["health"], "live", "{reader}");
-    let states: Vec<(&String, &serde_json::Value)> =
-        reader["sources"].as_object().unwrap().iter().filter(|(k, _)| *k != "admission_policies").collect();
+    let states: Vec<(&String, &serde_json::Value)> = reader["sources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "admission_policies" && *k != "pipelines")
+        .collect();
     assert!(states.iter().all(|(_, s)| s["state"] == "live"), "{reader}");
+    // The role lets fleettop look for collectors and Prometheus servers; this apiserver has no
+    // kubelet, so none runs (the pod proxy itself is tested on the tier-1 server).
+    assert_eq!(reader["sources"]["pipelines"]["state"], "not_installed", "{reader}");
     assert_eq!(v["gpu_nodes"].as_array().unwrap().len(), 1);
     assert_eq!(v["denials"].as_array().unwrap().len(), denials.len());
     assert_eq!(v["pending_gpu_pods"].as_array().unwrap().len(), 1);
