@@ -504,3 +504,77 @@ async fn malformed_and_unsupported_requests_get_status_objects_body() {
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     assert_eq!(server.requests().len(), cases.len() + 1);
 }
+
+#[tokio::test]
+async fn lists_honour_label_selectors() {
+    bounded(lists_honour_label_selectors_body()).await;
+}
+
+async fn lists_honour_label_selectors_body() {
+    let server = TestApiServer::start().await;
+    let client = client_for(&server).await;
+    for (name, labels) in [
+        ("helm-0", json!({"app.kubernetes.io/name": "opentelemetry-collector"})),
+        (
+            "op-0",
+            json!({"app.kubernetes.io/name": "gw-collector", "app.kubernetes.io/component": "opentelemetry-collector"}),
+        ),
+        ("web-0", json!({"app": "web"})),
+        ("bare-0", Value::Null),
+    ] {
+        server.add(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "otel", "labels": labels}}));
+    }
+    let pods = Api::<Pod>::all(client);
+    let names = |selector: &'static str| {
+        let pods = pods.clone();
+        async move {
+            let list = pods.list(&ListParams::default().labels(selector)).await;
+            let mut names: Vec<String> = list.expect(selector).items.iter().map(|p| p.name_any()).collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(names("app.kubernetes.io/name in (opentelemetry-collector,otelcol)").await, ["helm-0"]);
+    assert_eq!(names("app.kubernetes.io/component=opentelemetry-collector").await, ["op-0"]);
+    assert_eq!(
+        names("app.kubernetes.io/name,app.kubernetes.io/component!=opentelemetry-collector").await,
+        ["helm-0"]
+    );
+    assert_eq!(names("!app.kubernetes.io/name,app notin (db)").await, ["bare-0", "web-0"]);
+    assert_eq!(names("app==web").await, ["web-0"]);
+    match pods.list(&ListParams::default().labels("app in web")).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 400, "{s:?}"),
+        other => panic!("a malformed selector is a 400, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_pod_proxy_serves_metrics_bodies() {
+    bounded(the_pod_proxy_serves_metrics_bodies_body()).await;
+}
+
+async fn the_pod_proxy_serves_metrics_bodies_body() {
+    let server = TestApiServer::start().await;
+    let client = client_for(&server).await;
+    let get = |path: &str| http::Request::get(path).body(Vec::new()).unwrap();
+    server.set_metrics("otel", "gw-0", "up 1\n");
+    let body = client.request_text(get("/api/v1/namespaces/otel/pods/gw-0:8888/proxy/metrics")).await;
+    assert_eq!(body.unwrap(), "up 1\n");
+    match client.request_text(get("/api/v1/namespaces/otel/pods/other-0:8888/proxy/metrics")).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 404, "{s:?}"),
+        other => panic!("a pod without a body is a 404, got {other:?}"),
+    }
+    server.forbid("pods/proxy");
+    match client.request_text(get("/api/v1/namespaces/otel/pods/gw-0:8888/proxy/metrics")).await {
+        Err(kube::Error::Api(s)) => assert_eq!(
+            (s.code, s.message.as_str()),
+            (
+                403,
+                "pods \"gw-0\" is forbidden: User \"test\" cannot get resource \"pods/proxy\" in API group \"\" in the namespace \"otel\""
+            )
+        ),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    assert!(server.requests().iter().all(|r| r.method == "GET"));
+}

@@ -21,7 +21,9 @@
 //! [`TestApiServer::forbid`], [`TestApiServer::set_latency`], [`TestApiServer::expire_watches`],
 //! [`TestApiServer::drop_connections`] and [`TestApiServer::shutdown`].
 //!
-//! `labelSelector` and `fieldSelector` are accepted and ignored.
+//! Lists honour `labelSelector` (equality- and set-based requirements: `k=v`, `k==v`, `k!=v`,
+//! `k in (a,b)`, `k notin (a,b)`, `k`, `!k`; a malformed one is a `400`), as a real apiserver
+//! does; watches ignore it. `fieldSelector` is accepted and ignored.
 //!
 //! What kube-rs 5 depends on, found by reading its code:
 //! * `Discovery::run` uses the classic endpoints; `Discovery::run_aggregated` sends
@@ -945,6 +947,76 @@ fn get_object(
     }
 }
 
+/// One requirement of a label selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Requirement {
+    /// `key in (values)` (`key=value` and `key==value` are the one-value case).
+    In(String, Vec<String>),
+    /// `key notin (values)` (`key!=value`): also true when the label is absent.
+    NotIn(String, Vec<String>),
+    /// `key`: the label exists.
+    Exists(String),
+    /// `!key`: the label does not exist.
+    DoesNotExist(String),
+}
+
+impl Requirement {
+    /// True when `labels` (an object's `metadata.labels`, possibly null) satisfy it.
+    fn matches(&self, labels: &Value) -> bool {
+        let get = |k: &str| labels.get(k).and_then(Value::as_str);
+        match self {
+            Requirement::In(k, vs) => get(k).is_some_and(|v| vs.iter().any(|w| w == v)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|v| vs.iter().all(|w| w != v)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::DoesNotExist(k) => get(k).is_none(),
+        }
+    }
+}
+
+/// Parses a label selector into its requirements (all must hold).
+fn parse_label_selector(selector: &str) -> Result<Vec<Requirement>, String> {
+    let bad = || format!("unable to parse requirement: invalid label selector {selector:?}");
+    // Split on commas outside parentheses.
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&selector[start..]);
+    let values = |list: &str| -> Result<Vec<String>, String> {
+        let inner = list.trim().strip_prefix('(').and_then(|l| l.strip_suffix(')')).ok_or_else(bad)?;
+        Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
+    };
+    let mut requirements = Vec::new();
+    for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let requirement = if let Some((k, v)) = part.split_once("!=") {
+            Requirement::NotIn(k.trim().to_string(), vec![v.trim().to_string()])
+        } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            Requirement::In(k.trim().to_string(), vec![v.trim().to_string()])
+        } else if let Some((k, list)) = part.split_once(" notin ") {
+            Requirement::NotIn(k.trim().to_string(), values(list)?)
+        } else if let Some((k, list)) = part.split_once(" in ") {
+            Requirement::In(k.trim().to_string(), values(list)?)
+        } else if let Some(k) = part.strip_prefix('!') {
+            Requirement::DoesNotExist(k.trim().to_string())
+        } else if part.contains(|c: char| c.is_whitespace() || "()".contains(c)) {
+            return Err(bad());
+        } else {
+            Requirement::Exists(part.to_string())
+        };
+        requirements.push(requirement);
+    }
+    Ok(requirements)
+}
+
 /// A list, paged by `limit` and `continue`. Every page carries the resourceVersion of the first
 /// page (a continue token holds it), so a client that watches from the last page's
 /// resourceVersion sees every change made while it paged.
@@ -959,6 +1031,11 @@ fn list_objects(
         Some(Ok(0)) => None,
         Some(Ok(limit)) => Some(limit),
         Some(Err(_)) => return bad_request("limit must be a non-negative integer"),
+    };
+    let selector = match params.get("labelSelector").map(|s| parse_label_selector(s)) {
+        None => Vec::new(),
+        Some(Ok(requirements)) => requirements,
+        Some(Err(message)) => return bad_request(&message),
     };
     let st = shared.lock();
     let (list_rv, after) = match params.get("continue").filter(|s| !s.is_empty()) {
@@ -984,6 +1061,9 @@ fn list_objects(
             continue;
         }
         if after.as_ref().is_some_and(|(ans, aname)| (ns, name) <= (ans, aname)) {
+            continue;
+        }
+        if !selector.iter().all(|r| r.matches(&object["metadata"]["labels"])) {
             continue;
         }
         if limit.is_some_and(|limit| items.len() >= limit) {
