@@ -539,3 +539,51 @@ async fn a_refused_proxy_and_garbage_metrics_are_findings_not_failures() {
     let requests = server.requests();
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }
+
+#[tokio::test]
+async fn a_prometheus_server_is_found_on_its_web_port_and_its_remote_write_queue_rated() {
+    let server = TestApiServer::start().await;
+    server.add(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "prometheus-k8s-0", "namespace": "monitoring",
+            "labels": {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator"}},
+        "spec": {"containers": [
+            {"name": "prometheus", "ports": [{"name": "web", "containerPort": 9090}]},
+            {"name": "config-reloader", "ports": [{"name": "reloader-web", "containerPort": 8080}]}]},
+        "status": {"phase": "Running"}}));
+    // A real remote-storage dump (tests/fixtures/real/prometheus), then 500 more histograms sent.
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real/prometheus/grafana-agent-remote-storage-issue3885-excerpt.prom");
+    let dump = std::fs::read_to_string(file).unwrap();
+    let sent = "prometheus_remote_storage_histograms_total{instance_group_name=\"0928abe60ab577f09352172478cfb1eb\",remote_name=\"0928ab-4a5a87\",url=\"http://monitoring_prometheus:9090/api/v1/write\"} ";
+    assert!(dump.contains(&format!("{sent}0\n")), "the fixture changed");
+    server.set_metrics("monitoring", "prometheus-k8s-0", &dump);
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "the first scrape", |s| {
+        settled(s, &id("a")) && pipelines_state(s, "a") == Some(SourceState::Live)
+    })
+    .await;
+    server.set_metrics(
+        "monitoring",
+        "prometheus-k8s-0",
+        &dump.replace(&format!("{sent}0\n"), &format!("{sent}500\n")),
+    );
+    until(&mut state, &mut rx, "the remote-write rate", |s| components(s).iter().any(|p| p.sent_per_s > 0.0))
+        .await;
+    let all = components(&state);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let queue = &all[0];
+    assert_eq!(
+        (queue.workload.as_str(), queue.kind, queue.name.as_str()),
+        ("monitoring/prometheus-k8s-0", ComponentKind::RemoteWrite, "0928ab-4a5a87")
+    );
+    assert_eq!(queue.health(), PipelineHealth::Healthy);
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/api/v1/namespaces/monitoring/pods/prometheus-k8s-0:9090/proxy/metrics"),
+        "scraped on the port named web, not the reloader's"
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
