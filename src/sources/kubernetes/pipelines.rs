@@ -57,6 +57,8 @@ pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest metrics body read; a bigger one is a scrape error (a collector's self-metrics are a
 /// few tens of KB, a large Prometheus server's a few MB).
 pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// The shortest interval honoured (a zero or tiny `scrape_every` is raised to it).
+pub const MIN_SCRAPE_EVERY: Duration = Duration::from_millis(100);
 /// Most scrapes in flight at once, per cluster.
 pub const PARALLEL_SCRAPES: usize = 8;
 
@@ -329,7 +331,8 @@ impl Scraper {
 }
 
 /// The records of a target whose scrape failed: its last components marked with the error,
-/// or one [`ComponentKind::Endpoint`] record when it has none yet.
+/// or one [`ComponentKind::Endpoint`] record when it has none yet (named `metrics:<port>`,
+/// signal `metrics`: the model has no "all signals", and what failed is a metrics endpoint).
 fn failed(
     target: &Target,
     published: &BTreeMap<String, PipelineComponent>,
@@ -363,9 +366,10 @@ fn failed(
     BTreeMap::from([(endpoint.key(), endpoint)])
 }
 
-/// Discovers and scrapes `client`'s cluster every `every`, forever; returns when the app has
-/// gone away.
+/// Discovers and scrapes `client`'s cluster every `every` (at least [`MIN_SCRAPE_EVERY`]),
+/// forever; returns when the app has gone away.
 pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender, every: Duration) {
+    let every = every.max(MIN_SCRAPE_EVERY);
     let timeout = SCRAPE_TIMEOUT.min(every);
     let mut scraper = Scraper::default();
     let mut shown: Option<SourceState> = None;
