@@ -248,12 +248,17 @@ fn seed_custom_resources(server: &TestApiServer) {
         "metadata": {"name": "job-train-llm-5b7c1", "namespace": "ml", "creationTimestamp": "2026-11-27T13:50:00Z",
             "labels": {"team": "research"},
             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "train-llm", "uid": "u1"}]},
-        "spec": {"queueName": "llm-model-queue", "priority": 100, "podSets": [{"name": "main", "count": 2,
+        "spec": {"queueName": "llm-model-queue", "priorityClassName": "sample-priority", "podSets": [{"name": "main", "count": 2,
             "template": {"spec": {"containers": [{"name": "t", "image": "trainer",
                 "resources": {"requests": {"nvidia.com/gpu": "4", "cpu": "8"}}}]}}}]},
         "status": {"conditions": [{"type": "QuotaReserved", "status": "False", "reason": "Pending",
             "lastTransitionTime": "2026-11-27T13:50:01Z",
             "message": "couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor a100, request > maximum capacity (8 > 4)"}]}}));
+    for object in fixture("kueue/workloadpriorityclass.yaml") {
+        server.add(object);
+    }
+    server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor",
+        "metadata": {"name": "on-demand"}, "spec": {"nodeLabels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}}}));
     for object in fixture("kyverno/policyexception-v2-delta.yaml") {
         server.add(object);
     }
@@ -313,6 +318,18 @@ async fn custom_resources_are_discovered_watched_and_projected_with_reads_only()
     let workload = state.gpu_workloads().values().next().unwrap();
     assert_eq!((workload.gpus, workload.local_queue.as_str()), (8, "llm-model-queue"));
     assert_eq!(workload.state.label(), "pending");
+    assert_eq!(
+        workload.priority, 10000,
+        "the WorkloadPriorityClass's value, for a workload that names only the class"
+    );
+    let product =
+        |flavor: &str| cq.quotas.iter().find(|q| q.flavor == flavor).and_then(|q| q.product.clone());
+    assert_eq!(
+        product("on-demand").as_deref(),
+        Some("NVIDIA-H100-80GB-HBM3"),
+        "from the ResourceFlavor's node labels"
+    );
+    assert_eq!(product("spot"), None, "no ResourceFlavor says what spot runs on");
 
     let exceptions: Vec<&str> = state.exceptions().values().map(|e| e.kind.as_str()).collect();
     assert!(exceptions.contains(&"PolicyException"), "{exceptions:?}");

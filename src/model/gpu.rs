@@ -26,6 +26,9 @@ pub struct FlavorQuota {
     pub reserved: f64,
     /// Borrowed from the cohort (part of `used` above `nominal`).
     pub borrowed: f64,
+    /// The GPU product the flavor's nodes carry (from the ResourceFlavor's node labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 /// A Kueue ClusterQueue.

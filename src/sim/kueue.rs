@@ -751,6 +751,7 @@ fn queue_record(q: &QueueSpec, specs: &[WlSpec], live: &BTreeMap<usize, Live>, u
                     used,
                     reserved: used,
                     borrowed: (used - f64::from(nominal)).max(0.0),
+                    product: None,
                 }
             })
             .collect(),

@@ -121,7 +121,13 @@ fn already_watched(watching: &BTreeSet<String>, f: &Found) -> bool {
 /// How a discovered resource's objects become records (Kueue's are joined in `kueue`).
 fn projection(found: &Found, config: Arc<ProjectionConfig>) -> Option<Projection<DynamicObject>> {
     let (kind, project): (RecordKind, ProjectFn<DynamicObject>) = match found.role {
-        Role::ClusterQueue | Role::LocalQueue | Role::Workload => return None,
+        Role::ClusterQueue
+        | Role::LocalQueue
+        | Role::Workload
+        | Role::ResourceFlavor
+        | Role::PriorityClass => {
+            return None;
+        }
         Role::PolicyException => (
             RecordKind::Exception,
             Box::new(move |o| {

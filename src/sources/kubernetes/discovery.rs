@@ -24,6 +24,10 @@ pub enum Role {
     LocalQueue,
     /// Kueue Workload → GPU workload.
     Workload,
+    /// Kueue ResourceFlavor → the GPU product of a quota's flavor.
+    ResourceFlavor,
+    /// Kueue WorkloadPriorityClass → a workload's priority when it carries only the class.
+    PriorityClass,
     /// Kyverno PolicyException → exception.
     PolicyException,
     /// PolicyReport / ClusterPolicyReport / Report / ClusterReport → denial findings.
@@ -74,6 +78,20 @@ pub const WANTED: &[Wanted] = &[
         versions: &["v1beta2", "v1beta1"],
         plurals: &["workloads"],
         role: Role::Workload,
+        source: SourceKind::Kueue,
+    },
+    Wanted {
+        group: "kueue.x-k8s.io",
+        versions: &["v1beta2", "v1beta1"],
+        plurals: &["resourceflavors"],
+        role: Role::ResourceFlavor,
+        source: SourceKind::Kueue,
+    },
+    Wanted {
+        group: "kueue.x-k8s.io",
+        versions: &["v1beta2", "v1beta1"],
+        plurals: &["workloadpriorityclasses"],
+        role: Role::PriorityClass,
         source: SourceKind::Kueue,
     },
     Wanted {

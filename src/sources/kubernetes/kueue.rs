@@ -36,6 +36,10 @@ struct View {
     queues: BTreeMap<String, GpuQueue>,
     /// GPU workloads by key, as projected (ClusterQueue only when Kueue admitted them).
     workloads: BTreeMap<String, GpuWorkload>,
+    /// ResourceFlavor → the GPU product its node labels select.
+    flavors: BTreeMap<String, Option<String>>,
+    /// WorkloadPriorityClass → value.
+    priority_classes: BTreeMap<String, i32>,
     /// During a relist of a role: the keys that existed before it.
     relisting: BTreeMap<Role, BTreeSet<String>>,
     /// Keys seen since a relist of a role began.
@@ -51,6 +55,9 @@ impl View {
             .filter(|(_, cq)| *cq == name)
             .map(|((ns, lq), _)| format!("{ns}/{lq}"))
             .collect();
+        for quota in &mut q.quotas {
+            quota.product = self.flavors.get(&quota.flavor).cloned().flatten();
+        }
         Some(Record::GpuQueue(q))
     }
 
@@ -59,6 +66,12 @@ impl View {
         if w.cluster_queue.is_none() {
             w.cluster_queue = self.local_queues.get(&(w.namespace.clone(), w.local_queue.clone())).cloned();
         }
+        // Kueue copies the class's value into the workload; older workloads may carry only the class.
+        if w.priority == 0
+            && let Some(value) = w.priority_class.as_ref().and_then(|c| self.priority_classes.get(c))
+        {
+            w.priority = *value;
+        }
         Some(Record::GpuWorkload(w))
     }
 
@@ -66,6 +79,8 @@ impl View {
         match role {
             Role::ClusterQueue => self.queues.keys().cloned().collect(),
             Role::Workload => self.workloads.keys().cloned().collect(),
+            Role::ResourceFlavor => self.flavors.keys().cloned().collect(),
+            Role::PriorityClass => self.priority_classes.keys().cloned().collect(),
             _ => self.local_queues.keys().map(|(ns, n)| format!("{ns}/{n}")).collect(),
         }
     }
@@ -167,7 +182,7 @@ fn on_event(
 fn object_key(role: Role, o: &DynamicObject) -> String {
     let name = o.metadata.name.clone().unwrap_or_default();
     match role {
-        Role::ClusterQueue => name,
+        Role::ClusterQueue | Role::ResourceFlavor | Role::PriorityClass => name,
         _ => format!("{}/{name}", o.metadata.namespace.as_deref().unwrap_or("")),
     }
 }
@@ -199,6 +214,22 @@ fn apply(
                 }
                 view.workloads.insert(key.clone(), w);
                 send(view.workload_record(&key), cluster, out);
+            }
+            None => remove(role, &key, view, cluster, out),
+        },
+        Role::ResourceFlavor => match objects::resource_flavor(o) {
+            Some((name, product)) => {
+                if view.flavors.insert(name.clone(), product.clone()) != Some(product) {
+                    resend_for_flavor(&name, view, cluster, out);
+                }
+            }
+            None => remove(role, &key, view, cluster, out),
+        },
+        Role::PriorityClass => match objects::priority_class(o) {
+            Some((name, value)) => {
+                if view.priority_classes.insert(name.clone(), value) != Some(value) {
+                    resend_for_priority_class(&name, view, cluster, out);
+                }
             }
             None => remove(role, &key, view, cluster, out),
         },
@@ -238,6 +269,16 @@ fn remove(role: Role, key: &str, view: &mut View, cluster: &ClusterId, out: &mut
                 ));
             }
         }
+        Role::ResourceFlavor => {
+            if view.flavors.remove(key).is_some() {
+                resend_for_flavor(key, view, cluster, out);
+            }
+        }
+        Role::PriorityClass => {
+            if view.priority_classes.remove(key).is_some() {
+                resend_for_priority_class(key, view, cluster, out);
+            }
+        }
         _ => {
             let Some((ns, name)) = key.split_once('/') else { return };
             let id = (ns.to_string(), name.to_string());
@@ -267,6 +308,32 @@ fn resend_for_local_queue(
         .map(|(k, _)| k)
         .collect();
     for key in waiting {
+        send(view.workload_record(key), cluster, out);
+    }
+}
+
+/// A ResourceFlavor changed: the ClusterQueues with a quota in it are sent again.
+fn resend_for_flavor(flavor: &str, view: &View, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    let queues: Vec<&String> = view
+        .queues
+        .iter()
+        .filter(|(_, q)| q.quotas.iter().any(|f| f.flavor == flavor))
+        .map(|(k, _)| k)
+        .collect();
+    for key in queues {
+        send(view.queue_record(key), cluster, out);
+    }
+}
+
+/// A WorkloadPriorityClass changed: the workloads of that class are sent again.
+fn resend_for_priority_class(class: &str, view: &View, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    let workloads: Vec<&String> = view
+        .workloads
+        .iter()
+        .filter(|(_, w)| w.priority_class.as_deref() == Some(class))
+        .map(|(k, _)| k)
+        .collect();
+    for key in workloads {
         send(view.workload_record(key), cluster, out);
     }
 }

@@ -120,6 +120,7 @@ fn quotas(d: &Value) -> Vec<FlavorQuota> {
                     used,
                     reserved: reserved.get(&key).map(|(t, _)| *t).unwrap_or(0.0),
                     borrowed,
+                    product: None,
                 });
             }
         }
@@ -383,6 +384,32 @@ fn history(
     // Stable: same-second transitions keep the order the object lists them in.
     events.sort_by_key(|e| e.at);
     events
+}
+
+/// Node labels that name a flavor's GPU product, most specific first.
+const PRODUCT_LABELS: &[&str] = &[
+    "nvidia.com/gpu.product",
+    "cloud.google.com/gke-accelerator",
+    "amd.com/gpu.product",
+    "node.kubernetes.io/instance-type",
+];
+
+/// A ResourceFlavor: its name and the GPU product its `spec.nodeLabels` select, if any.
+pub fn resource_flavor(obj: &DynamicObject) -> Option<(String, Option<String>)> {
+    if !is_kueue(obj, "ResourceFlavor") {
+        return None;
+    }
+    let product = PRODUCT_LABELS.iter().find_map(|k| string_at(&obj.data, &["spec", "nodeLabels", k]));
+    Some((name(&obj.metadata)?, product))
+}
+
+/// A WorkloadPriorityClass: its name and `value`.
+pub fn priority_class(obj: &DynamicObject) -> Option<(String, i32)> {
+    if !is_kueue(obj, "WorkloadPriorityClass") {
+        return None;
+    }
+    let value = int_at(&obj.data, &["value"]).and_then(|v| i32::try_from(v).ok())?;
+    Some((name(&obj.metadata)?, value))
 }
 
 #[cfg(test)]
@@ -784,5 +811,26 @@ mod tests {
             let _ = local_queue(&obj);
             let _ = workload(&obj, &cfg());
         }
+    }
+
+    #[test]
+    fn resource_flavors_name_their_gpu_product_and_priority_classes_their_value() {
+        let wpc: serde_json::Value = serde_saphyr::from_str(include_str!(
+            "../../../../tests/fixtures/real/kueue/workloadpriorityclass.yaml"
+        ))
+        .unwrap();
+        let wpc: DynamicObject = serde_json::from_value(wpc).unwrap();
+        assert_eq!(priority_class(&wpc), Some(("sample-priority".to_string(), 10000)));
+        let rf = |labels: serde_json::Value| -> DynamicObject {
+            serde_json::from_value(
+                serde_json::json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor",
+                "metadata": {"name": "a100"}, "spec": {"nodeLabels": labels}}),
+            )
+            .unwrap()
+        };
+        let gke = rf(serde_json::json!({"cloud.google.com/gke-accelerator": "nvidia-tesla-a100"}));
+        assert_eq!(resource_flavor(&gke), Some(("a100".to_string(), Some("nvidia-tesla-a100".to_string()))));
+        assert_eq!(resource_flavor(&rf(serde_json::json!({}))), Some(("a100".to_string(), None)));
+        assert_eq!(priority_class(&gke), None, "another kind");
     }
 }
