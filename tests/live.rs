@@ -289,10 +289,18 @@ async fn custom_resources_are_discovered_watched_and_projected_with_reads_only()
     server.add(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "legacy",
         "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}));
     server.break_group("metrics.k8s.io");
+    server.set_pending_workloads(
+        "llm-cluster-queue",
+        json!({"kind": "PendingWorkloadsSummary", "apiVersion": "visibility.kueue.x-k8s.io/v1beta2",
+            "items": [{"metadata": {"name": "job-train-llm-5b7c1", "namespace": "ml"},
+                "localQueueName": "llm-model-queue", "positionInClusterQueue": 2, "positionInLocalQueue": 0}]}),
+    );
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "custom resources synced", |s| {
-        settled(s, &id("a")) && s.gpu_workloads().len() == 1 && s.exceptions().len() >= 2
+        settled(s, &id("a"))
+            && s.exceptions().len() >= 2
+            && s.gpu_workloads().values().next().is_some_and(|w| w.position.is_some())
     })
     .await;
     let sources = &state.clusters()[&id("a")].sources;
@@ -318,6 +326,7 @@ async fn custom_resources_are_discovered_watched_and_projected_with_reads_only()
     let workload = state.gpu_workloads().values().next().unwrap();
     assert_eq!((workload.gpus, workload.local_queue.as_str()), (8, "llm-model-queue"));
     assert_eq!(workload.state.label(), "pending");
+    assert_eq!(workload.position, Some(2), "from Kueue's visibility API");
     assert_eq!(
         workload.priority, 10000,
         "the WorkloadPriorityClass's value, for a workload that names only the class"

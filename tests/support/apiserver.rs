@@ -385,6 +385,8 @@ struct State {
     hidden_groups: BTreeSet<String>,
     /// API groups whose discovery answers `503` (a broken aggregated API).
     broken_groups: BTreeSet<String>,
+    /// Kueue's visibility API: ClusterQueue → its `PendingWorkloadsSummary` (v1beta2).
+    pending_workloads: BTreeMap<String, Value>,
     latency: Duration,
     requests: Vec<RecordedRequest>,
     /// Bodies the pod proxy serves, by (namespace, pod name).
@@ -593,6 +595,13 @@ users:
         self.shared.lock().proxied.insert((namespace.to_string(), name.to_string()), body.to_string());
     }
 
+    /// Serves `summary` (a `PendingWorkloadsSummary`) at Kueue's visibility API for the
+    /// ClusterQueue `cluster_queue` (`/apis/visibility.kueue.x-k8s.io/v1beta2/…`); other
+    /// ClusterQueues and v1beta1 answer 404.
+    pub fn set_pending_workloads(&self, cluster_queue: &str, summary: Value) {
+        self.shared.lock().pending_workloads.insert(cluster_queue.to_string(), summary);
+    }
+
     /// Undoes [`TestApiServer::forbid`].
     pub fn allow(&self, plural: &str) {
         self.shared.lock().forbidden.remove(plural);
@@ -781,6 +790,13 @@ fn route(
             resource_list(group, version)
         }
         ["api", "v1", "namespaces", ns, "pods", target, "proxy", ..] => pod_proxy(shared, ns, target),
+        ["apis", "visibility.kueue.x-k8s.io", "v1beta2", "clusterqueues", cq, "pendingworkloads"] => {
+            let summary = shared.lock().pending_workloads.get(*cq).cloned();
+            match summary {
+                Some(body) => json_response(StatusCode::OK, &body),
+                None => not_found(),
+            }
+        }
         ["api", "v1", rest @ ..] => resource_request(shared, "", "v1", rest, params),
         ["apis", group, ..] if shared.lock().hidden_groups.contains(*group) => not_found(),
         ["apis", group, version, rest @ ..] => resource_request(shared, group, version, rest, params),

@@ -21,6 +21,7 @@ use super::teams::NamespaceTeams;
 use super::watch::{BATCH, SourceStates, classify, observe};
 use crate::model::{
     Change, ClusterId, GpuQueue, GpuWorkload, Observation, Record, RecordKind, SourceKind, SourceState,
+    WorkloadState,
 };
 use crate::sources::ObservationSender;
 
@@ -40,6 +41,8 @@ struct View {
     flavors: BTreeMap<String, Option<String>>,
     /// WorkloadPriorityClass → value.
     priority_classes: BTreeMap<String, i32>,
+    /// Workload key → position in its ClusterQueue, from the visibility API.
+    positions: BTreeMap<String, u32>,
     /// During a relist of a role: the keys that existed before it.
     relisting: BTreeMap<Role, BTreeSet<String>>,
     /// Keys seen since a relist of a role began.
@@ -66,6 +69,7 @@ impl View {
         if w.cluster_queue.is_none() {
             w.cluster_queue = self.local_queues.get(&(w.namespace.clone(), w.local_queue.clone())).cloned();
         }
+        w.position = self.positions.get(key).copied();
         // Kueue copies the class's value into the workload; older workloads may carry only the class.
         if w.priority == 0
             && let Some(value) = w.priority_class.as_ref().and_then(|c| self.priority_classes.get(c))
@@ -118,9 +122,27 @@ pub async fn run(
     }
     let mut view = View::default();
     let mut events = std::pin::pin!(stream::select_all(streams).ready_chunks(BATCH));
-    while let Some(batch) = events.next().await {
+    let mut visibility = tokio::time::interval(VISIBILITY_EVERY);
+    visibility.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
         let mut out = Vec::new();
+        let batch = tokio::select! {
+            next = events.next() => match next {
+                Some(batch) => batch,
+                None => return,
+            },
+            _ = visibility.tick() => {
+                let positions = queue_positions(&client, &view).await;
+                set_positions(positions, &mut view, &cluster, &mut out);
+                if !out.is_empty() && !tx.send(out).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut workloads_listed = false;
         for (role, event) in batch {
+            workloads_listed |= role == Role::Workload && matches!(event, Ok(Event::InitDone));
             let state = match event {
                 Ok(ev) => on_event(role, ev, &mut view, &config, &teams, &cluster, &mut out),
                 Err(e) => Some(classify(&e)),
@@ -129,6 +151,11 @@ pub async fn run(
             if let Some(state) = state.and_then(|s| states.set(SourceKind::Kueue, label, s)) {
                 out.push(observe(&cluster, Change::Source { source: SourceKind::Kueue, state }));
             }
+        }
+        // Positions are wanted as soon as the workloads are known, then every 15 s.
+        if workloads_listed {
+            let positions = queue_positions(&client, &view).await;
+            set_positions(positions, &mut view, &cluster, &mut out);
         }
         if !out.is_empty() && !tx.send(out).await {
             return;
@@ -309,6 +336,63 @@ fn resend_for_local_queue(
         .collect();
     for key in waiting {
         send(view.workload_record(key), cluster, out);
+    }
+}
+
+/// How often queue positions are asked of Kueue's visibility API.
+pub const VISIBILITY_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+/// A visibility request that takes longer fails (positions stay unknown).
+const VISIBILITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Positions of the pending workloads in each ClusterQueue some pending workload waits in,
+/// from `visibility.kueue.x-k8s.io` (v1beta2, else v1beta1). Where the API is not served or
+/// fails, those workloads get no position ("unknown"), and nothing else changes.
+async fn queue_positions(client: &Client, view: &View) -> BTreeMap<String, u32> {
+    let queues: BTreeSet<String> = view
+        .workloads
+        .keys()
+        .filter_map(|k| match view.workload_record(k) {
+            Some(Record::GpuWorkload(w)) if matches!(w.state, WorkloadState::Pending { .. }) => {
+                w.cluster_queue
+            }
+            _ => None,
+        })
+        .collect();
+    let mut positions = BTreeMap::new();
+    for cq in queues {
+        for version in ["v1beta2", "v1beta1"] {
+            let path =
+                format!("/apis/visibility.kueue.x-k8s.io/{version}/clusterqueues/{cq}/pendingworkloads");
+            let Ok(request) = http::Request::get(path).body(Vec::new()) else { break };
+            match tokio::time::timeout(VISIBILITY_TIMEOUT, client.request::<serde_json::Value>(request)).await
+            {
+                Ok(Ok(body)) => {
+                    for (ns, name, position) in objects::pending_positions(&body) {
+                        positions.insert(format!("{ns}/{name}"), position);
+                    }
+                    break;
+                }
+                // Not served at this version: try the older one.
+                Ok(Err(kube::Error::Api(s))) if s.code == 404 => continue,
+                _ => break,
+            }
+        }
+    }
+    positions
+}
+
+/// Stores new positions and re-sends the workloads whose position changed.
+fn set_positions(
+    positions: BTreeMap<String, u32>,
+    view: &mut View,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) {
+    let changed: Vec<String> =
+        view.workloads.keys().filter(|k| view.positions.get(*k) != positions.get(*k)).cloned().collect();
+    view.positions = positions;
+    for key in changed {
+        send(view.workload_record(&key), cluster, out);
     }
 }
 

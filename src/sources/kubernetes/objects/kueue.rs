@@ -412,6 +412,20 @@ pub fn priority_class(obj: &DynamicObject) -> Option<(String, i32)> {
     Some((name(&obj.metadata)?, value))
 }
 
+/// The pending workloads of a visibility API `PendingWorkloadsSummary`, as
+/// `(namespace, name, positionInClusterQueue)`; entries without a position are skipped.
+pub fn pending_positions(summary: &serde_json::Value) -> Vec<(String, String, u32)> {
+    array_at(summary, &["items"])
+        .iter()
+        .filter_map(|item| {
+            let namespace = string_at(item, &["metadata", "namespace"])?;
+            let name = string_at(item, &["metadata", "name"])?;
+            let position = int_at(item, &["positionInClusterQueue"]).and_then(|p| u32::try_from(p).ok())?;
+            Some((namespace, name, position))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -832,5 +846,22 @@ mod tests {
         assert_eq!(resource_flavor(&gke), Some(("a100".to_string(), Some("nvidia-tesla-a100".to_string()))));
         assert_eq!(resource_flavor(&rf(serde_json::json!({}))), Some(("a100".to_string(), None)));
         assert_eq!(priority_class(&gke), None, "another kind");
+    }
+
+    #[test]
+    fn visibility_summaries_give_each_pending_workload_its_position() {
+        let body: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../../tests/fixtures/real/kueue/visibility-pendingworkloads-clusterqueue.json"
+        ))
+        .unwrap();
+        let positions = pending_positions(&body);
+        assert_eq!(positions[0], ("default".to_string(), "job-sample-job-jrjfr-8d56e".to_string(), 0));
+        assert!(positions.iter().enumerate().all(|(i, p)| p.2 == i as u32), "{positions:?}");
+        let page: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../../tests/fixtures/real/kueue/visibility-pendingworkloads-limit-offset.json"
+        ))
+        .unwrap();
+        assert_eq!(pending_positions(&page).iter().map(|p| p.2).collect::<Vec<_>>(), [1], "limit=1&offset=1");
+        assert!(pending_positions(&serde_json::json!({"items": [{"metadata": {"name": "x"}}]})).is_empty());
     }
 }

@@ -31,7 +31,9 @@ mod test_support;
 
 pub use exceptions::{gatekeeper_config_exceptions, namespace_exception, namespace_team, policy_exception};
 pub use gatekeeper::constraint_denials;
-pub use kueue::{LocalQueueRef, cluster_queue, local_queue, priority_class, resource_flavor, workload};
+pub use kueue::{
+    LocalQueueRef, cluster_queue, local_queue, pending_positions, priority_class, resource_flavor, workload,
+};
 pub use policies::{admission_policy, constraint_policy, kyverno_policy};
 pub use reports::{ReportSkip, report_denials, report_skips};
 
