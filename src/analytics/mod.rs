@@ -1,7 +1,26 @@
-//! Cost and fairness analytics: the only module that will use polars (lazy API), run off the
-//! UI thread, and publish plain summary structs to the Cost pane and `fleettop report`.
+//! Cost and fairness: who got the GPUs, at what cost, and is the sharing fair?
 //!
-//! Not built yet (its own issue): until it is, the Cost pane says "analytics not computed
-//! yet" and shows the live GPU holdings per team that the ledger will start from
-//! ([`crate::ui::panes::cost::gpus_held_by_team`]). `polars` is declared in `Cargo.toml` with
-//! only the `lazy` feature so that the crate's build time already includes it.
+//! - [`ledger`]: the allocation history (plus queue waits, preemptions and utilisation)
+//!   followed from observations, live or replayed. Plain Rust rows.
+//! - [`engine`]: the only polars user in fleettop. Rows become DataFrames, lazy queries
+//!   compute the measures over a [`Window`], and a plain [`CostReport`] comes out.
+//! - [`output`]: the report as a table, CSV or JSON (`fleettop report`).
+//!
+//! The measures, each defined where it is computed and in the README:
+//! GPU-hours and cost per team / namespace / queue / cluster / product; cost of
+//! idle-but-allocated GPUs; share of usage vs share of entitlement with borrowing; Jain's
+//! fairness index; queue wait p50/p95/max per ClusterQueue; preemptions suffered and caused
+//! per team.
+
+pub mod engine;
+pub mod ledger;
+pub mod output;
+pub mod prices;
+pub mod report;
+pub mod window;
+
+pub use engine::{EngineError, Query, compute};
+pub use ledger::Ledger;
+pub use prices::Prices;
+pub use report::{By, CostReport};
+pub use window::Window;

@@ -70,6 +70,10 @@ impl GpuQueue {
     }
 }
 
+/// Utilisation below this (percent) on an allocated GPU counts as idle: the GPU pane's
+/// "allocated but idle" and the cost of idle-but-allocated GPUs use the same line.
+pub const IDLE_UTILIZATION_PCT: f32 = 5.0;
+
 /// True for accelerator resource names (`nvidia.com/gpu`, `nvidia.com/mig-1g.5gb`, `amd.com/gpu`).
 pub fn is_gpu_resource(name: &str) -> bool {
     name.ends_with("/gpu") || name.starts_with("nvidia.com/mig-")

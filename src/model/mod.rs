@@ -15,8 +15,8 @@ pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, Sour
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
 pub use exception::{ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef};
 pub use gpu::{
-    FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, PendingGpuPod, WorkloadEvent,
-    WorkloadState, is_gpu_resource,
+    FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_UTILIZATION_PCT, PendingGpuPod,
+    WorkloadEvent, WorkloadState, is_gpu_resource,
 };
 pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
 pub use policy::{Policy, Rollout};

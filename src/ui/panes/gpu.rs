@@ -11,8 +11,9 @@ use crate::ui::widgets::table::{
     Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
 };
 
-/// Utilisation below this (percent) on an allocated GPU counts as idle.
-pub const IDLE_UTILIZATION_PCT: f32 = 5.0;
+/// Utilisation below this (percent) on an allocated GPU counts as idle (defined in the model,
+/// where the cost ledger uses it too).
+pub use crate::model::IDLE_UTILIZATION_PCT;
 
 /// The sub-views of the GPU pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

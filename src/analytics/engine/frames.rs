@@ -1,0 +1,214 @@
+//! Ledger rows → DataFrames. Names stay integer ids; a missing name is [`NONE`]. Lookups
+//! that only need the small tables (a flavor's product and price, a queue's team) are done
+//! here, once per row; everything that needs time and windows is done by the queries.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use crate::analytics::ledger::{Ledger, NameId, WaitEnd};
+use crate::analytics::prices::{Price, Prices};
+
+/// The id of a missing name (no team, no queue, no flavor, no namespace).
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Products the frames refer to by index, with their prices.
+#[derive(Debug, Default)]
+pub(crate) struct Products {
+    list: Vec<Price>,
+    by_name: HashMap<Option<NameId>, u32>,
+}
+
+impl Products {
+    /// The product index and price of a flavor or product label.
+    fn of(&mut self, ledger: &Ledger, prices: &Prices, name: Option<NameId>) -> (u32, f64) {
+        if let Some(i) = self.by_name.get(&name) {
+            return (*i, self.list.get(*i as usize).map_or(0.0, |p| p.usd_per_gpu_hour));
+        }
+        let price = match name {
+            Some(n) => prices.lookup(ledger.name(n)),
+            None => Price { product: "(unknown)".into(), usd_per_gpu_hour: prices.fallback() },
+        };
+        let i = match self.list.iter().position(|p| p.product == price.product) {
+            Some(i) => i as u32,
+            None => {
+                self.list.push(price.clone());
+                (self.list.len() - 1) as u32
+            }
+        };
+        self.by_name.insert(name, i);
+        (i, price.usd_per_gpu_hour)
+    }
+
+    /// A product by index.
+    pub(crate) fn get(&self, i: u32) -> Option<&Price> {
+        self.list.get(i as usize)
+    }
+}
+
+fn id(x: Option<NameId>) -> u32 {
+    x.unwrap_or(NONE)
+}
+
+fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
+    DataFrame::new(columns.first().map_or(0, Column::len), columns)
+}
+
+/// Allocations: `cluster namespace team queue flavor product price gpus start end`
+/// (`end` null while running; `team` already falls back to the queue's team).
+pub(crate) fn allocations(
+    ledger: &Ledger,
+    prices: &Prices,
+    products: &mut Products,
+) -> PolarsResult<DataFrame> {
+    let rows = ledger.allocations();
+    let n = rows.len();
+    let (mut cluster, mut namespace, mut team, mut queue, mut flavor) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut product, mut price, mut gpus, mut start, mut end) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for a in rows {
+        cluster.push(a.cluster);
+        namespace.push(a.namespace);
+        team.push(id(ledger.team_of(a.cluster, a.team, a.cluster_queue)));
+        queue.push(id(a.cluster_queue));
+        flavor.push(id(a.flavor));
+        let (p, usd) = products.of(ledger, prices, a.flavor);
+        product.push(p);
+        price.push(usd);
+        gpus.push(a.gpus);
+        start.push(a.start_ms);
+        end.push(a.end_ms);
+    }
+    frame(vec![
+        Column::new("cluster".into(), cluster),
+        Column::new("namespace".into(), namespace),
+        Column::new("team".into(), team),
+        Column::new("queue".into(), queue),
+        Column::new("flavor".into(), flavor),
+        Column::new("product".into(), product),
+        Column::new("price".into(), price),
+        Column::new("gpus".into(), gpus),
+        Column::new("start".into(), start),
+        Column::new("end".into(), end),
+    ])
+}
+
+/// Waits that are, or ended in, an admission: `cluster queue start end` (`end` null while
+/// waiting). Abandoned waits are not queue waits and are left out.
+pub(crate) fn waits(ledger: &Ledger) -> PolarsResult<DataFrame> {
+    let rows = ledger.waits().iter().filter(|w| w.end != WaitEnd::Abandoned);
+    let (mut cluster, mut queue, mut start, mut end) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for w in rows {
+        cluster.push(w.cluster);
+        queue.push(id(w.cluster_queue));
+        start.push(w.start_ms);
+        end.push(match w.end {
+            WaitEnd::Admitted(t) => Some(t),
+            _ => None,
+        });
+    }
+    frame(vec![
+        Column::new("cluster".into(), cluster),
+        Column::new("queue".into(), queue),
+        Column::new("start".into(), start),
+        Column::new("end".into(), end),
+    ])
+}
+
+/// Preemptions: `team preemptor_team gpus at` (`preemptor_team` is [`NONE`] when the message
+/// does not tell; a known preemptor queue without a team is `no team`, not unknown).
+pub(crate) fn preemptions(ledger: &Ledger) -> PolarsResult<DataFrame> {
+    let rows = ledger.preemptions();
+    let (mut team, mut by, mut attributed, mut gpus, mut at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in rows {
+        team.push(id(ledger.team_of(p.cluster, p.team, p.cluster_queue)));
+        by.push(id(p.preemptor_queue.and_then(|q| ledger.team_of(p.cluster, None, Some(q)))));
+        attributed.push(p.preemptor_queue.is_some());
+        gpus.push(p.gpus);
+        at.push(p.at_ms);
+    }
+    frame(vec![
+        Column::new("team".into(), team),
+        Column::new("preemptor_team".into(), by),
+        Column::new("attributed".into(), attributed),
+        Column::new("gpus".into(), gpus),
+        Column::new("at".into(), at),
+    ])
+}
+
+/// Utilisation stretches of allocated GPUs: `cluster namespace team queue product price idle
+/// start end` (`end` already includes the hold of the last sample). The team and queue of a
+/// GPU are those of the latest allocation in its pod's namespace.
+pub(crate) fn utilisation(
+    ledger: &Ledger,
+    prices: &Prices,
+    products: &mut Products,
+) -> PolarsResult<DataFrame> {
+    let mut owner: HashMap<(NameId, NameId), (u32, u32)> = HashMap::new();
+    for a in ledger.allocations() {
+        let team = id(ledger.team_of(a.cluster, a.team, a.cluster_queue));
+        owner.insert((a.cluster, a.namespace), (team, id(a.cluster_queue)));
+    }
+    let rows = ledger.utilisation().iter().filter(|u| u.allocated);
+    let (mut cluster, mut namespace, mut team, mut queue) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut product, mut price, mut idle, mut start, mut end) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for u in rows {
+        let (t, q) = u.namespace.and_then(|ns| owner.get(&(u.cluster, ns)).copied()).unwrap_or((NONE, NONE));
+        cluster.push(u.cluster);
+        namespace.push(id(u.namespace));
+        team.push(t);
+        queue.push(q);
+        let (p, usd) = products.of(ledger, prices, u.product);
+        product.push(p);
+        price.push(usd);
+        idle.push(u.idle);
+        start.push(u.start_ms);
+        end.push(u.effective_end(i64::MAX));
+    }
+    frame(vec![
+        Column::new("cluster".into(), cluster),
+        Column::new("namespace".into(), namespace),
+        Column::new("team".into(), team),
+        Column::new("queue".into(), queue),
+        Column::new("product".into(), product),
+        Column::new("price".into(), price),
+        Column::new("idle".into(), idle),
+        Column::new("start".into(), start),
+        Column::new("end".into(), end),
+    ])
+}
+
+/// Nominal GPU quota: `cluster queue flavor team nominal`, one row per queue and flavor.
+pub(crate) fn quotas(ledger: &Ledger) -> PolarsResult<DataFrame> {
+    let (mut cluster, mut queue, mut flavor, mut team, mut nominal) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((c, q), info) in ledger.queues() {
+        for (f, n) in &info.nominal_gpus {
+            cluster.push(*c);
+            queue.push(*q);
+            flavor.push(*f);
+            team.push(id(info.team));
+            nominal.push(*n);
+        }
+    }
+    frame(vec![
+        Column::new("cluster".into(), cluster),
+        Column::new("queue".into(), queue),
+        Column::new("flavor".into(), flavor),
+        Column::new("team".into(), team),
+        Column::new("nominal".into(), nominal),
+    ])
+}

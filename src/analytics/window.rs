@@ -1,0 +1,101 @@
+//! The window measures are taken over: the whole recording or session by default, or the
+//! last `--window 24h` before its end.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
+
+/// A half-open stretch of time `[start, end)`, in milliseconds since the Unix epoch.
+/// Serialised as `{"start": RFC 3339, "end": RFC 3339, "hours": f64}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Start (inclusive).
+    pub start_ms: i64,
+    /// End (exclusive); still-running allocations end here.
+    pub end_ms: i64,
+}
+
+impl Window {
+    /// From `start` to `end` (an end before the start gives an empty window at `start`).
+    pub fn new(start_ms: i64, end_ms: i64) -> Self {
+        Self { start_ms, end_ms: end_ms.max(start_ms) }
+    }
+
+    /// Between two timestamps.
+    pub fn between(start: Timestamp, end: Timestamp) -> Self {
+        Self::new(start.as_millisecond(), end.as_millisecond())
+    }
+
+    /// The last `length` before `end`.
+    pub fn last(length: SignedDuration, end: Timestamp) -> Self {
+        let end_ms = end.as_millisecond();
+        let len = i64::try_from(length.as_millis()).unwrap_or(i64::MAX).max(0);
+        Self::new(end_ms.saturating_sub(len), end_ms)
+    }
+
+    /// Its length in hours.
+    pub fn hours(&self) -> f64 {
+        (self.end_ms - self.start_ms) as f64 / 3_600_000.0
+    }
+
+    /// Start as a timestamp.
+    pub fn start(&self) -> Timestamp {
+        Timestamp::from_millisecond(self.start_ms).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// End as a timestamp.
+    pub fn end(&self) -> Timestamp {
+        Timestamp::from_millisecond(self.end_ms).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+impl Serialize for Window {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Window", 3)?;
+        st.serialize_field("start", &self.start().to_string())?;
+        st.serialize_field("end", &self.end().to_string())?;
+        st.serialize_field("hours", &((self.hours() * 10_000.0).round() / 10_000.0))?;
+        st.end()
+    }
+}
+
+/// Parses a window length: `24h`, `90m`, `1h30m`, `7d`.
+pub fn parse_length(text: &str) -> Result<SignedDuration, String> {
+    let t = text.trim();
+    let err = || format!("--window {t:?}: expected a length like 24h, 90m, 1h30m or 7d");
+    if let Some(days) = t.strip_suffix('d') {
+        let n: i64 = days.trim().parse().map_err(|_| err())?;
+        return positive(SignedDuration::from_hours(n.checked_mul(24).ok_or_else(err)?), t);
+    }
+    let d: SignedDuration = t.parse().map_err(|_| err())?;
+    positive(d, t)
+}
+
+fn positive(d: SignedDuration, text: &str) -> Result<SignedDuration, String> {
+    if d.is_positive() { Ok(d) } else { Err(format!("--window {text:?}: must be longer than zero")) }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn lengths_people_write() {
+        assert_eq!(parse_length("24h").unwrap(), SignedDuration::from_hours(24));
+        assert_eq!(parse_length("90m").unwrap(), SignedDuration::from_mins(90));
+        assert_eq!(parse_length("1h30m").unwrap(), SignedDuration::from_mins(90));
+        assert_eq!(parse_length("7d").unwrap(), SignedDuration::from_hours(168));
+        assert!(parse_length("soon").unwrap_err().contains("expected a length"));
+        assert!(parse_length("0s").unwrap_err().contains("longer than zero"));
+    }
+
+    #[test]
+    fn the_last_stretch_counts_back_from_the_end() {
+        let end: Timestamp = "2026-11-27T14:30:00Z".parse().unwrap();
+        let w = Window::last(SignedDuration::from_mins(30), end);
+        assert_eq!(w.start().to_string(), "2026-11-27T14:00:00Z");
+        assert_eq!(w.hours(), 0.5);
+        assert_eq!(Window::new(10, 5), Window::new(10, 10));
+    }
+}
