@@ -3,6 +3,7 @@
 
 mod gpu_probe;
 mod logging;
+mod report;
 mod run;
 mod snapshot;
 
@@ -106,6 +107,33 @@ pub enum Command {
         /// The moment to print (offset, time of day or timestamp); default: the end.
         #[arg(long, value_name = "WHEN")]
         at: Option<String>,
+        /// Live: how long to wait for every cluster's initial sync (seconds).
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Cost and fairness: GPU-hours and cost per group, idle-but-allocated cost, share of
+    /// usage vs entitlement, Jain's index, queue waits and preemptions.
+    Report {
+        /// Use the bundled demo recording.
+        #[arg(long, conflicts_with = "replay")]
+        demo: bool,
+        /// Use this recording (without --demo or --replay: the live fleet, one snapshot).
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
+        /// Measure the last DUR before the end (24h, 90m, 7d); default: the whole recording
+        /// (live: 24h).
+        #[arg(long, value_name = "DUR")]
+        window: Option<String>,
+        /// Group usage by.
+        #[arg(long, default_value = "team", value_parser = ["team", "namespace", "queue", "cluster", "product"])]
+        by: String,
+        /// Output format: aligned tables of every measure, the grouped usage as CSV, or
+        /// everything as JSON.
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        format: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Live: how long to wait for every cluster's initial sync (seconds).
         #[arg(long, default_value_t = 30)]
         timeout: u64,

@@ -44,6 +44,36 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             super::snapshot::print(&rec, &name, at.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Report { demo, ref replay, ref window, ref by, ref format, ref out, timeout }) => {
+            let (config, warnings) = ui_config(&cli.ui);
+            for w in &warnings {
+                eprintln!("fleettop: {w}");
+            }
+            let args = super::report::ReportArgs {
+                window: window.as_deref(),
+                by: crate::analytics::By::parse(by).with_context(|| format!("--by {by:?}"))?,
+                format: crate::analytics::output::Format::parse(format)
+                    .with_context(|| format!("--format {format:?}"))?,
+                out: out.as_deref(),
+                prices: config.prices,
+            };
+            match (demo, replay) {
+                (_, Some(file)) => super::report::from_recording(
+                    &Recording::open(file)?,
+                    &file.display().to_string(),
+                    &args,
+                )?,
+                (true, None) => {
+                    super::report::from_recording(&demo::recording()?, "the bundled demo", &args)?
+                }
+                (false, None) => {
+                    let (kubeconfig, selected) = select_fleet(&cli.fleet)?;
+                    let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
+                    super::report::from_state(&state, &args)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::GpuProbe { samples, interval, json }) => {
             super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
             Ok(ExitCode::SUCCESS)

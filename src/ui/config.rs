@@ -6,7 +6,9 @@
 //! rest of the file still applies.
 //!
 //! Files read from the config directory:
-//! - `config.toml`: `theme = "light"`, `keymap = "vim"`;
+//! - `config.toml`: `theme = "light"`, `keymap = "vim"`, and a `[prices]` table of US dollars
+//!   per GPU-hour by product or flavor for the Cost pane and `fleettop report`
+//!   (`h100 = 3.10`, `"a100-spot" = 1.2`, `default = 1.5`; see [`crate::analytics::prices`]);
 //! - `theme.toml`: a partial overlay of `[palette]` and `[styles]` on the chosen theme
 //!   (`inherits = "light"` picks another base);
 //! - `keymap.toml`: extra `[[bindings]]`; a user binding for a key replaces whatever that key
@@ -39,6 +41,8 @@ pub struct UiConfig {
     pub theme: Theme,
     /// Key bindings.
     pub keymap: Keymap,
+    /// GPU prices: the default table with the user's `[prices]` entries applied.
+    pub prices: crate::analytics::Prices,
 }
 
 /// One problem in a configuration file (or on the command line), with enough context to fix it.
@@ -102,7 +106,11 @@ pub fn load(
     let theme = choose_theme(config_dir, theme_override, &settings, no_color, &mut warnings);
     let keymap = choose_keymap(config_dir, keymap_override, &settings, &mut warnings);
     sort_warnings(&mut warnings);
-    (UiConfig { theme, keymap }, warnings)
+    let mut prices = crate::analytics::Prices::default();
+    for (product, usd) in settings.prices {
+        prices.set(&product, usd);
+    }
+    (UiConfig { theme, keymap, prices }, warnings)
 }
 
 /// Orders warnings by file (in the order files were first mentioned), then by line.
@@ -247,6 +255,8 @@ impl Named {
 struct Settings {
     theme: Option<Named>,
     keymap: Option<Named>,
+    /// `[prices]` entries: product or flavor → US dollars per GPU-hour.
+    prices: Vec<(String, f64)>,
 }
 
 /// Reads `config.toml`; a missing file gives the defaults.
@@ -276,8 +286,12 @@ fn settings_from(src: &Source<'_>, table: &DeTable<'_>, warnings: &mut Vec<Confi
         let slot = match key.get_ref().as_ref() {
             "theme" => &mut settings.theme,
             "keymap" => &mut settings.keymap,
+            "prices" => {
+                settings.prices = prices_from(src, value, warnings);
+                continue;
+            }
             _ => {
-                warnings.push(src.unknown_key(key, value, "", &["theme", "keymap"]));
+                warnings.push(src.unknown_key(key, value, "", &["theme", "keymap", "prices"]));
                 continue;
             }
         };
@@ -296,6 +310,40 @@ fn settings_from(src: &Source<'_>, table: &DeTable<'_>, warnings: &mut Vec<Confi
         }
     }
     settings
+}
+
+/// The `[prices]` table: each value a non-negative number of US dollars per GPU-hour; a bad
+/// entry is skipped with a warning.
+fn prices_from(
+    src: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Vec<(String, f64)> {
+    let DeValue::Table(table) = value.get_ref() else {
+        let found = value.get_ref().type_str();
+        warnings.push(src.warn(value.span(), "prices", format!("expected a table of prices, found {found}")));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (product, price) in table {
+        let path = join_key("prices", product.get_ref());
+        let usd = match price.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok().map(|v| v as f64)
+            }
+            _ => None,
+        };
+        match usd {
+            Some(usd) if usd.is_finite() && usd >= 0.0 => out.push((product.get_ref().to_string(), usd)),
+            _ => warnings.push(src.warn(
+                price.span(),
+                &path,
+                "expected US dollars per GPU-hour (a number, 0 or more); entry skipped",
+            )),
+        }
+    }
+    out
 }
 
 /// Reads a file that may not exist. Missing → `Ok(None)`; unreadable → a warning.
@@ -513,6 +561,20 @@ mod tests {
         let (config, _) = load(Some(dir.path()), Some("high-contrast"), None, true);
         assert_eq!(config.theme.name(), "mono");
         assert_eq!(config.keymap.name(), "vim");
+    }
+
+    #[test]
+    fn a_prices_table_overrides_the_default_gpu_prices() {
+        let text = "theme = \"light\"\n[prices]\nh100 = 3.1\n\"a100-spot\" = 1\ndefault = 1_5\n";
+        let dir = dir_with(&[("config.toml", text)]);
+        let (config, warnings) = load(Some(dir.path()), None, None, false);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.prices.lookup("h100-80gb").usd_per_gpu_hour, 3.1);
+        assert_eq!(config.prices.lookup("a100-spot").usd_per_gpu_hour, 1.0);
+        assert_eq!(config.prices.lookup("a100-80gb").usd_per_gpu_hour, 3.0);
+        assert_eq!(config.prices.fallback(), 15.0);
+        let (config, _) = load(None, None, None, false);
+        assert!(config.prices.is_default());
     }
 
     #[test]

@@ -1,0 +1,65 @@
+//! `fleettop report`: cost and fairness of a recording, or of the live fleet right now, as an
+//! aligned table, CSV or JSON, on stdout or into a file.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::analytics::output::{self, Format};
+use crate::analytics::window::{self, Window};
+use crate::analytics::{By, Ledger, Prices, Query};
+use crate::record::Recording;
+use crate::state::FleetState;
+
+/// Window a live report measures when `--window` is not given.
+pub const LIVE_DEFAULT_WINDOW: &str = "24h";
+
+/// What to report and where.
+#[derive(Debug, Clone)]
+pub struct ReportArgs<'a> {
+    /// `--window`: measure the last stretch of this length before the end.
+    pub window: Option<&'a str>,
+    /// `--by`.
+    pub by: By,
+    /// `--format`.
+    pub format: Format,
+    /// `--out`: a file instead of stdout.
+    pub out: Option<&'a Path>,
+    /// Prices in force.
+    pub prices: Prices,
+}
+
+/// Reports over a recording: by default the whole of it.
+pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> anyhow::Result<()> {
+    if let Some(t) = rec.truncated() {
+        eprintln!("fleettop: {name}: {t}; using what came before it");
+    }
+    let window = match args.window {
+        Some(len) => Window::last(window::parse_length(len).map_err(anyhow::Error::msg)?, rec.end()),
+        None => Window::between(rec.start(), rec.end()),
+    };
+    write(&Ledger::from_observations(rec.observations()), window, args)
+}
+
+/// Reports over one live snapshot: the last `--window` (default 24h) before now, from what the
+/// objects say about their past (admission times, finish times).
+pub fn from_state(state: &FleetState, args: &ReportArgs<'_>) -> anyhow::Result<()> {
+    let len = window::parse_length(args.window.unwrap_or(LIVE_DEFAULT_WINDOW)).map_err(anyhow::Error::msg)?;
+    write(&Ledger::from_state(state), Window::last(len, state.now()), args)
+}
+
+fn write(ledger: &Ledger, window: Window, args: &ReportArgs<'_>) -> anyhow::Result<()> {
+    let query = Query { window, prices: args.prices.clone(), groupings: vec![args.by] };
+    let report = crate::analytics::compute(ledger, &query)?;
+    let text = output::render(&report, args.by, args.format)?;
+    match args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
