@@ -218,3 +218,87 @@ fn gpu_probe_says_what_nvml_sees_or_why_it_cannot() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
 }
+
+/// Compares `actual` with `tests/fixtures/reports/<name>`; `FLEETTOP_UPDATE_GOLDENS=1` rewrites
+/// the file instead (then read the diff before committing it).
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports").join(name);
+    if std::env::var_os("FLEETTOP_UPDATE_GOLDENS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (FLEETTOP_UPDATE_GOLDENS=1 writes it)", path.display()));
+    assert!(actual == expected, "{name} differs from its golden file:\n{actual}");
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).expect("UTF-8")
+}
+
+#[test]
+fn report_of_the_demo_in_every_format_matches_its_golden_file() {
+    let home = tempfile::tempdir().unwrap();
+    for (format, by, file) in [
+        ("table", "team", "demo-by-team.txt"),
+        ("csv", "team", "demo-by-team.csv"),
+        ("csv", "product", "demo-by-product.csv"),
+        ("json", "queue", "demo-by-queue.json"),
+    ] {
+        let out = fleettop(&["report", "--demo", "--by", by, "--format", format], home.path());
+        golden(file, &stdout_of(&out));
+    }
+}
+
+#[test]
+fn report_numbers_add_up_and_the_window_counts_back_from_the_end() {
+    let home = tempfile::tempdir().unwrap();
+    let whole = json(&fleettop(&["report", "--demo", "--format", "json"], home.path()));
+    let rows = whole["groups"][0]["rows"].as_array().unwrap();
+    let sum: f64 = rows.iter().map(|r| r["gpu_hours"].as_f64().unwrap()).sum();
+    let total = whole["total"]["gpu_hours"].as_f64().unwrap();
+    assert!((sum - total).abs() < 0.001, "teams add up to the total: {sum} vs {total}");
+    assert_eq!(whole["window"]["start"], "2026-11-27T14:00:00Z");
+    // The last 10 minutes of the same recording hold less.
+    let last = json(&fleettop(&["report", "--demo", "--format", "json", "--window", "10m"], home.path()));
+    assert_eq!(last["window"]["hours"].as_f64(), Some(0.1667));
+    assert_eq!(last["window"]["end"], whole["window"]["end"]);
+    assert!(last["total"]["gpu_hours"].as_f64().unwrap() < total / 2.0);
+
+    // --out writes the same bytes a file; a recording works like the demo.
+    let file = home.path().join("demo.fleetrec");
+    std::fs::write(&file, fleettop::demo::DEMO_BYTES).unwrap();
+    let csv = home.path().join("cost.csv");
+    let out = fleettop(
+        &["report", "--replay", file.to_str().unwrap(), "--format", "csv", "--out", csv.to_str().unwrap()],
+        home.path(),
+    );
+    assert!(stdout_of(&out).is_empty());
+    let via_demo = stdout_of(&fleettop(&["report", "--demo", "--format", "csv"], home.path()));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), via_demo);
+}
+
+#[test]
+fn report_arguments_are_checked() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fleettop(&["report", "--demo", "--window", "soon"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a length like 24h"));
+    let out = fleettop(&["report", "--demo", "--by", "flavour"], home.path());
+    assert_eq!(out.status.code(), Some(2), "clap rejects an unknown grouping");
+    let out = fleettop(&["report", "--demo", "--format", "xml"], home.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn report_prices_come_from_the_config_file() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("config/fleettop");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[prices]\nh100 = 1.0\na100 = 1.0\n").unwrap();
+    let v = json(&fleettop(&["report", "--demo", "--format", "json"], home.path()));
+    // At $1 per GPU-hour for every product the cost is the GPU-hours.
+    let (cost, hours) = (v["total"]["cost_usd"].as_f64().unwrap(), v["total"]["gpu_hours"].as_f64().unwrap());
+    assert!((cost - hours).abs() < 0.01, "{cost} vs {hours}");
+}

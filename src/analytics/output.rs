@@ -64,8 +64,9 @@ fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
     x.map_or_else(|| "—".to_string(), f)
 }
 
-/// Left-aligned first column, right-aligned numbers, two spaces between columns.
-fn grid(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+/// The first `left` columns (names) left-aligned, the rest (numbers) right-aligned, two spaces
+/// between columns.
+fn grid(out: &mut String, left: usize, header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -82,7 +83,7 @@ fn grid(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
             if i > 0 {
                 s.push_str("  ");
             }
-            if i == 0 {
+            if i < left {
                 s.push_str(c);
                 s.push_str(&pad);
             } else {
@@ -137,7 +138,7 @@ pub fn table(r: &CostReport, by: By) -> String {
         [heading.as_str(), "GPU-HOURS", "COST USD", "SHARE", "IDLE GPU-H", "IDLE USD", "ALLOCATIONS"];
     let mut rows: Vec<Vec<String>> = r.rows(by).unwrap_or_default().iter().map(usage_cells).collect();
     rows.push(usage_cells(&r.total));
-    grid(&mut out, &header, &rows);
+    grid(&mut out, 1, &header, &rows);
 
     let _ = writeln!(out, "\nShare of GPU-hours vs share of entitlement (nominal GPU quota)");
     let rows: Vec<Vec<String>> = r
@@ -159,6 +160,7 @@ pub fn table(r: &CostReport, by: By) -> String {
         .collect();
     grid(
         &mut out,
+        2,
         &["TEAM", "COHORT", "GPU-HOURS", "USAGE", "QUOTA GPUS", "ENTITLED", "RATIO", "BORROWED GPU-H"],
         &rows,
     );
@@ -188,7 +190,7 @@ pub fn table(r: &CostReport, by: By) -> String {
             ]
         })
         .collect();
-    grid(&mut out, &["CLUSTER", "QUEUE", "WAITS", "STILL WAITING", "P50", "P95", "MAX"], &rows);
+    grid(&mut out, 2, &["CLUSTER", "QUEUE", "WAITS", "STILL WAITING", "P50", "P95", "MAX"], &rows);
 
     let _ = writeln!(out, "\nPreemptions per team");
     let rows: Vec<Vec<String>> = r
@@ -199,7 +201,7 @@ pub fn table(r: &CostReport, by: By) -> String {
             vec![p.team.clone(), p.suffered.to_string(), p.suffered_gpus.to_string(), p.caused.to_string()]
         })
         .collect();
-    grid(&mut out, &["TEAM", "SUFFERED", "GPUS LOST", "CAUSED"], &rows);
+    grid(&mut out, 1, &["TEAM", "SUFFERED", "GPUS LOST", "CAUSED"], &rows);
     if r.preemptions.unattributed > 0 {
         let _ = writeln!(
             out,
@@ -258,6 +260,7 @@ mod tests {
         let mut out = String::new();
         grid(
             &mut out,
+            1,
             &["TEAM", "GPU-HOURS"],
             &[vec!["a".into(), "1.00".into()], vec!["longer".into(), "22.50".into()]],
         );
