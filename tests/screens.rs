@@ -12,6 +12,7 @@ use fleettop::record::{Player, Recording};
 use fleettop::ui::app::{App, Feed};
 use fleettop::ui::event::Event;
 use fleettop::ui::keymap::Keymap;
+use fleettop::ui::panes::PaneId;
 use fleettop::ui::render::render;
 use fleettop::ui::theme::Theme;
 use jiff::SignedDuration;
@@ -46,6 +47,9 @@ fn key(app: &mut App, code: KeyCode) {
 }
 
 fn draw(app: &mut App) -> Buffer {
+    // The Cost pane's report comes from the analytics thread: wait for it, as the loop would
+    // be woken by it.
+    assert!(app.wait_for_analytics(std::time::Duration::from_secs(120)) || app.view.pane != PaneId::Cost);
     app.prepare();
     let size = app.size();
     let mut term = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
@@ -109,6 +113,56 @@ fn gpu_sub_views() {
         }
         insta::assert_snapshot!(format!("gpu_{name}_18m_120x40"), text(&draw(&mut app)));
     }
+}
+
+#[test]
+fn cost_pane_groupings_and_scroll() {
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('6'));
+    // `]` cycles the grouping: team → namespace → queue → cluster → product; `[` goes back.
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char(']'));
+    }
+    insta::assert_snapshot!("cost_by_product_18m_120x40", text(&draw(&mut app)));
+    key(&mut app, KeyCode::Char('['));
+    let screen = text(&draw(&mut app));
+    assert!(screen.contains("[cluster]") && screen.contains("GPU-hours and cost by cluster"), "{screen}");
+    // Scrolling down brings the preemptions into view at 80×24.
+    let mut small = app_at(SignedDuration::from_mins(18), 80, 24, "dark");
+    key(&mut small, KeyCode::Char('6'));
+    assert!(!text(&draw(&mut small)).contains("preemptions per team"));
+    for _ in 0..25 {
+        key(&mut small, KeyCode::Char('j'));
+    }
+    assert!(text(&draw(&mut small)).contains("preemptions per team"));
+}
+
+#[test]
+fn cost_pane_follows_the_play_head_and_marks_who_is_over_its_share() {
+    let mut early = app_at(SignedDuration::from_mins(5), 120, 40, "dark");
+    key(&mut early, KeyCode::Char('6'));
+    let early_screen = text(&draw(&mut early));
+    assert!(early_screen.contains("window 14:00:00 – 14:05:00 UTC (5m00s)"), "{early_screen}");
+    let mut late = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
+    key(&mut late, KeyCode::Char('6'));
+    let buf = draw(&mut late);
+    assert!(text(&buf).contains("window 14:00:00 – 14:27:00 UTC (27m00s)"));
+    // research is over its share: its usage bar is drawn in the borrowed style, the verdict as a warning.
+    let theme = Theme::builtin("dark").unwrap();
+    let row = (0..buf.area.height)
+        .find(|y| {
+            let line = text_of_row(&buf, *y);
+            line.trim_start_matches('│').starts_with("research ") && line.contains('█')
+        })
+        .unwrap();
+    let bar_x = (0..buf.area.width).find(|x| buf[(*x, row)].symbol() == "█").unwrap();
+    assert_eq!(buf[(bar_x, row)].fg, theme.style("gpu.quota.borrowed").fg.unwrap());
+    let (vx, vy) = find(&buf, "team research uses").unwrap();
+    assert_eq!(buf[(vx, vy)].fg, theme.style("ui.warning").fg.unwrap());
+}
+
+fn text_of_row(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
 }
 
 #[test]

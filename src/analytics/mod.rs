@@ -4,6 +4,7 @@
 //!   followed from observations, live or replayed. Plain Rust rows.
 //! - [`engine`]: the only polars user in fleettop. Rows become DataFrames, lazy queries
 //!   compute the measures over a [`Window`], and a plain [`CostReport`] comes out.
+//! - [`worker`]: computes reports off the UI thread, the latest request first.
 //! - [`output`]: the report as a table, CSV or JSON (`fleettop report`).
 //!
 //! The measures, each defined where it is computed and in the README:
@@ -18,6 +19,7 @@ pub mod output;
 pub mod prices;
 pub mod report;
 pub mod window;
+pub mod worker;
 
 pub use engine::{EngineError, Query, compute};
 pub use ledger::Ledger;

@@ -173,13 +173,21 @@ impl CostReport {
     }
 }
 
-/// A usage share over this ratio of entitlement is "over its share"; under its inverse, "under".
-const OVER: f64 = 1.1;
+/// A team whose usage share is more than 10 % above its entitlement share is over its share.
+pub const OVER: f64 = 1.1;
+/// … and more than 10 % below it, under.
+pub const UNDER: f64 = 0.9;
 
 /// Who is over and under their share, in plain words:
 /// `team research uses 46 % of GPU-hours on a 25 % entitlement (borrowing from cohort ai);
 /// team search is under its share`.
 pub fn verdict(f: &Fairness) -> String {
+    verdict_parts(f).join("; ")
+}
+
+/// The verdict's clauses: one per team over its share, then one for the teams under it (or
+/// one sentence saying everyone is at their share, or that shares cannot be compared).
+pub fn verdict_parts(f: &Fairness) -> Vec<String> {
     let pct = |x: f64| format!("{:.0} %", x * 100.0);
     let mut over = Vec::new();
     let mut under = Vec::new();
@@ -201,7 +209,7 @@ pub fn verdict(f: &Fairness) -> String {
                 }
                 over.push(s);
             }
-            Some(r) if r < 1.0 / OVER => under.push(t.team.clone()),
+            Some(r) if r < UNDER => under.push(t.team.clone()),
             _ => {}
         }
     }
@@ -212,14 +220,13 @@ pub fn verdict(f: &Fairness) -> String {
         many => parts.push(format!("teams {} are under their share", many.join(", "))),
     }
     if parts.is_empty() {
-        if f.teams_in_index == 0 {
+        parts.push(if f.teams_in_index == 0 {
             "no team has a GPU quota in the window: shares cannot be compared".into()
         } else {
             "every team uses about its share of GPU-hours".into()
-        }
-    } else {
-        parts.join("; ")
+        });
     }
+    parts
 }
 
 /// `team research`, but `team-a` alone: its name already says it.

@@ -210,6 +210,7 @@ fn replay_ui(
     }
     let mut app = App::new(Feed::Replay(Box::new(player)), config.theme, config.keymap, Rect::default());
     app.warnings = warnings;
+    app.set_prices(config.prices);
     runtime()?.block_on(crate::ui::run::run(app, None, None))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -361,6 +362,7 @@ fn live_session(
     let record_path = recorder.as_ref().map(|r| r.path.clone());
     let mut app = App::new(Feed::Live(Box::new(state)), config.theme, config.keymap, Rect::default());
     app.warnings = warnings;
+    app.set_prices(config.prices);
     let rt = runtime()?;
     let (tx, rx) = sources::channel(sources::CHANNEL_CAPACITY);
     spawn(&rt, tx);

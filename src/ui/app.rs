@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use ratatui::layout::Rect;
 
+use crate::analytics::{By, Prices};
 use crate::model::Observation;
 use crate::record::Player;
 use crate::state::FleetState;
 use crate::ui::Action;
+use crate::ui::cost::CostFeed;
 use crate::ui::event::Event;
 use crate::ui::keymap::Keymap;
 use crate::ui::layout;
@@ -139,6 +141,7 @@ pub struct App {
     pub backpressure: u64,
     tables: Tables,
     derived: Derived,
+    cost: CostFeed,
     size: Rect,
     quit: bool,
     dirty: bool,
@@ -147,6 +150,7 @@ pub struct App {
 impl App {
     /// An app over `feed` with a terminal of `size`.
     pub fn new(feed: Feed, theme: Theme, keymap: Keymap, size: Rect) -> Self {
+        let cost = CostFeed::new(feed.state().now());
         let mut app = Self {
             feed,
             view: ViewState::default(),
@@ -157,6 +161,7 @@ impl App {
             backpressure: 0,
             tables: Tables::new(),
             derived: Derived::default(),
+            cost,
             size,
             quit: false,
             dirty: true,
@@ -196,6 +201,30 @@ impl App {
         &self.derived
     }
 
+    /// The Cost pane's data: the latest cost report, or why there is none yet.
+    pub fn cost(&self) -> &CostFeed {
+        &self.cost
+    }
+
+    /// Prices for the Cost pane (the config file's `[prices]` over the default table).
+    pub fn set_prices(&mut self, prices: Prices) {
+        self.cost.set_prices(prices);
+    }
+
+    /// Notified when a cost report arrives from the analytics thread; the loop then sends
+    /// [`Event::Analytics`].
+    pub fn analytics_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.cost.wake()
+    }
+
+    /// Asks for the cost report of the moment shown (when the Cost pane is visible) and
+    /// blocks until it arrives, at most `timeout`: for headless use and tests, where there is
+    /// no loop to wake. True when a report is there.
+    pub fn wait_for_analytics(&mut self, timeout: std::time::Duration) -> bool {
+        self.prepare();
+        self.cost.wait(timeout)
+    }
+
     /// The screen regions for the current size, state and view.
     pub fn areas(&self, area: Rect) -> layout::Areas {
         let replay = self.player().is_some();
@@ -232,7 +261,7 @@ impl App {
         let mut effects = Vec::new();
         let event_kind = match event {
             Event::Key(_) | Event::Resize(..) => EventKind::Input,
-            Event::Tick(_) | Event::Observations(_) => EventKind::Data,
+            Event::Tick(_) | Event::Observations(_) | Event::Analytics => EventKind::Data,
         };
         match event {
             Event::Key(key) => {
@@ -262,6 +291,7 @@ impl App {
                 Feed::Replay(p) => self.dirty |= p.advance(elapsed),
             },
             Event::Observations(batch) => self.ingest(&batch),
+            Event::Analytics => self.dirty |= self.cost.poll(),
         }
         if matches!(event_kind, EventKind::Input) {
             self.prepare();
@@ -274,6 +304,7 @@ impl App {
     pub fn ingest(&mut self, batch: &[Observation]) {
         if let Feed::Live(s) = &mut self.feed {
             s.apply_all(batch);
+            self.cost.ingest(batch);
             self.dirty = true;
         }
     }
@@ -348,8 +379,8 @@ impl App {
             Action::ShowPipelines => self.view.pane = PaneId::Pipelines,
             Action::ShowExceptions => self.view.pane = PaneId::Exceptions,
             Action::ShowCost => self.view.pane = PaneId::Cost,
-            Action::NextView => self.cycle_view(1),
-            Action::PrevView => self.cycle_view(GpuView::ALL.len() - 1),
+            Action::NextView => self.cycle_view(true),
+            Action::PrevView => self.cycle_view(false),
             Action::SelectNext => self.move_selection(1),
             Action::SelectPrev => self.move_selection(-1),
             Action::PageDown => self.move_selection(self.page() as isize),
@@ -425,10 +456,21 @@ impl App {
         self.view.pane = PaneId::ALL[i];
     }
 
-    fn cycle_view(&mut self, step: usize) {
-        if self.view.pane == PaneId::Gpu {
-            let i = GpuView::ALL.iter().position(|v| *v == self.view.gpu_view).unwrap_or(0);
-            self.view.gpu_view = GpuView::ALL[(i + step) % GpuView::ALL.len()];
+    fn cycle_view(&mut self, forward: bool) {
+        /// The element after (or before) `current` in `all`, wrapping around.
+        fn step<T: Copy + PartialEq>(all: &[T], current: T, forward: bool) -> T {
+            let n = all.len().max(1);
+            let i = all.iter().position(|x| *x == current).unwrap_or(0);
+            all.get(if forward { (i + 1) % n } else { (i + n - 1) % n }).copied().unwrap_or(current)
+        }
+        match self.view.pane {
+            PaneId::Gpu => self.view.gpu_view = step(&GpuView::ALL, self.view.gpu_view, forward),
+            PaneId::Cost => {
+                self.view.cost_by = step(&By::ALL, self.view.cost_by, forward);
+                self.view.cost_scroll = 0;
+                self.notice = Some(format!("cost by {}", self.view.cost_by.label()));
+            }
+            _ => {}
         }
     }
 
@@ -438,6 +480,10 @@ impl App {
 
     fn move_selection(&mut self, delta: isize) {
         let Some(table) = self.view.active_table() else {
+            if self.view.pane == PaneId::Cost {
+                let scroll = i64::from(self.view.cost_scroll).saturating_add(delta as i64);
+                self.view.cost_scroll = scroll.clamp(0, i64::from(crate::ui::panes::cost::MAX_SCROLL)) as u16;
+            }
             return;
         };
         let t = self.view.table_mut(table);
@@ -519,6 +565,10 @@ impl App {
     /// selection on the same record, and scrolls so the selection is visible.
     pub fn prepare(&mut self) {
         self.derived.refresh(self.feed.state(), &self.view);
+        if self.view.pane == PaneId::Cost {
+            self.cost.poll();
+            self.cost.refresh(&self.feed);
+        }
         let Some(table) = self.view.active_table() else {
             return;
         };

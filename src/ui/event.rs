@@ -15,4 +15,6 @@ pub enum Event {
     Tick(std::time::Duration),
     /// Observations from the sources, in order.
     Observations(Vec<Observation>),
+    /// The analytics worker computed a cost report.
+    Analytics,
 }

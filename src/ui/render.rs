@@ -108,22 +108,9 @@ fn summary(f: &mut Frame, area: Rect, app: &App) {
 }
 
 fn cost_pane(f: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let mut lines = vec![
-        Line::styled("Cost and fairness: analytics not computed yet.", theme.style("ui.warning")),
-        Line::styled(
-            "The polars engine (GPU-hours, cost per team, share vs entitlement, Jain's index) is not wired in this version.",
-            theme.style("ui.dim"),
-        ),
-        Line::raw(""),
-        Line::styled("GPUs held right now by admitted Kueue workloads, per team:", theme.style("ui.text")),
-    ];
-    let held = cost::gpus_held_by_team(app.state());
-    if held.is_empty() {
-        lines.push(Line::styled("  none", theme.style("ui.dim")));
-    }
-    for (team, gpus) in held {
-        lines.push(Line::styled(format!("  {team:<20} {gpus:>5} GPUs"), theme.style("ui.text")));
-    }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    let status = app.cost().status();
+    let lines: Vec<Line> =
+        cost::lines(&status, app.view.cost_by, area.width).into_iter().map(|s| line_of(s, app)).collect();
+    // Long verdicts wrap; the tables are narrower than 80 columns.
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((app.view.cost_scroll, 0)), area);
 }

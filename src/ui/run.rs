@@ -56,6 +56,7 @@ async fn event_loop(
     let mut last_tick = Instant::now();
     let far = Duration::from_secs(3600);
     let mut frames: u64 = 0;
+    let analytics = app.analytics_wake();
     loop {
         if app.is_dirty() && last_draw.elapsed() >= FRAME {
             app.prepare();
@@ -101,6 +102,7 @@ async fn event_loop(
                 app.handle(Event::Tick(elapsed))
             },
             _ = tokio::time::sleep(redraw_in) => Vec::new(),
+            _ = analytics.notified() => app.handle(Event::Analytics),
             _ = signals.recv() => break,
         };
         if app.is_playing() && tick_every == far {

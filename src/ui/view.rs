@@ -105,6 +105,10 @@ pub struct ViewState {
     pub filtering: bool,
     /// The time being typed after `replay_seek_to`, while the prompt is open.
     pub seek_input: Option<String>,
+    /// How the Cost pane groups usage (`]`/`[` cycle).
+    pub cost_by: crate::analytics::By,
+    /// Lines the Cost pane is scrolled down.
+    pub cost_scroll: u16,
 }
 
 impl ViewState {
