@@ -17,7 +17,7 @@ use polars::prelude::*;
 
 use super::ledger::Ledger;
 use super::prices::Prices;
-use super::report::{By, CostReport, Grouping};
+use super::report::{By, CostReport, Grouping, WaitRow};
 use super::window::Window;
 
 /// What to compute.
@@ -56,15 +56,10 @@ pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError
     let allocations = usage::clip(frames::allocations(ledger, &query.prices, &mut products)?.lazy(), w);
     let utilisation = usage::clip(frames::utilisation(ledger, &query.prices, &mut products)?.lazy(), w);
     let names = Namer { ledger, products: &products };
+    let utilisation_data = has_utilisation(ledger, w);
 
-    let utilisation_data =
-        ledger.utilisation().iter().any(|u| u.start_ms < w.end_ms && u.effective_end(w.end_ms) > w.start_ms);
-    let mut groups = Vec::new();
-    for by in &query.groupings {
-        let rows = usage::grouped(allocations.clone(), utilisation.clone(), *by, utilisation_data, &names)?;
-        groups.push(Grouping { by: *by, rows });
-    }
-    let total = usage::total(allocations.clone(), utilisation.clone(), utilisation_data)?;
+    let groups = grouped(&allocations, &utilisation, query, utilisation_data, &names)?;
+    let total = usage::total(allocations.clone(), utilisation, utilisation_data)?;
     let quotas = frames::quotas(ledger)?.lazy();
     let fairness = fairness::fairness(ledger, allocations.clone(), quotas, &names)?;
     let waits = queues::waits(frames::waits(ledger)?.lazy(), w, &names)?;
@@ -74,6 +69,40 @@ pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError
         usage::products_used(allocations)?.into_iter().filter_map(|i| products.get(i).cloned()).collect();
     prices.sort_by(|a, b| a.product.cmp(&b.product));
     Ok(CostReport { window: w, prices, utilisation_data, groups, total, fairness, waits, preemptions })
+}
+
+/// Only usage per grouping and the queue wait percentiles: the measures that scan every
+/// allocation and every wait (what the benchmark times against DESIGN.md §8).
+pub fn usage_and_waits(ledger: &Ledger, query: &Query) -> Result<(Vec<Grouping>, Vec<WaitRow>), EngineError> {
+    let w = query.window;
+    let mut products = frames::Products::default();
+    let allocations = usage::clip(frames::allocations(ledger, &query.prices, &mut products)?.lazy(), w);
+    let utilisation = usage::clip(frames::utilisation(ledger, &query.prices, &mut products)?.lazy(), w);
+    let names = Namer { ledger, products: &products };
+    let groups = grouped(&allocations, &utilisation, query, has_utilisation(ledger, w), &names)?;
+    Ok((groups, queues::waits(frames::waits(ledger)?.lazy(), w, &names)?))
+}
+
+fn has_utilisation(ledger: &Ledger, w: Window) -> bool {
+    ledger.utilisation().iter().any(|u| u.start_ms < w.end_ms && u.effective_end(w.end_ms) > w.start_ms)
+}
+
+fn grouped(
+    allocations: &LazyFrame,
+    utilisation: &LazyFrame,
+    query: &Query,
+    utilisation_data: bool,
+    names: &Namer,
+) -> PolarsResult<Vec<Grouping>> {
+    query
+        .groupings
+        .iter()
+        .map(|by| {
+            let rows =
+                usage::grouped(allocations.clone(), utilisation.clone(), *by, utilisation_data, names)?;
+            Ok(Grouping { by: *by, rows })
+        })
+        .collect()
 }
 
 /// Turns ids back into names.

@@ -343,3 +343,18 @@ fn a_workload_without_team_label_falls_back_to_its_queue_team() {
     assert_eq!(row(&r, By::Product, "(unknown)").cost_usd, 6.0);
     assert_eq!(row(&r, By::Queue, "c1/(no queue)").gpu_hours, 1.0);
 }
+
+#[test]
+fn the_scan_only_measures_match_the_full_report() {
+    let mut f = two_teams();
+    f.wait("research", 10, WaitEnd::Admitted(40)).wait("search", 50, WaitEnd::Waiting);
+    let query = Query {
+        groupings: vec![By::Team, By::Product],
+        ..Query::all(Window::new(0, 120 * MIN), Prices::default())
+    };
+    let full = compute(&f.l, &query).unwrap();
+    let (groups, waits) = super::usage_and_waits(&f.l, &query).unwrap();
+    assert_eq!(groups, full.groups);
+    assert_eq!(waits, full.waits);
+    assert_eq!(groups.len(), 2);
+}
