@@ -22,7 +22,8 @@ const SPAN_MS: i64 = 30 * 24 * HOUR_MS;
 
 /// `rows` allocations and `rows` waits over 10 clusters × 4 ClusterQueues, 20 teams,
 /// 100 namespaces and 4 flavors; one in ten allocations (and one in twenty waits) still open.
-fn ledger(rows: usize, seed: u64) -> Ledger {
+/// `keep` says which of the two to keep (the same rows either way).
+fn ledger(rows: usize, seed: u64, keep: (bool, bool)) -> Ledger {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut l = Ledger::new();
     let clusters: Vec<u32> = (0..10).map(|i| l.intern(&format!("cluster-{i:02}"))).collect();
@@ -39,7 +40,7 @@ fn ledger(rows: usize, seed: u64) -> Ledger {
         let end = (!running).then(|| start + rng.random_range(60_000..48 * HOUR_MS));
         let cluster = pick(&mut rng, &clusters);
         let queue = pick(&mut rng, &queues);
-        l.push_allocation(Allocation {
+        let allocation = Allocation {
             cluster,
             namespace: namespaces[ns],
             workload: namespaces[ns],
@@ -50,10 +51,13 @@ fn ledger(rows: usize, seed: u64) -> Ledger {
             gpus: 1 << rng.random_range(0..4),
             start_ms: start,
             end_ms: end,
-        });
+        };
+        if keep.0 {
+            l.push_allocation(allocation);
+        }
         let waited = rng.random_range(1_000..2 * HOUR_MS);
         let admitted = rng.random_range(0..20) != 0;
-        l.push_wait(Wait {
+        let wait = Wait {
             cluster,
             namespace: namespaces[ns],
             workload: namespaces[ns],
@@ -62,7 +66,10 @@ fn ledger(rows: usize, seed: u64) -> Ledger {
             gpus: 8,
             start_ms: start - waited,
             end: if admitted { WaitEnd::Admitted(start) } else { WaitEnd::Waiting },
-        });
+        };
+        if keep.1 {
+            l.push_wait(wait);
+        }
     }
     l
 }
@@ -71,7 +78,7 @@ fn engine(c: &mut Criterion) {
     let rows: usize =
         std::env::var("FLEETTOP_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let built = std::time::Instant::now();
-    let l = ledger(rows, 7);
+    let l = ledger(rows, 7, (true, true));
     eprintln!(
         "ledger: {} allocations, {} waits, generated in {:.1} s; POLARS_MAX_THREADS={}",
         l.allocations().len(),
@@ -80,6 +87,10 @@ fn engine(c: &mut Criterion) {
         std::env::var("POLARS_MAX_THREADS").unwrap_or_default()
     );
     let window = Window::new(0, SPAN_MS);
+    if std::env::var_os("FLEETTOP_BENCH_SPLIT").is_some() {
+        split(&l, rows, window);
+        return;
+    }
     let target = Query { window, prices: Prices::default(), groupings: vec![By::Team, By::Product] };
     let mut g = c.benchmark_group(format!("analytics {}M rows", rows / 1_000_000));
     g.sample_size(10);
@@ -91,6 +102,27 @@ fn engine(c: &mut Criterion) {
         b.iter(|| compute(&l, &Query::all(window, Prices::default())).map(|r| r.groups.len()))
     });
     g.finish();
+}
+
+/// Times the allocation side and the wait side apart, three runs each (where the time goes).
+fn split(l: &Ledger, rows: usize, window: Window) {
+    let allocations = ledger(rows, 7, (true, false));
+    let waits = ledger(rows, 7, (false, true));
+    let nothing = Window::new(-1, -1);
+    for (name, ledger, by, window) in [
+        ("allocations, empty window (frames and clipping)", &allocations, vec![By::Team], nothing),
+        ("allocations, by team", &allocations, vec![By::Team], window),
+        ("allocations, by team and product", &allocations, vec![By::Team, By::Product], window),
+        ("waits only", &waits, vec![], window),
+        ("both, by team and product", l, vec![By::Team, By::Product], window),
+    ] {
+        let q = Query { window, prices: Prices::default(), groupings: by };
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let ok = usage_and_waits(ledger, &q).is_ok();
+            eprintln!("{name}: {:.3} s ({ok})", t.elapsed().as_secs_f64());
+        }
+    }
 }
 
 fn main() {

@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
 
-use super::usage::costed;
 use super::{HOURS_PER_MS, Namer, f64s, frames::NONE, round, u32s};
 use crate::analytics::ledger::Ledger;
 use crate::analytics::report::{Fairness, ShareRow};
@@ -26,15 +25,17 @@ struct Team {
     borrowed: f64,
 }
 
-/// Shares, borrowing and the index. `allocations` are clipped to the window.
+/// Shares, borrowing and the index. `used` holds the allocations in the window with their
+/// GPU-hours (clipped start `s` and end `e`).
 pub(super) fn fairness(
     ledger: &Ledger,
-    allocations: LazyFrame,
+    used: &DataFrame,
     quotas: LazyFrame,
     names: &Namer,
 ) -> PolarsResult<Fairness> {
     let mut teams: BTreeMap<u32, Team> = BTreeMap::new();
-    let used = costed(allocations.clone()).group_by([col("team")]).agg([col("gpu_hours").sum()]).collect()?;
+    let allocations = used.clone().lazy().filter(col("hours").gt(lit(0.0)));
+    let used = allocations.clone().group_by([col("team")]).agg([col("gpu_hours").sum()]).collect()?;
     for (t, h) in u32s(&used, "team")?.into_iter().zip(f64s(&used, "gpu_hours")?) {
         teams.entry(t).or_default().gpu_hours = h;
     }

@@ -12,22 +12,32 @@ use crate::analytics::prices::{Price, Prices};
 /// The id of a missing name (no team, no queue, no flavor, no namespace).
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// Products the frames refer to by index, with their prices.
-#[derive(Debug, Default)]
-pub(crate) struct Products {
+/// Products the frames refer to by index, with their prices; each flavor or product label
+/// is looked up in the price table once.
+#[derive(Debug)]
+pub(crate) struct Products<'a> {
+    ledger: &'a Ledger,
+    prices: &'a Prices,
     list: Vec<Price>,
-    by_name: HashMap<Option<NameId>, u32>,
+    /// By name id (the last slot for "no name"): (product index, price), once looked up.
+    by_name: Vec<Option<(u32, f64)>>,
 }
 
-impl Products {
+impl<'a> Products<'a> {
+    /// An empty product list for the names of `ledger`.
+    pub(crate) fn new(ledger: &'a Ledger, prices: &'a Prices) -> Self {
+        Self { ledger, prices, list: Vec::new(), by_name: vec![None; ledger.names().len() + 1] }
+    }
+
     /// The product index and price of a flavor or product label.
-    fn of(&mut self, ledger: &Ledger, prices: &Prices, name: Option<NameId>) -> (u32, f64) {
-        if let Some(i) = self.by_name.get(&name) {
-            return (*i, self.list.get(*i as usize).map_or(0.0, |p| p.usd_per_gpu_hour));
+    fn of(&mut self, name: Option<NameId>) -> (u32, f64) {
+        let slot = name.map_or(self.by_name.len() - 1, |n| n as usize);
+        if let Some(Some(known)) = self.by_name.get(slot) {
+            return *known;
         }
         let price = match name {
-            Some(n) => prices.lookup(ledger.name(n)),
-            None => Price { product: "(unknown)".into(), usd_per_gpu_hour: prices.fallback() },
+            Some(n) => self.prices.lookup(self.ledger.name(n)),
+            None => Price { product: "(unknown)".into(), usd_per_gpu_hour: self.prices.fallback() },
         };
         let i = match self.list.iter().position(|p| p.product == price.product) {
             Some(i) => i as u32,
@@ -36,7 +46,9 @@ impl Products {
                 (self.list.len() - 1) as u32
             }
         };
-        self.by_name.insert(name, i);
+        if let Some(s) = self.by_name.get_mut(slot) {
+            *s = Some((i, price.usd_per_gpu_hour));
+        }
         (i, price.usd_per_gpu_hour)
     }
 
@@ -56,11 +68,7 @@ fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
 
 /// Allocations: `cluster namespace team queue flavor product price gpus start end`
 /// (`end` null while running; `team` already falls back to the queue's team).
-pub(crate) fn allocations(
-    ledger: &Ledger,
-    prices: &Prices,
-    products: &mut Products,
-) -> PolarsResult<DataFrame> {
+pub(crate) fn allocations(ledger: &Ledger, products: &mut Products) -> PolarsResult<DataFrame> {
     let rows = ledger.allocations();
     let n = rows.len();
     let (mut cluster, mut namespace, mut team, mut queue, mut flavor) = (
@@ -83,7 +91,7 @@ pub(crate) fn allocations(
         team.push(id(ledger.team_of(a.cluster, a.team, a.cluster_queue)));
         queue.push(id(a.cluster_queue));
         flavor.push(id(a.flavor));
-        let (p, usd) = products.of(ledger, prices, a.flavor);
+        let (p, usd) = products.of(a.flavor);
         product.push(p);
         price.push(usd);
         gpus.push(a.gpus);
@@ -104,14 +112,14 @@ pub(crate) fn allocations(
     ])
 }
 
-/// Waits that are, or ended in, an admission: `cluster queue start end` (`end` null while
-/// waiting). Abandoned waits are not queue waits and are left out.
+/// Waits that are, or ended in, an admission: `queue_key start end` (`queue_key` = cluster
+/// << 32 | queue, one integer to group by; `end` null while waiting). Abandoned waits are not
+/// queue waits and are left out.
 pub(crate) fn waits(ledger: &Ledger) -> PolarsResult<DataFrame> {
     let rows = ledger.waits().iter().filter(|w| w.end != WaitEnd::Abandoned);
-    let (mut cluster, mut queue, mut start, mut end) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut key, mut start, mut end) = (Vec::new(), Vec::new(), Vec::new());
     for w in rows {
-        cluster.push(w.cluster);
-        queue.push(id(w.cluster_queue));
+        key.push(u64::from(w.cluster) << 32 | u64::from(id(w.cluster_queue)));
         start.push(w.start_ms);
         end.push(match w.end {
             WaitEnd::Admitted(t) => Some(t),
@@ -119,8 +127,7 @@ pub(crate) fn waits(ledger: &Ledger) -> PolarsResult<DataFrame> {
         });
     }
     frame(vec![
-        Column::new("cluster".into(), cluster),
-        Column::new("queue".into(), queue),
+        Column::new("queue_key".into(), key),
         Column::new("start".into(), start),
         Column::new("end".into(), end),
     ])
@@ -151,11 +158,7 @@ pub(crate) fn preemptions(ledger: &Ledger) -> PolarsResult<DataFrame> {
 /// Utilisation stretches of allocated GPUs: `cluster namespace team queue product price idle
 /// start end` (`end` already includes the hold of the last sample). The team and queue of a
 /// GPU are those of the latest allocation in its pod's namespace.
-pub(crate) fn utilisation(
-    ledger: &Ledger,
-    prices: &Prices,
-    products: &mut Products,
-) -> PolarsResult<DataFrame> {
+pub(crate) fn utilisation(ledger: &Ledger, products: &mut Products) -> PolarsResult<DataFrame> {
     let mut owner: HashMap<(NameId, NameId), (u32, u32)> = HashMap::new();
     for a in ledger.allocations() {
         let team = id(ledger.team_of(a.cluster, a.team, a.cluster_queue));
@@ -171,7 +174,7 @@ pub(crate) fn utilisation(
         namespace.push(id(u.namespace));
         team.push(t);
         queue.push(q);
-        let (p, usd) = products.of(ledger, prices, u.product);
+        let (p, usd) = products.of(u.product);
         product.push(p);
         price.push(usd);
         idle.push(u.idle);

@@ -52,22 +52,22 @@ impl From<PolarsError> for EngineError {
 /// Computes every measure of `query` over `ledger`.
 pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError> {
     let w = query.window;
-    let mut products = frames::Products::default();
-    let allocations = usage::clip(frames::allocations(ledger, &query.prices, &mut products)?.lazy(), w);
-    let utilisation = usage::clip(frames::utilisation(ledger, &query.prices, &mut products)?.lazy(), w);
+    let mut products = frames::Products::new(ledger, &query.prices);
+    let allocations = usage::clip(frames::allocations(ledger, &mut products)?.lazy(), w);
+    let (used, idle) = costed(ledger, query, allocations, &mut products)?;
     let names = Namer { ledger, products: &products };
-    let utilisation_data = has_utilisation(ledger, w);
 
-    let groups = grouped(&allocations, &utilisation, query, utilisation_data, &names)?;
-    let total = usage::total(allocations.clone(), utilisation, utilisation_data)?;
+    let groups = grouped(&used, idle.as_ref(), query, &names)?;
+    let total = usage::total(&used, idle.as_ref())?;
     let quotas = frames::quotas(ledger)?.lazy();
-    let fairness = fairness::fairness(ledger, allocations.clone(), quotas, &names)?;
+    let fairness = fairness::fairness(ledger, &used, quotas, &names)?;
     let waits = queues::waits(frames::waits(ledger)?.lazy(), w, &names)?;
     let preemptions = queues::preemptions(frames::preemptions(ledger)?.lazy(), w, &names)?;
 
     let mut prices: Vec<_> =
-        usage::products_used(allocations)?.into_iter().filter_map(|i| products.get(i).cloned()).collect();
+        usage::products_used(&used)?.into_iter().filter_map(|i| products.get(i).cloned()).collect();
     prices.sort_by(|a, b| a.product.cmp(&b.product));
+    let utilisation_data = idle.is_some();
     Ok(CostReport { window: w, prices, utilisation_data, groups, total, fairness, waits, preemptions })
 }
 
@@ -75,40 +75,52 @@ pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError
 /// allocation and every wait (what the benchmark times against DESIGN.md §8).
 pub fn usage_and_waits(ledger: &Ledger, query: &Query) -> Result<(Vec<Grouping>, Vec<WaitRow>), EngineError> {
     let w = query.window;
-    let mut products = frames::Products::default();
-    let allocations = usage::clip(frames::allocations(ledger, &query.prices, &mut products)?.lazy(), w);
-    let utilisation = usage::clip(frames::utilisation(ledger, &query.prices, &mut products)?.lazy(), w);
+    let mut products = frames::Products::new(ledger, &query.prices);
+    let allocations = usage::clip(frames::allocations(ledger, &mut products)?.lazy(), w);
+    let (used, idle) = costed(ledger, query, allocations, &mut products)?;
     let names = Namer { ledger, products: &products };
-    let groups = grouped(&allocations, &utilisation, query, has_utilisation(ledger, w), &names)?;
+    let groups = grouped(&used, idle.as_ref(), query, &names)?;
     Ok((groups, queues::waits(frames::waits(ledger)?.lazy(), w, &names)?))
 }
 
-fn has_utilisation(ledger: &Ledger, w: Window) -> bool {
-    ledger.utilisation().iter().any(|u| u.start_ms < w.end_ms && u.effective_end(w.end_ms) > w.start_ms)
+/// The allocations in the window with GPU-hours and cost, and the utilisation stretches with
+/// idle GPU-hours and cost when some GPU reported utilisation in the window.
+fn costed(
+    ledger: &Ledger,
+    query: &Query,
+    allocations: LazyFrame,
+    products: &mut frames::Products<'_>,
+) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
+    let w = query.window;
+    let used = usage::used(allocations)?;
+    let reported =
+        ledger.utilisation().iter().any(|u| u.start_ms < w.end_ms && u.effective_end(w.end_ms) > w.start_ms);
+    let idle = if reported {
+        let utilisation = usage::clip(frames::utilisation(ledger, products)?.lazy(), w);
+        Some(usage::idle(utilisation)?)
+    } else {
+        None
+    };
+    Ok((used, idle))
 }
 
 fn grouped(
-    allocations: &LazyFrame,
-    utilisation: &LazyFrame,
+    used: &DataFrame,
+    idle: Option<&DataFrame>,
     query: &Query,
-    utilisation_data: bool,
     names: &Namer,
 ) -> PolarsResult<Vec<Grouping>> {
     query
         .groupings
         .iter()
-        .map(|by| {
-            let rows =
-                usage::grouped(allocations.clone(), utilisation.clone(), *by, utilisation_data, names)?;
-            Ok(Grouping { by: *by, rows })
-        })
+        .map(|by| Ok(Grouping { by: *by, rows: usage::grouped(used, idle, *by, names)? }))
         .collect()
 }
 
 /// Turns ids back into names.
 pub(crate) struct Namer<'a> {
     ledger: &'a Ledger,
-    products: &'a frames::Products,
+    products: &'a frames::Products<'a>,
 }
 
 impl Namer<'_> {

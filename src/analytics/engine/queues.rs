@@ -25,7 +25,7 @@ pub(super) fn waits(waits: LazyFrame, w: Window, names: &Namer) -> PolarsResult<
         ])
         .filter(col("e").gt_eq(w0).and(col("start").lt(w1)).and(col("e").gt_eq(col("start"))))
         .with_column(((col("e") - col("start")).cast(DataType::Float64) / lit(1000.0)).alias("secs"))
-        .group_by([col("cluster"), col("queue")])
+        .group_by([col("queue_key")])
         .agg([
             len().alias("waits"),
             col("still").cast(DataType::UInt32).sum().alias("still"),
@@ -34,7 +34,9 @@ pub(super) fn waits(waits: LazyFrame, w: Window, names: &Namer) -> PolarsResult<
             col("secs").max().alias("max"),
         ])
         .collect()?;
-    let (clusters, queues) = (u32s(&df, "cluster")?, u32s(&df, "queue")?);
+    let keys = df.column("queue_key")?.cast(&DataType::UInt64)?;
+    let (clusters, queues): (Vec<u32>, Vec<u32>) =
+        keys.u64()?.iter().map(|k| k.unwrap_or(u64::MAX)).map(|k| ((k >> 32) as u32, k as u32)).unzip();
     let (n, still) = (u32s(&df, "waits")?, u32s(&df, "still")?);
     let (p50, p95, max) = (opt_f64s(&df, "p50")?, opt_f64s(&df, "p95")?, opt_f64s(&df, "max")?);
     let mut rows: Vec<WaitRow> = (0..df.height())

@@ -11,16 +11,26 @@ use super::{HOURS_PER_MS, Namer, f64s, frames::NONE, round, u32s};
 use crate::analytics::report::{By, UsageRow};
 use crate::analytics::window::Window;
 
-/// Clips `start`/`end` (null = still going) to the window as `s`/`e`, drops what falls
-/// outside, and adds `hours` = (e − s) in hours.
+/// Clips `start`/`end` (null = still going) to the window as `s`/`e` and adds `hours` =
+/// (e − s) in hours, 0 for what falls outside the window. Rows are not dropped here (that
+/// would copy every column): sums are unaffected by zero rows, and counts count `hours > 0`.
 pub(super) fn clip(lf: LazyFrame, w: Window) -> LazyFrame {
     let (w0, w1) = (lit(w.start_ms), lit(w.end_ms));
     lf.with_columns([
         when(col("start").lt(w0.clone())).then(w0).otherwise(col("start")).alias("s"),
         when(col("end").is_null().or(col("end").gt(w1.clone()))).then(w1).otherwise(col("end")).alias("e"),
     ])
-    .filter(col("e").gt(col("s")))
-    .with_column(((col("e") - col("s")).cast(DataType::Float64) * lit(HOURS_PER_MS)).alias("hours"))
+    .with_column(
+        when(col("e").gt(col("s")))
+            .then((col("e") - col("s")).cast(DataType::Float64) * lit(HOURS_PER_MS))
+            .otherwise(lit(0.0))
+            .alias("hours"),
+    )
+}
+
+/// Counts the rows that lie in the window.
+fn inside() -> Expr {
+    col("hours").gt(lit(0.0)).cast(DataType::UInt32).sum()
 }
 
 /// Allocations within the window with `gpu_hours` and `cost`.
@@ -37,29 +47,35 @@ pub(super) fn idle_costed(clipped: LazyFrame) -> LazyFrame {
         .with_column((col("idle_gpu_hours") * col("price")).alias("idle_cost"))
 }
 
-fn keys(by: By) -> Vec<Expr> {
+/// The one grouping column of `by`: ClusterQueues are keyed by cluster and queue packed into
+/// one `u64` (`queue_key`), so every grouping hashes a single integer column.
+fn key(by: By) -> &'static str {
     match by {
-        By::Team => vec![col("team")],
-        By::Namespace => vec![col("namespace")],
-        By::Queue => vec![col("cluster"), col("queue")],
-        By::Cluster => vec![col("cluster")],
-        By::Product => vec![col("product")],
+        By::Team => "team",
+        By::Namespace => "namespace",
+        By::Queue => "queue_key",
+        By::Cluster => "cluster",
+        By::Product => "product",
     }
 }
 
+/// `cluster << 32 | queue`.
+pub(super) fn queue_key() -> Expr {
+    (col("cluster").cast(DataType::UInt64) * lit(1u64 << 32) + col("queue").cast(DataType::UInt64))
+        .alias("queue_key")
+}
+
 fn key_ids(df: &DataFrame, by: By) -> PolarsResult<Vec<(u32, u32)>> {
-    Ok(match by {
-        By::Queue => u32s(df, "cluster")?.into_iter().zip(u32s(df, "queue")?).collect(),
-        _ => {
-            let name = match by {
-                By::Team => "team",
-                By::Namespace => "namespace",
-                By::Cluster => "cluster",
-                _ => "product",
-            };
-            u32s(df, name)?.into_iter().map(|k| (k, NONE)).collect()
-        }
-    })
+    if by == By::Queue {
+        let c = df.column("queue_key")?.cast(&DataType::UInt64)?;
+        return Ok(c
+            .u64()?
+            .iter()
+            .map(|k| k.unwrap_or(u64::MAX))
+            .map(|k| ((k >> 32) as u32, k as u32))
+            .collect());
+    }
+    Ok(u32s(df, key(by))?.into_iter().map(|k| (k, NONE)).collect())
 }
 
 fn key_name(names: &Namer, by: By, (a, b): (u32, u32)) -> String {
@@ -72,6 +88,45 @@ fn key_name(names: &Namer, by: By, (a, b): (u32, u32)) -> String {
     }
 }
 
+/// The allocations in the window with their GPU-hours and cost, computed once (every grouping,
+/// the total, the team shares and the borrowing read it).
+pub(super) fn used(clipped: LazyFrame) -> PolarsResult<DataFrame> {
+    costed(clipped)
+        .select([
+            col("team"),
+            col("namespace"),
+            col("cluster"),
+            col("queue"),
+            col("flavor"),
+            col("product"),
+            col("gpus"),
+            col("s"),
+            col("e"),
+            col("hours"),
+            col("gpu_hours"),
+            col("cost"),
+            queue_key(),
+        ])
+        .collect()
+}
+
+/// The utilisation stretches in the window with their idle GPU-hours and cost.
+pub(super) fn idle(clipped: LazyFrame) -> PolarsResult<DataFrame> {
+    // Few rows: the ones outside the window are dropped, so that a group only shows idle
+    // figures when one of its GPUs reported inside the window.
+    idle_costed(clipped.filter(col("hours").gt(lit(0.0))))
+        .select([
+            col("team"),
+            col("namespace"),
+            col("cluster"),
+            col("product"),
+            col("idle_gpu_hours"),
+            col("idle_cost"),
+            queue_key(),
+        ])
+        .collect()
+}
+
 /// Sums per group.
 #[derive(Default)]
 struct Sums {
@@ -81,22 +136,20 @@ struct Sums {
     idle: Option<(f64, f64)>,
 }
 
-/// GPU-hours, cost and idle per group; `utilisation_data` = some GPU reported utilisation in
-/// the window (groups without any then get `None` idle figures, never a made-up zero).
+/// GPU-hours, cost and idle per group; `idle` is `None` when no GPU
+/// reported utilisation in the window (groups without any then get `None` idle figures,
+/// never a made-up zero).
 pub(super) fn grouped(
-    allocations: LazyFrame,
-    utilisation: LazyFrame,
+    used: &DataFrame,
+    idle: Option<&DataFrame>,
     by: By,
-    utilisation_data: bool,
     names: &Namer,
 ) -> PolarsResult<Vec<UsageRow>> {
-    let used = costed(allocations)
-        .group_by(keys(by))
-        .agg([
-            col("gpu_hours").sum().alias("gpu_hours"),
-            col("cost").sum().alias("cost"),
-            len().alias("allocations"),
-        ])
+    let used = used
+        .clone()
+        .lazy()
+        .group_by([col(key(by))])
+        .agg([col("gpu_hours").sum(), col("cost").sum(), inside().alias("allocations")])
         .collect()?;
     let mut sums: BTreeMap<(u32, u32), Sums> = BTreeMap::new();
     let (gh, cost, n) = (f64s(&used, "gpu_hours")?, f64s(&used, "cost")?, u32s(&used, "allocations")?);
@@ -106,13 +159,12 @@ pub(super) fn grouped(
         s.cost = cost.get(i).copied().unwrap_or(0.0);
         s.allocations = n.get(i).copied().unwrap_or(0);
     }
-    if utilisation_data {
-        let idle = idle_costed(utilisation)
-            .group_by(keys(by))
-            .agg([
-                col("idle_gpu_hours").sum().alias("idle_gpu_hours"),
-                col("idle_cost").sum().alias("idle_cost"),
-            ])
+    if let Some(idle) = idle {
+        let idle = idle
+            .clone()
+            .lazy()
+            .group_by([col(key(by))])
+            .agg([col("idle_gpu_hours").sum(), col("idle_cost").sum()])
             .collect()?;
         let (ih, ic) = (f64s(&idle, "idle_gpu_hours")?, f64s(&idle, "idle_cost")?);
         for (i, k) in key_ids(&idle, by)?.into_iter().enumerate() {
@@ -140,41 +192,36 @@ pub(super) fn grouped(
 }
 
 /// Everything together.
-pub(super) fn total(
-    allocations: LazyFrame,
-    utilisation: LazyFrame,
-    utilisation_data: bool,
-) -> PolarsResult<UsageRow> {
-    let used = costed(allocations)
-        .select([
-            col("gpu_hours").sum().alias("gpu_hours"),
-            col("cost").sum().alias("cost"),
-            len().alias("allocations"),
-        ])
-        .collect()?;
-    let first = |v: Vec<f64>| v.first().copied().unwrap_or(0.0);
-    let gpu_hours = first(f64s(&used, "gpu_hours")?);
-    let idle = if utilisation_data {
-        let idle = idle_costed(utilisation)
-            .select([col("idle_gpu_hours").sum().alias("h"), col("idle_cost").sum().alias("c")])
-            .collect()?;
-        Some((first(f64s(&idle, "h")?), first(f64s(&idle, "c")?)))
-    } else {
-        None
+pub(super) fn total(used: &DataFrame, idle: Option<&DataFrame>) -> PolarsResult<UsageRow> {
+    let sums = |df: &DataFrame, names: [&str; 2]| -> PolarsResult<(f64, f64)> {
+        let out = df.clone().lazy().select(names.map(|n| col(n).sum())).collect()?;
+        let first = |n: &str| -> PolarsResult<f64> { Ok(f64s(&out, n)?.first().copied().unwrap_or(0.0)) };
+        Ok((first(names[0])?, first(names[1])?))
+    };
+    let (gpu_hours, cost) = sums(used, ["gpu_hours", "cost"])?;
+    let n = used.clone().lazy().select([inside().alias("n")]).collect()?;
+    let idle = match idle {
+        Some(df) => Some(sums(df, ["idle_gpu_hours", "idle_cost"])?),
+        None => None,
     };
     Ok(UsageRow {
         key: "total".into(),
         gpu_hours: round(gpu_hours, 4),
-        cost_usd: round(first(f64s(&used, "cost")?), 2),
+        cost_usd: round(cost, 2),
         share: if gpu_hours > 0.0 { 1.0 } else { 0.0 },
         idle_gpu_hours: idle.map(|(h, _)| round(h, 4)),
         idle_cost_usd: idle.map(|(_, c)| round(c, 2)),
-        allocations: u32s(&used, "allocations")?.first().copied().unwrap_or(0),
+        allocations: u32s(&n, "n")?.first().copied().unwrap_or(0),
     })
 }
 
 /// Products that allocations in the window used.
-pub(super) fn products_used(allocations: LazyFrame) -> PolarsResult<Vec<u32>> {
-    let df = allocations.group_by([col("product")]).agg([len().alias("n")]).collect()?;
-    u32s(&df, "product")
+pub(super) fn products_used(used: &DataFrame) -> PolarsResult<Vec<u32>> {
+    let df = used.clone().lazy().group_by([col("product")]).agg([inside().alias("n")]).collect()?;
+    Ok(u32s(&df, "product")?
+        .into_iter()
+        .zip(u32s(&df, "n")?)
+        .filter(|(_, n)| *n > 0)
+        .map(|(p, _)| p)
+        .collect())
 }

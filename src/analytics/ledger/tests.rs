@@ -303,3 +303,25 @@ fn the_demo_ledger_follows_the_kueue_script() {
     assert_eq!(last, rec.end().as_millisecond());
     assert!(l.allocations().iter().any(|a| a.start_ms < first), "some jobs ran before the recording");
 }
+
+#[test]
+fn a_live_snapshot_counts_running_workloads_from_their_admission() {
+    let rec = crate::demo::recording().unwrap();
+    let state = rec.state_at(rec.end());
+    let l = Ledger::from_state(&state);
+    let mut admitted: Vec<i64> = state
+        .gpu_workloads()
+        .values()
+        .filter(|w| w.state == WorkloadState::Admitted)
+        .filter_map(|w| w.admitted_at.map(|t| t.as_millisecond()))
+        .collect();
+    let mut running: Vec<i64> =
+        l.allocations().iter().filter(|a| a.end_ms.is_none()).map(|a| a.start_ms).collect();
+    admitted.sort_unstable();
+    running.sort_unstable();
+    assert!(!running.is_empty());
+    assert_eq!(running, admitted);
+    // One moment shows no eviction happening, and the queues' quotas are known.
+    assert!(l.preemptions().is_empty());
+    assert_eq!(l.queues().len(), state.gpu_queues().len());
+}
