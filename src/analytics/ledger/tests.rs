@@ -189,6 +189,7 @@ fn a_team_falls_back_to_its_cluster_queue_team() {
                 used: 0.0,
                 reserved: 0.0,
                 borrowed: 0.0,
+                product: None,
             },
             FlavorQuota {
                 flavor: "h100-80gb".into(),
@@ -199,6 +200,7 @@ fn a_team_falls_back_to_its_cluster_queue_team() {
                 used: 0.0,
                 reserved: 0.0,
                 borrowed: 0.0,
+                product: None,
             },
         ],
         pending_workloads: 0,
