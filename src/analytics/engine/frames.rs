@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use crate::analytics::ledger::{Ledger, NameId, WaitEnd};
 use crate::analytics::prices::{Price, Prices};
+use crate::analytics::window::Window;
 
 /// The id of a missing name (no team, no queue, no flavor, no namespace).
 pub(crate) const NONE: u32 = u32::MAX;
@@ -62,13 +63,25 @@ fn id(x: Option<NameId>) -> u32 {
     x.unwrap_or(NONE)
 }
 
+/// Where a row lies in the window: start `s` and end `e` clipped to it, and `hours` = e − s
+/// (0 when the row lies outside). An allocation that started before the window counts from
+/// its start; one still running (`end` = `None`) or ending after it counts up to its end.
+/// Done here, in the one pass that builds the columns, rather than as polars expressions:
+/// each of those would allocate and fill another 10M-row array (DESIGN.md §8 budget).
+fn clip(w: Window, start: i64, end: Option<i64>) -> (i64, i64, f64) {
+    let s = start.max(w.start_ms);
+    let e = end.unwrap_or(w.end_ms).min(w.end_ms);
+    let hours = if e > s { (e - s) as f64 * super::HOURS_PER_MS } else { 0.0 };
+    (s, e.max(s), hours)
+}
+
 fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
     DataFrame::new(columns.first().map_or(0, Column::len), columns)
 }
 
-/// Allocations: `cluster namespace team queue flavor product price gpus start end`
-/// (`end` null while running; `team` already falls back to the queue's team).
-pub(crate) fn allocations(ledger: &Ledger, products: &mut Products) -> PolarsResult<DataFrame> {
+/// Allocations: `cluster namespace team queue flavor product price gpus s e hours` (clipped to
+/// the window, see [`clip`]; `team` already falls back to the queue's team).
+pub(crate) fn allocations(ledger: &Ledger, products: &mut Products, w: Window) -> PolarsResult<DataFrame> {
     let rows = ledger.allocations();
     let n = rows.len();
     let (mut cluster, mut namespace, mut team, mut queue, mut flavor) = (
@@ -78,7 +91,8 @@ pub(crate) fn allocations(ledger: &Ledger, products: &mut Products) -> PolarsRes
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut product, mut price, mut gpus, mut start, mut end) = (
+    let (mut product, mut price, mut gpus, mut start, mut end, mut hours) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -95,8 +109,10 @@ pub(crate) fn allocations(ledger: &Ledger, products: &mut Products) -> PolarsRes
         product.push(p);
         price.push(usd);
         gpus.push(a.gpus);
-        start.push(a.start_ms);
-        end.push(a.end_ms);
+        let (s, e, h) = clip(w, a.start_ms, a.end_ms);
+        start.push(s);
+        end.push(e);
+        hours.push(h);
     }
     frame(vec![
         Column::new("cluster".into(), cluster),
@@ -107,8 +123,9 @@ pub(crate) fn allocations(ledger: &Ledger, products: &mut Products) -> PolarsRes
         Column::new("product".into(), product),
         Column::new("price".into(), price),
         Column::new("gpus".into(), gpus),
-        Column::new("start".into(), start),
-        Column::new("end".into(), end),
+        Column::new("s".into(), start),
+        Column::new("e".into(), end),
+        Column::new("hours".into(), hours),
     ])
 }
 
@@ -156,9 +173,10 @@ pub(crate) fn preemptions(ledger: &Ledger) -> PolarsResult<DataFrame> {
 }
 
 /// Utilisation stretches of allocated GPUs: `cluster namespace team queue product price idle
-/// start end` (`end` already includes the hold of the last sample). The team and queue of a
-/// GPU are those of the latest allocation in its pod's namespace.
-pub(crate) fn utilisation(ledger: &Ledger, products: &mut Products) -> PolarsResult<DataFrame> {
+/// hours` (clipped to the window like allocations, an open stretch ending at most
+/// [`crate::analytics::ledger::MAX_SAMPLE_HOLD_MS`] after its last sample). The team and
+/// queue of a GPU are those of the latest allocation in its pod's namespace.
+pub(crate) fn utilisation(ledger: &Ledger, products: &mut Products, w: Window) -> PolarsResult<DataFrame> {
     let mut owner: HashMap<(NameId, NameId), (u32, u32)> = HashMap::new();
     for a in ledger.allocations() {
         let team = id(ledger.team_of(a.cluster, a.team, a.cluster_queue));
@@ -166,8 +184,7 @@ pub(crate) fn utilisation(ledger: &Ledger, products: &mut Products) -> PolarsRes
     }
     let rows = ledger.utilisation().iter().filter(|u| u.allocated);
     let (mut cluster, mut namespace, mut team, mut queue) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut product, mut price, mut idle, mut start, mut end) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut product, mut price, mut idle, mut hours) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for u in rows {
         let (t, q) = u.namespace.and_then(|ns| owner.get(&(u.cluster, ns)).copied()).unwrap_or((NONE, NONE));
         cluster.push(u.cluster);
@@ -178,8 +195,7 @@ pub(crate) fn utilisation(ledger: &Ledger, products: &mut Products) -> PolarsRes
         product.push(p);
         price.push(usd);
         idle.push(u.idle);
-        start.push(u.start_ms);
-        end.push(u.effective_end(i64::MAX));
+        hours.push(clip(w, u.start_ms, Some(u.effective_end(i64::MAX))).2);
     }
     frame(vec![
         Column::new("cluster".into(), cluster),
@@ -189,8 +205,7 @@ pub(crate) fn utilisation(ledger: &Ledger, products: &mut Products) -> PolarsRes
         Column::new("product".into(), product),
         Column::new("price".into(), price),
         Column::new("idle".into(), idle),
-        Column::new("start".into(), start),
-        Column::new("end".into(), end),
+        Column::new("hours".into(), hours),
     ])
 }
 

@@ -53,7 +53,7 @@ impl From<PolarsError> for EngineError {
 pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError> {
     let w = query.window;
     let mut products = frames::Products::new(ledger, &query.prices);
-    let allocations = usage::clip(frames::allocations(ledger, &mut products)?.lazy(), w);
+    let allocations = frames::allocations(ledger, &mut products, w)?.lazy();
     let (used, idle) = costed(ledger, query, allocations, &mut products)?;
     let names = Namer { ledger, products: &products };
 
@@ -76,7 +76,7 @@ pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError
 pub fn usage_and_waits(ledger: &Ledger, query: &Query) -> Result<(Vec<Grouping>, Vec<WaitRow>), EngineError> {
     let w = query.window;
     let mut products = frames::Products::new(ledger, &query.prices);
-    let allocations = usage::clip(frames::allocations(ledger, &mut products)?.lazy(), w);
+    let allocations = frames::allocations(ledger, &mut products, w)?.lazy();
     let (used, idle) = costed(ledger, query, allocations, &mut products)?;
     let names = Namer { ledger, products: &products };
     let groups = grouped(&used, idle.as_ref(), query, &names)?;
@@ -96,7 +96,7 @@ fn costed(
     let reported =
         ledger.utilisation().iter().any(|u| u.start_ms < w.end_ms && u.effective_end(w.end_ms) > w.start_ms);
     let idle = if reported {
-        let utilisation = usage::clip(frames::utilisation(ledger, products)?.lazy(), w);
+        let utilisation = frames::utilisation(ledger, products, w)?.lazy();
         Some(usage::idle(utilisation)?)
     } else {
         None

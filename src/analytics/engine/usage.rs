@@ -1,39 +1,23 @@
 //! GPU-hours, cost and idle-but-allocated cost, grouped.
 //!
-//! An allocation counts for the part of it inside the window: one that started before the
-//! window starts at its start, one still running (or ending after it) ends at its end.
+//! An allocation counts for the part of it inside the window (`hours`, clipped where the
+//! frame is built): one that started before the window starts at its start, one still running
+//! (or ending after it) ends at its end. Rows outside the window have `hours` 0 and are not
+//! dropped (that would copy every column): sums are unaffected, counts count `hours > 0`.
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::{HOURS_PER_MS, Namer, f64s, frames::NONE, round, u32s};
+use super::{Namer, f64s, frames::NONE, round, u32s};
 use crate::analytics::report::{By, UsageRow};
-use crate::analytics::window::Window;
-
-/// Clips `start`/`end` (null = still going) to the window as `s`/`e` and adds `hours` =
-/// (e − s) in hours, 0 for what falls outside the window. Rows are not dropped here (that
-/// would copy every column): sums are unaffected by zero rows, and counts count `hours > 0`.
-pub(super) fn clip(lf: LazyFrame, w: Window) -> LazyFrame {
-    let (w0, w1) = (lit(w.start_ms), lit(w.end_ms));
-    lf.with_columns([
-        when(col("start").lt(w0.clone())).then(w0).otherwise(col("start")).alias("s"),
-        when(col("end").is_null().or(col("end").gt(w1.clone()))).then(w1).otherwise(col("end")).alias("e"),
-    ])
-    .with_column(
-        when(col("e").gt(col("s")))
-            .then((col("e") - col("s")).cast(DataType::Float64) * lit(HOURS_PER_MS))
-            .otherwise(lit(0.0))
-            .alias("hours"),
-    )
-}
 
 /// Counts the rows that lie in the window.
 fn inside() -> Expr {
     col("hours").gt(lit(0.0)).cast(DataType::UInt32).sum()
 }
 
-/// Allocations within the window with `gpu_hours` and `cost`.
+/// Allocations with `gpu_hours` and `cost` within the window.
 pub(super) fn costed(clipped: LazyFrame) -> LazyFrame {
     clipped
         .with_column((col("hours") * col("gpus").cast(DataType::Float64)).alias("gpu_hours"))
