@@ -120,6 +120,32 @@ pub struct PipelineComponent {
 }
 
 impl PipelineComponent {
+    /// A component with nothing measured yet: every rate zero, no queue, no scrape error.
+    /// Callers fill in what they know.
+    pub fn unmeasured(
+        workload: String,
+        kind: ComponentKind,
+        name: String,
+        signal: Signal,
+        scraped_at: Timestamp,
+    ) -> Self {
+        Self {
+            workload,
+            kind,
+            name,
+            signal,
+            accepted_per_s: 0.0,
+            refused_per_s: 0.0,
+            sent_per_s: 0.0,
+            send_failed_per_s: 0.0,
+            enqueue_failed_per_s: 0.0,
+            queue_size: None,
+            queue_capacity: None,
+            scraped_at,
+            scrape_error: None,
+        }
+    }
+
     /// The record key within its cluster.
     pub fn key(&self) -> String {
         format!("{}/{}/{}/{}", self.workload, self.kind.label(), self.name, self.signal.label())

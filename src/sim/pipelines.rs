@@ -176,21 +176,13 @@ fn emit(rng: &mut ChaCha8Rng, tl: &mut Timeline, c: &Collector) {
             if comp.signal == Signal::Logs {
                 incoming *= storm;
             }
-            let mut p = PipelineComponent {
-                workload: c.workload.into(),
-                kind: comp.kind,
-                name: comp.name.into(),
-                signal: comp.signal,
-                accepted_per_s: 0.0,
-                refused_per_s: 0.0,
-                sent_per_s: 0.0,
-                send_failed_per_s: 0.0,
-                enqueue_failed_per_s: 0.0,
-                queue_size: None,
-                queue_capacity: None,
-                scraped_at: tl.at(t),
-                scrape_error: None,
-            };
+            let mut p = PipelineComponent::unmeasured(
+                c.workload.into(),
+                comp.kind,
+                comp.name.into(),
+                comp.signal,
+                tl.at(t),
+            );
             match comp.kind {
                 ComponentKind::Receiver => p.accepted_per_s = round1(incoming),
                 // The simulator's scrapes never fail.

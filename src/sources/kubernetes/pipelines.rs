@@ -349,19 +349,14 @@ fn failed(
         return marked;
     }
     let endpoint = PipelineComponent {
-        workload: target.workload(),
-        kind: ComponentKind::Endpoint,
-        name: format!("metrics:{}", target.port),
-        signal: Signal::Metrics,
-        accepted_per_s: 0.0,
-        refused_per_s: 0.0,
-        sent_per_s: 0.0,
-        send_failed_per_s: 0.0,
-        enqueue_failed_per_s: 0.0,
-        queue_size: None,
-        queue_capacity: None,
-        scraped_at: at,
         scrape_error: error,
+        ..PipelineComponent::unmeasured(
+            target.workload(),
+            ComponentKind::Endpoint,
+            format!("metrics:{}", target.port),
+            Signal::Metrics,
+            at,
+        )
     };
     BTreeMap::from([(endpoint.key(), endpoint)])
 }
