@@ -13,7 +13,9 @@ mod policy;
 
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
-pub use exception::{ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef};
+pub use exception::{
+    ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter, ScopeMatch, glob_matches,
+};
 pub use gpu::{
     FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_UTILIZATION_PCT, PendingGpuPod,
     WorkloadEvent, WorkloadState, is_gpu_resource,

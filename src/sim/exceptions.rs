@@ -259,6 +259,7 @@ fn record(start: Timestamp, s: &Spec) -> PolicyException {
             })
             .collect(),
         matches: s.matches.into(),
+        scope: Vec::new(),
         created_at: Some(created_at),
         expires_at,
         expiry_source,

@@ -302,6 +302,7 @@ mod tests {
                             name: name.into(),
                             policies: Vec::new(),
                             matches: String::new(),
+                            scope: Vec::new(),
                             created_at: None,
                             expires_at: None,
                             expiry_source: ExpirySource::None,

@@ -18,7 +18,9 @@ use super::{
     ProjectionConfig, array_at, at, created, group_version, in_group, kind, label, meta_lookup, ns_name,
     str_at, strings_at,
 };
-use crate::model::{Engine, Evidence, EvidenceSource, ExpirySource, PolicyException, PolicyRuleRef};
+use crate::model::{
+    Engine, Evidence, EvidenceSource, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter,
+};
 
 /// Kyverno's TTL label (`pkg/controllers/ttl`).
 const TTL_LABEL: &str = "cleanup.kyverno.io/ttl";
@@ -60,6 +62,7 @@ pub fn policy_exception(obj: &DynamicObject, cfg: &ProjectionConfig) -> Option<P
         namespace: meta.namespace.clone(),
         policies: if cel { cel_policies(d) } else { kyverno_policies(d) },
         matches: if cel { cel_matches(d) } else { kyverno_matches(d) },
+        scope: if cel { cel_scope(d) } else { kyverno_scope(d) },
         created_at,
         expires_at: expiry.at,
         expiry_source: expiry.source,
@@ -147,6 +150,48 @@ fn filter_words(filter: &Value) -> Option<String> {
         s.push_str(&format!(" by {by}"));
     }
     (r.is_object() || !subjects.is_empty()).then_some(s)
+}
+
+/// One Kyverno resource filter as a [`ScopeFilter`]: selectors, subjects, operations and
+/// the exception's conditions make it partial.
+fn filter_scope(filter: &Value, conditions: bool) -> Option<ScopeFilter> {
+    let r = filter.get("resources")?;
+    let mut names = strings_at(r, &["names"]);
+    names.extend(str_at(r, &["name"]).map(str::to_string));
+    let evaluated_only = ["kinds", "namespaces", "names", "name"];
+    let unevaluated = r
+        .as_object()
+        .is_some_and(|m| m.iter().any(|(k, v)| !evaluated_only.contains(&k.as_str()) && !v.is_null()))
+        || !array_at(filter, &["subjects"]).is_empty()
+        || !array_at(filter, &["roles"]).is_empty()
+        || !array_at(filter, &["clusterRoles"]).is_empty();
+    Some(ScopeFilter {
+        kinds: strings_at(r, &["kinds"]),
+        namespaces: strings_at(r, &["namespaces"]),
+        names,
+        partial: unevaluated || conditions,
+    })
+}
+
+/// `spec.match.any[]` as alternative filters; `spec.match.all[]` (every filter must hold)
+/// as one partial filter per entry, since one entry alone is not enough.
+fn kyverno_scope(d: &Value) -> Vec<ScopeFilter> {
+    let conditions = at(d, &["spec", "conditions"]).is_some_and(|c| !c.is_null())
+        || !array_at(d, &["spec", "podSecurity"]).is_empty();
+    let mut out: Vec<ScopeFilter> =
+        array_at(d, &["spec", "match", "any"]).iter().filter_map(|f| filter_scope(f, conditions)).collect();
+    out.extend(array_at(d, &["spec", "match", "all"]).iter().filter_map(|f| {
+        let mut s = filter_scope(f, conditions)?;
+        s.partial = true;
+        Some(s)
+    }));
+    out
+}
+
+/// A CEL exception matches what its policies match, narrowed by images and CEL conditions
+/// fleettop does not evaluate: one partial filter over everything.
+fn cel_scope(_d: &Value) -> Vec<ScopeFilter> {
+    vec![ScopeFilter { partial: true, ..ScopeFilter::default() }]
 }
 
 /// `spec.match` (any: `or`, all: `and`), `spec.conditions` and `spec.podSecurity` in words.
@@ -411,6 +456,7 @@ pub fn namespace_exception(ns: &Namespace, cfg: &ProjectionConfig) -> Option<Pol
         namespace: None,
         policies: vec![PolicyRuleRef { policy: "pod-security".into(), rules: Vec::new() }],
         matches: format!("namespace {name} labelled {PSA_ENFORCE}=privileged"),
+        scope: vec![ScopeFilter { namespaces: vec![name.clone()], ..ScopeFilter::default() }],
         created_at,
         expires_at: expiry.as_ref().and_then(|e| e.at),
         expiry_source: expiry.map(|e| e.source).unwrap_or(ExpirySource::None),
@@ -462,6 +508,7 @@ pub fn gatekeeper_config_exceptions(obj: &DynamicObject) -> Vec<PolicyException>
                 name: format!("{name}/match[{i}]"),
                 policies: vec![PolicyRuleRef { policy: "*".into(), rules: Vec::new() }],
                 matches: words.clone(),
+                scope: vec![ScopeFilter { namespaces: namespaces.clone(), ..ScopeFilter::default() }],
                 created_at,
                 expires_at: None,
                 expiry_source: ExpirySource::None,
