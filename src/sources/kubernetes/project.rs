@@ -152,6 +152,9 @@ const DENIAL_REASONS: [&str; 6] = [
     "WarningAdmission",
 ];
 
+/// Kinds of policy objects an event can be about (Kyverno's policy-centric events).
+const POLICY_KINDS: [&str; 4] = ["ClusterPolicy", "Policy", "ValidatingPolicy", "ImageValidatingPolicy"];
+
 /// An admission denial from a Warning event, or `None` for any other event.
 pub fn denial(event: &Event) -> Option<Denial> {
     let reason = event.reason.as_deref()?;
@@ -183,13 +186,26 @@ pub fn denial(event: &Event) -> Option<Denial> {
         .or(first)
         .unwrap_or(Timestamp::UNIX_EPOCH);
     let finding = parsed.findings.first();
-    let policy = finding.and_then(|f| f.policy.clone()).map(|name| PolicyRef {
-        kind: policy_kind(parsed.engine).into(),
-        name,
-        namespace: None,
-        generation: None,
-        resource_version: None,
-    });
+    // Kyverno's policy-centric events name the rule but not the policy: the policy is the
+    // event's object.
+    let involved_policy = io
+        .kind
+        .as_deref()
+        .filter(|k| POLICY_KINDS.contains(k))
+        .and_then(|k| Some((k, io.name.clone()?, io.namespace.clone())));
+    let policy = match (finding.and_then(|f| f.policy.clone()), involved_policy) {
+        (Some(name), _) => Some(PolicyRef {
+            kind: policy_kind(parsed.engine).into(),
+            name,
+            namespace: None,
+            generation: None,
+            resource_version: None,
+        }),
+        (None, Some((kind, name, namespace))) => {
+            Some(PolicyRef { kind: kind.into(), name, namespace, generation: None, resource_version: None })
+        }
+        (None, None) => None,
+    };
     let enforcement = match reason {
         "DryrunViolation" => Enforcement::Dryrun,
         "AuditViolation" => Enforcement::Audit,
@@ -290,6 +306,29 @@ mod tests {
         running.status.as_mut().unwrap().phase = Some("Running".into());
         assert!(pending_gpu_pod(&running, "team").is_none());
         assert_eq!(gpu_allocation(&running), Some(("h100-1".to_string(), 3)));
+    }
+
+    #[test]
+    fn kyverno_policy_centric_events_take_the_policy_from_the_involved_object() {
+        // The real chainsaw events: the message names the rule and the resource, the policy
+        // is the event's object.
+        let text = include_str!("../../../tests/fixtures/real/kyverno/events-policyviolation-blocked.yaml");
+        let events: Vec<Event> = serde_saphyr::from_multiple::<serde_json::Value>(text)
+            .unwrap()
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        let denials: Vec<Denial> = events.iter().filter_map(denial).collect();
+        assert_eq!(denials.len(), 3, "three PolicyViolation events; PolicyApplied is not a denial");
+        for d in &denials {
+            let p = d.policy.as_ref().unwrap();
+            assert_eq!((p.kind.as_str(), p.name.as_str()), ("ClusterPolicy", "check-ns-labels"));
+            assert_eq!(d.object.kind, "Namespace");
+        }
+        let blocked: Vec<&Denial> = denials.iter().filter(|d| d.enforcement == Enforcement::Deny).collect();
+        assert_eq!(blocked.len(), 2, "`fail (blocked)`; the plain `fail` is an audit finding");
+        assert!(blocked.iter().all(|d| d.rule.as_deref() == Some("require-ns-purpose-label")));
+        assert_eq!(blocked[0].object.name, "bad-ns-1");
     }
 
     #[test]
