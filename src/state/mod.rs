@@ -5,9 +5,11 @@
 //! the same observations always produce the same state (and the same screens).
 
 mod keyframe;
+mod merged;
 mod snapshot;
 
 pub use keyframe::Keyframe;
+pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
 pub use snapshot::{EXPIRY_WINDOW, SECTIONS, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,8 +45,6 @@ pub type Table<T> = BTreeMap<RecordId, T>;
 /// Secondary indexes the panes and joins need; rebuilt from the tables, never recorded.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Indexes {
-    /// Policy (or webhook) name → denials it produced.
-    pub denials_by_policy: BTreeMap<String, BTreeSet<RecordId>>,
     /// Policy name → exceptions that bypass it.
     pub exceptions_by_policy: BTreeMap<String, BTreeSet<RecordId>>,
     /// (cluster, ClusterQueue) → workloads that go through it.
@@ -67,6 +67,7 @@ pub struct FleetState {
     /// Keys still awaiting re-confirmation in an open relist, per cluster and kind.
     relists: BTreeMap<(ClusterId, RecordKind), BTreeSet<String>>,
     indexes: Indexes,
+    merged: MergedDenials,
     version: u64,
     data_version: u64,
     applied: u64,
@@ -94,6 +95,7 @@ impl FleetState {
             policies: Table::new(),
             relists: BTreeMap::new(),
             indexes: Indexes::default(),
+            merged: MergedDenials::default(),
             version: 0,
             data_version: 0,
             applied: 0,
@@ -213,6 +215,11 @@ impl FleetState {
         &self.denials
     }
 
+    /// Denials merged across sources: the rows panes and `why` show (see [`MergedDenials`]).
+    pub fn merged_denials(&self) -> &MergedDenials {
+        &self.merged
+    }
+
     /// Exceptions table.
     pub fn exceptions(&self) -> &Table<PolicyException> {
         &self.exceptions
@@ -278,11 +285,8 @@ impl FleetState {
     fn upsert(&mut self, id: RecordId, record: Record) {
         match record {
             Record::Denial(r) => {
-                let policy = r.policy_name().to_string();
-                if let Some(old) = self.denials.insert(id.clone(), r) {
-                    unindex(&mut self.indexes.denials_by_policy, old.policy_name(), &id);
-                }
-                self.indexes.denials_by_policy.entry(policy).or_default().insert(id);
+                let old = self.denials.insert(id.clone(), r);
+                self.merged.on_change(&self.denials, &id, old.as_ref());
             }
             Record::Exception(r) => {
                 let policies: Vec<String> = r.policies.iter().map(|p| p.policy.clone()).collect();
@@ -327,7 +331,7 @@ impl FleetState {
         match kind {
             RecordKind::Denial => {
                 if let Some(old) = self.denials.remove(id) {
-                    unindex(&mut self.indexes.denials_by_policy, old.policy_name(), id);
+                    self.merged.on_change(&self.denials, id, Some(&old));
                 }
             }
             RecordKind::Exception => {

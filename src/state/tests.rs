@@ -79,7 +79,7 @@ fn upsert_replaces_and_delete_removes() {
     assert_eq!(s.denials()[&id].count, 5);
     s.apply(&obs(3, "a", Change::Delete { kind: RecordKind::Denial, key: "d1".into() }));
     assert!(s.denials().is_empty());
-    assert!(s.indexes().denials_by_policy.is_empty(), "index entry must go with the row");
+    assert!(s.merged_denials().by_policy().is_empty(), "index entry must go with the row");
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn same_key_in_two_clusters_is_two_rows() {
     s.apply(&upsert(1, "a", Record::Denial(denial("d1", "p", 1))));
     s.apply(&upsert(1, "b", Record::Denial(denial("d1", "p", 1))));
     assert_eq!(s.denials().len(), 2);
-    assert_eq!(s.indexes().denials_by_policy["p"].len(), 2);
+    assert_eq!(s.merged_denials().by_policy()["p"].len(), 2);
     assert_eq!(FleetState::in_cluster(s.denials(), &ClusterId::new("b")).count(), 1);
 }
 
@@ -97,8 +97,8 @@ fn policy_index_follows_a_changed_policy() {
     let mut s = FleetState::default();
     s.apply(&upsert(1, "a", Record::Denial(denial("d1", "old", 1))));
     s.apply(&upsert(2, "a", Record::Denial(denial("d1", "new", 1))));
-    assert!(!s.indexes().denials_by_policy.contains_key("old"));
-    assert_eq!(s.indexes().denials_by_policy["new"].len(), 1);
+    assert!(!s.merged_denials().by_policy().contains_key("old"));
+    assert_eq!(s.merged_denials().by_policy()["new"].len(), 1);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn relist_drops_records_not_seen_again_and_never_duplicates() {
     s.apply(&obs(6, "a", Change::SyncEnd { kind: RecordKind::Denial }));
     let keys: Vec<_> = s.denials().keys().map(|id| format!("{}:{}", id.cluster, id.key)).collect();
     assert_eq!(keys, ["a:d1", "a:d3", "b:d9"], "other clusters are untouched");
-    assert_eq!(s.indexes().denials_by_policy["p"].len(), 3);
+    assert_eq!(s.merged_denials().by_policy()["p"].len(), 3);
 }
 
 #[test]

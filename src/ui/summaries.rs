@@ -6,6 +6,7 @@ use crate::model::{
     ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceKind, SourceState,
 };
 use crate::state::{EXPIRY_WINDOW, FleetState};
+use crate::ui::panes::denial_groups::GroupBy;
 use crate::ui::panes::{PaneId, gpu};
 use crate::ui::widgets::format;
 
@@ -17,7 +18,7 @@ pub fn denials(state: &FleetState) -> Vec<Segment> {
     let mut by_action: BTreeMap<Enforcement, u64> = BTreeMap::new();
     let mut clusters = BTreeSet::new();
     let mut total = 0u64;
-    for (id, d) in state.denials() {
+    for (id, d) in state.merged_denials().rows() {
         *by_action.entry(d.enforcement).or_default() += d.count;
         clusters.insert(&id.cluster);
         total += d.count;
@@ -29,13 +30,12 @@ pub fn denials(state: &FleetState) -> Vec<Segment> {
     for (a, n) in by_action {
         out.push((format!("{} {n}  ", a.label()), crate::ui::panes::denials::enforcement_scope(a)));
     }
+    let rows = state.merged_denials().rows();
     let top = state
-        .indexes()
-        .denials_by_policy
+        .merged_denials()
+        .by_policy()
         .iter()
-        .map(|(p, ids)| {
-            (ids.iter().filter_map(|id| state.denials().get(id)).map(|d| d.count).sum::<u64>(), p)
-        })
+        .map(|(p, ids)| (ids.iter().filter_map(|id| rows.get(id)).map(|d| d.count).sum::<u64>(), p))
         .max();
     if let Some((n, p)) = top {
         out.push((format!("· most: {p} ({n})"), "ui.dim"));
@@ -104,10 +104,10 @@ pub fn rollouts(state: &FleetState) -> Vec<RolloutFinding> {
     let mut out: Vec<RolloutFinding> = by_policy
         .into_values()
         .map(|mut f| {
-            let ids = state.indexes().denials_by_policy.get(&f.policy);
+            let ids = state.merged_denials().by_policy().get(&f.policy);
             let mut clusters = BTreeSet::new();
             for id in ids.into_iter().flatten() {
-                let Some(d) = state.denials().get(id) else { continue };
+                let Some(d) = state.merged_denials().rows().get(id) else { continue };
                 let generation = d.policy.as_ref().and_then(|p| p.generation);
                 let after = match generation {
                     Some(g) => Some(g) == f.generation,
@@ -177,6 +177,19 @@ pub fn gpu_views(current: gpu::GpuView) -> Vec<Segment> {
             }
         })
         .collect()
+}
+
+/// `rows: [denial]  policy  namespace  cluster  engine` — the grouping `]`/`[` cycle.
+pub fn denial_groups(current: GroupBy) -> Vec<Segment> {
+    let mut out = vec![("rows:".to_string(), "ui.dim")];
+    out.extend(GroupBy::ALL.iter().map(|g| {
+        if *g == current {
+            (format!(" [{}]", g.label()), "ui.tab.active")
+        } else {
+            (format!("  {} ", g.label()), "ui.tab")
+        }
+    }));
+    out
 }
 
 /// One line per cluster: `gpu-train-us  48/64 allocated  ████····  24 waiting  3 idle`.
@@ -287,13 +300,14 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
     for r in &rollouts {
         out.push(vec![(r.words(), "denials.enforcement.deny")]);
     }
+    let merged = state.merged_denials().rows();
     let top = state
-        .indexes()
-        .denials_by_policy
+        .merged_denials()
+        .by_policy()
         .iter()
         .filter(|_| rollouts.is_empty())
         .map(|(p, ids)| {
-            let rows: Vec<_> = ids.iter().filter_map(|id| state.denials().get(id).map(|d| (id, d))).collect();
+            let rows: Vec<_> = ids.iter().filter_map(|id| merged.get(id).map(|d| (id, d))).collect();
             let deny: u64 =
                 rows.iter().filter(|(_, d)| d.enforcement == Enforcement::Deny).map(|(_, d)| d.count).sum();
             let clusters: BTreeSet<_> = rows
@@ -345,7 +359,10 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
                 .count();
             (bad > 0).then(|| format!("{bad}!"))
         }
-        PaneId::Denials => (!state.denials().is_empty()).then(|| state.denials().len().to_string()),
+        PaneId::Denials => {
+            let rows = state.merged_denials().rows();
+            (!rows.is_empty()).then(|| rows.len().to_string())
+        }
         PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
             .then(|| format!("{} waiting", state.pending_gpu_pods().len())),
         PaneId::Pipelines => {

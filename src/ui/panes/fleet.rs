@@ -117,10 +117,16 @@ pub fn spec() -> Spec<ClusterStatus> {
                 title: "DENIALS",
                 width: Constraint::Length(7),
                 cell: |ctx, id, _| {
-                    Cell::text(FleetState::in_cluster(ctx.state.denials(), &id.cluster).count().to_string())
+                    Cell::text(
+                        FleetState::in_cluster(ctx.state.merged_denials().rows(), &id.cluster)
+                            .count()
+                            .to_string(),
+                    )
                 },
                 key: |ctx, id, _| {
-                    SortKey::Num(FleetState::in_cluster(ctx.state.denials(), &id.cluster).count() as f64)
+                    SortKey::Num(
+                        FleetState::in_cluster(ctx.state.merged_denials().rows(), &id.cluster).count() as f64,
+                    )
                 },
             },
             Column {

@@ -1,0 +1,474 @@
+//! Denials merged across sources: one row per cluster, engine, enforcement, policy, rule and
+//! object, however many Events, policy reports, constraint statuses and audit-log lines
+//! describe it. Derived from the denial table by the reducer, never recorded.
+//!
+//! Merging rules:
+//! - Pods a controller creates are one object: `payments-7d9c-x2k4q` and `payments-7d9c-`
+//!   (an older apiserver's generateName prefix) both become `payments-7d9c-*`.
+//! - Reporters describe the same requests: a ReplicaSet's FailedCreate and Kyverno's
+//!   PolicyViolation for one blocked pod are one denial, not two. The count is the largest
+//!   any one reporter (a source kind and event reason) gives, never the sum across
+//!   reporters; within one reporter, events for different objects add up.
+//! - Everything else is the union: every piece of evidence (oldest first), the first known
+//!   policy version, rule, user, operation, severity, category and owner, every exception
+//!   named by a source.
+//! - A per-minute history of occurrences feeds the pane's rate sparkline.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+use super::{RecordId, Table};
+use crate::model::{Denial, EvidenceSource, ObjectRef};
+
+/// Minutes of occurrence history kept per source record.
+pub const HISTORY_MINUTES: i64 = 60;
+
+/// The merged denial rows and how they were built.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MergedDenials {
+    rows: Table<Denial>,
+    members: BTreeMap<RecordId, BTreeSet<RecordId>>,
+    of_raw: BTreeMap<RecordId, RecordId>,
+    by_policy: BTreeMap<String, BTreeSet<RecordId>>,
+    /// Source record → (minute since the epoch, occurrences) for the last hour, oldest first.
+    history: BTreeMap<RecordId, Vec<(i64, u64)>>,
+}
+
+impl MergedDenials {
+    /// The merged rows, keyed by cluster and merge key.
+    pub fn rows(&self) -> &Table<Denial> {
+        &self.rows
+    }
+
+    /// The source records merged into `row`.
+    pub fn members(&self, row: &RecordId) -> impl Iterator<Item = &RecordId> {
+        self.members.get(row).into_iter().flatten()
+    }
+
+    /// Policy (or webhook) name → the merged rows it produced.
+    pub fn by_policy(&self) -> &BTreeMap<String, BTreeSet<RecordId>> {
+        &self.by_policy
+    }
+
+    /// The merged row a source record belongs to.
+    pub fn row_of(&self, raw: &RecordId) -> Option<&RecordId> {
+        self.of_raw.get(raw)
+    }
+
+    /// Occurrences of `row` per minute, for the `bins` minutes up to and including `now`'s
+    /// minute, oldest first. Counted like the row: the reporter that saw most.
+    pub fn rate(&self, row: &RecordId, raw: &Table<Denial>, now: Timestamp, bins: usize) -> Vec<u64> {
+        let end = minute(now);
+        let start = end - bins as i64 + 1;
+        let mut by_reporter: BTreeMap<Reporter, Vec<u64>> = BTreeMap::new();
+        for id in self.members(row) {
+            let (Some(d), Some(h)) = (raw.get(id), self.history.get(id)) else { continue };
+            let series = by_reporter.entry(reporter(d)).or_insert_with(|| vec![0; bins]);
+            for (m, n) in h {
+                if (start..=end).contains(m) {
+                    series[(m - start) as usize] += n;
+                }
+            }
+        }
+        by_reporter.into_values().max_by_key(|s| s.iter().sum::<u64>()).unwrap_or_else(|| vec![0; bins])
+    }
+
+    /// Brings the rows up to date after the source record `id` changed in `raw` (inserted,
+    /// replaced or removed); `old` is the record it replaced.
+    pub(super) fn on_change(&mut self, raw: &Table<Denial>, id: &RecordId, old: Option<&Denial>) {
+        let before = self.of_raw.remove(id);
+        if let Some(row) = &before
+            && let Some(set) = self.members.get_mut(row)
+        {
+            set.remove(id);
+        }
+        let after = raw.get(id).map(|d| RecordId::new(id.cluster.clone(), merge_key(d)));
+        match raw.get(id) {
+            Some(d) => self.record_history(id, d, old),
+            None => {
+                self.history.remove(id);
+            }
+        }
+        if let Some(row) = &after {
+            self.of_raw.insert(id.clone(), row.clone());
+            self.members.entry(row.clone()).or_default().insert(id.clone());
+            self.refresh(raw, row);
+        }
+        if let Some(row) = before
+            && Some(&row) != after.as_ref()
+        {
+            self.refresh(raw, &row);
+        }
+    }
+
+    fn refresh(&mut self, raw: &Table<Denial>, row: &RecordId) {
+        let members: Vec<&Denial> = self.members(row).filter_map(|id| raw.get(id)).collect();
+        if members.is_empty() {
+            self.members.remove(row);
+            if let Some(old) = self.rows.remove(row)
+                && let Some(set) = self.by_policy.get_mut(old.policy_name())
+            {
+                set.remove(row);
+                if set.is_empty() {
+                    self.by_policy.remove(old.policy_name());
+                }
+            }
+            return;
+        }
+        let merged = merge(&row.key, &members);
+        // The key holds the policy name, so a row never moves between policies.
+        self.by_policy.entry(merged.policy_name().to_string()).or_default().insert(row.clone());
+        self.rows.insert(row.clone(), merged);
+    }
+
+    /// Adds the occurrences `new` brings over `old` to the record's history: the increase at
+    /// its last sighting, or for a record seen for the first time, its count spread over
+    /// first..last seen.
+    fn record_history(&mut self, id: &RecordId, new: &Denial, old: Option<&Denial>) {
+        let h = self.history.entry(id.clone()).or_default();
+        match old {
+            Some(o) if new.count >= o.count => {
+                if new.count > o.count {
+                    add(h, minute(new.last_seen), new.count - o.count);
+                }
+            }
+            _ => {
+                h.clear();
+                spread(h, new);
+            }
+        }
+        let keep_from = minute(new.last_seen) - HISTORY_MINUTES;
+        h.retain(|(m, _)| *m > keep_from);
+    }
+}
+
+/// A source of denial reports: the evidence kind and, for events, the reason.
+type Reporter = (EvidenceSource, String);
+
+/// Who reported `d`: its first piece of evidence's kind, with the event reason that
+/// [`crate::sources::kubernetes::project::denial`] writes at the end of the reference.
+fn reporter(d: &Denial) -> Reporter {
+    match d.evidence.first() {
+        Some(e) => {
+            let reason = e
+                .reference
+                .rsplit_once(" (")
+                .and_then(|(_, r)| r.strip_suffix(')'))
+                .filter(|_| e.source == EvidenceSource::Event)
+                .unwrap_or("");
+            (e.source, reason.to_string())
+        }
+        None => (EvidenceSource::Object, String::new()),
+    }
+}
+
+fn minute(t: Timestamp) -> i64 {
+    t.as_second().div_euclid(60)
+}
+
+fn add(h: &mut Vec<(i64, u64)>, m: i64, n: u64) {
+    match h.iter_mut().find(|(x, _)| *x == m) {
+        Some((_, c)) => *c += n,
+        None => {
+            h.push((m, n));
+            h.sort_by_key(|(x, _)| *x);
+        }
+    }
+}
+
+/// `count` occurrences over first..last seen: one at each end, the rest evenly between,
+/// only the last [`HISTORY_MINUTES`] kept.
+fn spread(h: &mut Vec<(i64, u64)>, d: &Denial) {
+    let (first, last) = (minute(d.first_seen), minute(d.last_seen).max(minute(d.first_seen)));
+    if d.count <= 1 || first == last {
+        add(h, last, d.count.max(1));
+        return;
+    }
+    add(h, last, 1);
+    let from = first.max(last - HISTORY_MINUTES);
+    if from == first {
+        add(h, first, 1);
+    }
+    let rest = d.count - 2 + u64::from(from != first);
+    let span = (last - from).max(1) as u64;
+    for i in 0..span {
+        let share = rest * (i + 1) / span - rest * i / span;
+        if share > 0 {
+            add(h, from + i as i64, share);
+        }
+    }
+}
+
+/// The name pods of one controller share: `payments-7d9c-*` for `payments-7d9c-x2k4q` (a
+/// five-letter suffix from the apiserver's generateName alphabet) or `payments-7d9c-` (a
+/// generateName prefix); `None` for other names.
+pub fn generated_prefix(name: &str) -> Option<&str> {
+    const ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
+    if name.ends_with('-') && name.len() > 1 {
+        return Some(name);
+    }
+    let (prefix, suffix) = name.rsplit_once('-')?;
+    (!prefix.is_empty() && suffix.len() == 5 && suffix.chars().all(|c| ALPHABET.contains(c)))
+        .then(|| &name[..prefix.len() + 1])
+}
+
+/// The object a merged row is about: pods of one controller collapse into `prefix-*`.
+pub fn merged_object(o: &ObjectRef) -> ObjectRef {
+    match generated_prefix(&o.name).filter(|_| o.kind == "Pod") {
+        Some(prefix) => {
+            ObjectRef { kind: o.kind.clone(), namespace: o.namespace.clone(), name: format!("{prefix}*") }
+        }
+        None => o.clone(),
+    }
+}
+
+/// The key of the merged row `d` belongs to.
+pub fn merge_key(d: &Denial) -> String {
+    let policy = d.policy.as_ref().map(|p| p.name.as_str()).or(d.webhook.as_deref()).unwrap_or("");
+    format!(
+        "{}|{}|{}|{}|{}",
+        d.engine.label(),
+        d.enforcement.label(),
+        policy,
+        d.rule.as_deref().unwrap_or(""),
+        merged_object(&d.object).display()
+    )
+}
+
+/// One row from the records that describe the same denial (at least one).
+fn merge(key: &str, members: &[&Denial]) -> Denial {
+    // Sources with the most to say go first: the audit log knows the user, an event the
+    // admission message, a report the policy's metadata.
+    let rank = |d: &Denial| match d.evidence.first().map(|e| e.source) {
+        Some(EvidenceSource::AuditLog) => 0,
+        Some(EvidenceSource::Event) => 1,
+        Some(EvidenceSource::PolicyReport) => 2,
+        _ => 3,
+    };
+    let mut ordered: Vec<&Denial> = members.to_vec();
+    ordered.sort_by_key(|d| (rank(d), std::cmp::Reverse(d.last_seen)));
+    let primary = ordered[0];
+    let mut out = primary.clone();
+    out.id = key.to_string();
+    out.object = merged_object(&primary.object);
+    let first_some = |f: &dyn Fn(&Denial) -> Option<String>| ordered.iter().find_map(|d| f(d));
+    out.policy = ordered
+        .iter()
+        .filter_map(|d| d.policy.clone())
+        .max_by_key(|p| (p.generation.is_some(), p.resource_version.is_some(), p.namespace.is_some()));
+    out.webhook = first_some(&|d| d.webhook.clone());
+    out.binding = first_some(&|d| d.binding.clone());
+    out.rule = first_some(&|d| d.rule.clone());
+    out.operation = first_some(&|d| d.operation.clone());
+    out.user = first_some(&|d| d.user.clone());
+    out.category = first_some(&|d| d.category.clone());
+    out.owner = first_some(&|d| d.owner.clone());
+    out.severity = ordered.iter().find_map(|d| d.severity);
+    out.first_seen = members.iter().map(|d| d.first_seen).min().unwrap_or(primary.first_seen);
+    out.last_seen = members.iter().map(|d| d.last_seen).max().unwrap_or(primary.last_seen);
+    out.count = count(members);
+    let names: BTreeSet<&String> = members.iter().flat_map(|d| &d.exceptions).collect();
+    out.exceptions = names.into_iter().cloned().collect();
+    let mut evidence: Vec<_> = members.iter().flat_map(|d| d.evidence.iter().cloned()).collect();
+    evidence.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.reference.cmp(&b.reference)));
+    evidence.dedup_by(|a, b| a.source == b.source && a.reference == b.reference && a.excerpt == b.excerpt);
+    out.evidence = evidence;
+    out
+}
+
+/// The largest count any one reporter gives; within a reporter, the counts of different
+/// objects add up (one object's records count once, by their largest count).
+fn count(members: &[&Denial]) -> u64 {
+    let mut per: BTreeMap<Reporter, BTreeMap<String, u64>> = BTreeMap::new();
+    for d in members {
+        let by_object = per.entry(reporter(d)).or_default();
+        let n = by_object.entry(d.object.display()).or_default();
+        *n = (*n).max(d.count);
+    }
+    per.values().map(|objects| objects.values().sum()).max().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::{ClusterId, Enforcement, Engine, Evidence, PolicyRef};
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn denial(id: &str, pod: &str, source: EvidenceSource, reference: &str, count: u64) -> Denial {
+        Denial {
+            id: id.into(),
+            engine: Engine::Kyverno,
+            enforcement: Enforcement::Deny,
+            policy: Some(PolicyRef {
+                kind: "ClusterPolicy".into(),
+                name: "require-run-as-nonroot".into(),
+                namespace: None,
+                generation: None,
+                resource_version: None,
+            }),
+            webhook: Some("validate.kyverno.svc-fail".into()),
+            binding: None,
+            rule: Some("run-as-non-root".into()),
+            object: ObjectRef { kind: "Pod".into(), namespace: Some("shop".into()), name: pod.into() },
+            operation: None,
+            user: None,
+            message: "validation error: Running as root is not allowed.".into(),
+            count,
+            first_seen: ts("2026-11-27T14:08:06Z"),
+            last_seen: ts("2026-11-27T14:10:00Z"),
+            severity: None,
+            category: None,
+            owner: None,
+            exceptions: Vec::new(),
+            evidence: vec![Evidence {
+                source,
+                reference: reference.into(),
+                at: ts("2026-11-27T14:10:00Z"),
+                excerpt: format!("{id} said so"),
+            }],
+        }
+    }
+
+    fn state(records: Vec<Denial>) -> (Table<Denial>, MergedDenials) {
+        let mut raw = Table::new();
+        let mut merged = MergedDenials::default();
+        for d in records {
+            let id = RecordId::new(ClusterId::new("prod-eu"), d.id.clone());
+            let old = raw.insert(id.clone(), d);
+            merged.on_change(&raw, &id, old.as_ref());
+        }
+        (raw, merged)
+    }
+
+    #[test]
+    fn generated_pod_names_share_their_controller_prefix() {
+        assert_eq!(generated_prefix("payments-7d9c5b8f4-x2k4q"), Some("payments-7d9c5b8f4-"));
+        assert_eq!(generated_prefix("my-deployment-f9c7845d9-"), Some("my-deployment-f9c7845d9-"));
+        assert_eq!(generated_prefix("web-0"), None, "StatefulSet ordinals are names");
+        assert_eq!(generated_prefix("payments-admin"), None, "vowels are not in the alphabet");
+        assert_eq!(generated_prefix("nginx"), None);
+        assert_eq!(generated_prefix("-"), None);
+        let deployment = ObjectRef { kind: "Deployment".into(), namespace: None, name: "api-x2k4q".into() };
+        assert_eq!(merged_object(&deployment), deployment, "only pods are generated");
+    }
+
+    #[test]
+    fn reporters_of_one_request_merge_and_count_once() {
+        // The ReplicaSet's FailedCreate and Kyverno's policy-centric event for two blocked pods.
+        let (_, merged) = state(vec![
+            denial(
+                "event/shop/rs.1",
+                "payments-7d9c-x2k4q",
+                EvidenceSource::Event,
+                "Event shop/rs.1 (FailedCreate)",
+                3,
+            ),
+            denial(
+                "event/shop/rs.2",
+                "payments-7d9c-b5nfm",
+                EvidenceSource::Event,
+                "Event shop/rs.2 (FailedCreate)",
+                2,
+            ),
+            denial(
+                "event/default/pol.1",
+                "payments-7d9c-x2k4q",
+                EvidenceSource::Event,
+                "Event default/pol.1 (PolicyViolation)",
+                3,
+            ),
+        ]);
+        assert_eq!(merged.rows().len(), 1);
+        let (row_id, row) = merged.rows().iter().next().unwrap();
+        assert_eq!(row.object.display(), "Pod/shop/payments-7d9c-*");
+        assert_eq!(row.count, 5, "FailedCreate saw 3 + 2; Kyverno's events saw 3 of those");
+        assert_eq!(row.evidence.len(), 3);
+        assert_eq!(merged.members(row_id).count(), 3);
+    }
+
+    #[test]
+    fn different_enforcement_or_rule_stays_apart_and_removal_unmerges() {
+        let mut audit =
+            denial("report|a", "payments-7d9c-x2k4q", EvidenceSource::PolicyReport, "PolicyReport shop/a", 1);
+        audit.enforcement = Enforcement::Audit;
+        let mut other_rule = denial(
+            "event/shop/e",
+            "payments-7d9c-x2k4q",
+            EvidenceSource::Event,
+            "Event shop/e (FailedCreate)",
+            1,
+        );
+        other_rule.rule = Some("autogen-run-as-non-root".into());
+        let deny = denial(
+            "event/shop/d",
+            "payments-7d9c-x2k4q",
+            EvidenceSource::Event,
+            "Event shop/d (FailedCreate)",
+            4,
+        );
+        let (mut raw, mut merged) = state(vec![audit, other_rule, deny]);
+        assert_eq!(merged.rows().len(), 3);
+        let id = RecordId::new(ClusterId::new("prod-eu"), "event/shop/d");
+        let old = raw.remove(&id);
+        merged.on_change(&raw, &id, old.as_ref());
+        assert_eq!(merged.rows().len(), 2);
+        assert!(merged.row_of(&id).is_none());
+        assert!(merged.rows().values().all(|d| d.count == 1));
+    }
+
+    #[test]
+    fn the_merged_row_takes_what_each_source_knows() {
+        let mut event = denial(
+            "event/shop/e",
+            "payments-7d9c-x2k4q",
+            EvidenceSource::Event,
+            "Event shop/e (FailedCreate)",
+            2,
+        );
+        event.operation = Some("CREATE".into());
+        let mut audit = denial("audit|1", "payments-7d9c-x2k4q", EvidenceSource::AuditLog, "audit 1", 2);
+        audit.user = Some("system:serviceaccount:kube-system:replicaset-controller".into());
+        audit.first_seen = ts("2026-11-27T14:08:00Z");
+        audit.evidence[0].at = ts("2026-11-27T14:08:00Z");
+        audit.exceptions = vec!["shop/payments-hotfix".into()];
+        let (_, merged) = state(vec![event, audit]);
+        let row = merged.rows().values().next().unwrap();
+        assert_eq!(row.user.as_deref(), Some("system:serviceaccount:kube-system:replicaset-controller"));
+        assert_eq!(row.operation.as_deref(), Some("CREATE"));
+        assert_eq!(row.first_seen, ts("2026-11-27T14:08:00Z"));
+        assert_eq!(row.count, 2);
+        assert_eq!(row.exceptions, vec!["shop/payments-hotfix".to_string()]);
+        assert_eq!(row.evidence[0].source, EvidenceSource::AuditLog, "oldest first");
+    }
+
+    #[test]
+    fn history_spreads_a_new_record_and_adds_increases_at_last_seen() {
+        let mut d = denial(
+            "event/shop/e",
+            "payments-7d9c-x2k4q",
+            EvidenceSource::Event,
+            "Event shop/e (FailedCreate)",
+            4,
+        );
+        d.first_seen = ts("2026-11-27T14:07:00Z");
+        d.last_seen = ts("2026-11-27T14:10:30Z");
+        let (mut raw, mut merged) = state(vec![d.clone()]);
+        let row = merged.rows().keys().next().unwrap().clone();
+        let now = ts("2026-11-27T14:11:00Z");
+        assert_eq!(merged.rate(&row, &raw, now, 5), vec![1, 1, 1, 1, 0], "14:07..14:11");
+        let mut later = d;
+        later.count = 7;
+        later.last_seen = ts("2026-11-27T14:11:10Z");
+        let id = RecordId::new(ClusterId::new("prod-eu"), "event/shop/e");
+        let old = raw.insert(id.clone(), later);
+        merged.on_change(&raw, &id, old.as_ref());
+        assert_eq!(merged.rate(&row, &raw, now, 5), vec![1, 1, 1, 1, 3]);
+        assert_eq!(merged.rate(&row, &raw, now, 5).iter().sum::<u64>(), 7, "every occurrence is binned once");
+    }
+}
