@@ -7,6 +7,7 @@
 pub mod analytics;
 pub mod cli;
 pub mod demo;
+pub mod explain;
 pub mod model;
 pub mod record;
 pub mod sim;

@@ -184,6 +184,29 @@ fn detail_and_help_popups() {
 }
 
 #[test]
+fn denials_grouped_by_policy_then_namespace_and_a_group_detail() {
+    let mut app = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char(']'));
+    let by_policy = text(&draw(&mut app));
+    assert!(by_policy.contains("[policy]") && by_policy.contains("RATE/15m"), "{by_policy}");
+    insta::assert_snapshot!("denials_by_policy_27m_120x40", by_policy);
+    key(&mut app, KeyCode::Enter);
+    let detail = text(&draw(&mut app));
+    assert!(detail.contains("denials by policy · require-run-as-nonroot"), "largest group first: {detail}");
+    insta::assert_snapshot!("denials_by_policy_detail_27m_120x40", detail);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(']'));
+    let by_namespace = text(&draw(&mut app));
+    assert!(by_namespace.contains("NAMESPACE") && by_namespace.contains("shop"), "{by_namespace}");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(']'));
+    }
+    let back = text(&draw(&mut app));
+    assert!(back.contains("[denial]") && back.contains("MESSAGE"), "the cycle returns to one row per denial");
+}
+
+#[test]
 fn fuzzy_filter_narrows_rows_and_esc_restores() {
     let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
     key(&mut app, KeyCode::Char('2'));

@@ -6,6 +6,7 @@ mod logging;
 mod report;
 mod run;
 mod snapshot;
+mod why;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -138,6 +139,42 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Why was it denied: every matching denial joined to its policy, version, rule,
+    /// exceptions and evidence. Exit status 0 when a denial was found, 1 when none was, 2 on
+    /// an error.
+    Why {
+        /// The object: KIND/NAME (deployment/payments, pod/web-0); a workload also matches
+        /// the pods it creates.
+        target: Option<String>,
+        /// The object's namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Denials by this policy (or webhook) name.
+        #[arg(long, value_name = "NAME")]
+        policy: Option<String>,
+        /// Denials seen within this long before now (the end of a recording): 1h, 30m, 7d.
+        #[arg(long, value_name = "DUR")]
+        since: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Explain at most N denials, the latest first (0: all).
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Use the bundled demo recording.
+        #[arg(long, conflicts_with = "replay")]
+        demo: bool,
+        /// Use this recording (without --demo or --replay: the live fleet).
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
+        /// The moment of the recording to ask at (offset, time of day or timestamp); default:
+        /// the end.
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+        /// Live: how long to wait for every cluster's initial sync (seconds).
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
     GpuProbe {
         /// How many samples to take.
@@ -174,9 +211,20 @@ pub fn main() -> ExitCode {
     let _log = logging::init();
     match run::dispatch(cli) {
         Ok(code) => code,
+        // `fleettop why … | head`: the reader left; that is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fleettop: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// True when `e` comes from writing to a pipe whose reader has gone.
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
 }

@@ -74,6 +74,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Why {
+            ref target,
+            ref namespace,
+            ref policy,
+            ref since,
+            json,
+            limit,
+            demo,
+            ref replay,
+            ref at,
+            timeout,
+        }) => {
+            let args = super::why::WhyArgs {
+                target: target.clone(),
+                namespace: namespace.clone(),
+                policy: policy.clone(),
+                since: since.clone(),
+                clusters: cli.fleet.contexts.clone(),
+                json,
+                limit,
+            };
+            match why(&cli, &args, demo, replay.as_deref(), at.as_deref(), timeout) {
+                Ok(true) => Ok(ExitCode::SUCCESS),
+                Ok(false) => Ok(ExitCode::from(1)),
+                Err(e) if super::is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("fleettop: {e:#}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Some(Command::GpuProbe { samples, interval, json }) => {
             super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
             Ok(ExitCode::SUCCESS)
@@ -280,6 +311,41 @@ fn local_gpus() -> Option<(ClusterId, String)> {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
     Some((ClusterId::new(format!("local:{host}")), host))
+}
+
+/// `fleettop why` over a recording or the live fleet; true when a denial matched.
+fn why(
+    cli: &Cli,
+    args: &super::why::WhyArgs,
+    demo: bool,
+    replay: Option<&Path>,
+    at: Option<&str>,
+    timeout: u64,
+) -> anyhow::Result<bool> {
+    let rec = match (demo, replay) {
+        (_, Some(file)) => Some((Recording::open(file)?, file.display().to_string())),
+        (true, None) => Some((demo::recording()?, "the bundled demo".to_string())),
+        (false, None) => None,
+    };
+    let (state, args) = match rec {
+        Some((rec, name)) => {
+            if let Some(t) = rec.truncated() {
+                eprintln!("fleettop: {name}: {t}; using what came before it");
+            }
+            let t = match at {
+                Some(w) => crate::record::when::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
+                None => rec.end(),
+            };
+            (rec.state_at(t), args.clone())
+        }
+        None => {
+            // Live: --context already chose the clusters to connect to.
+            let (kubeconfig, selected) = select_fleet(&cli.fleet)?;
+            let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
+            (state, super::why::WhyArgs { clusters: Vec::new(), ..args.clone() })
+        }
+    };
+    super::why::write(&state, &args, &mut std::io::stdout().lock())
 }
 
 /// Starts one supervisor per selected cluster; fleet file labels go first, as observations,

@@ -25,7 +25,8 @@ pub enum Action {
     ShowExceptions,
     /// Show the Cost pane.
     ShowCost,
-    /// Next view within a pane (GPU: queues → workloads → pending → nodes).
+    /// Next view within a pane (GPU: queues → workloads → pending → nodes; Denials: one row
+    /// per denial → by policy → namespace → cluster → engine; Cost: the grouping).
     NextView,
     /// Previous view within a pane.
     PrevView,

@@ -17,6 +17,7 @@ use crate::ui::cost::CostFeed;
 use crate::ui::event::Event;
 use crate::ui::keymap::Keymap;
 use crate::ui::layout;
+use crate::ui::panes::denial_groups::GroupBy;
 use crate::ui::panes::gpu::GpuView;
 use crate::ui::panes::{self, PaneId};
 use crate::ui::summaries::{self, Segment};
@@ -56,7 +57,7 @@ pub enum Effect {
 /// scan whole tables), so that drawing a frame costs the same whatever the row count.
 #[derive(Debug, Clone, Default)]
 pub struct Derived {
-    built_for: Option<(u64, PaneId, GpuView)>,
+    built_for: Option<(u64, PaneId, GpuView, GroupBy)>,
     /// Lines the visible pane draws above its table.
     pub summary: Vec<Vec<Segment>>,
     /// What needs attention (Fleet pane only).
@@ -67,14 +68,14 @@ pub struct Derived {
 
 impl Derived {
     fn refresh(&mut self, state: &FleetState, view: &ViewState) {
-        let key = (state.version(), view.pane, view.gpu_view);
+        let key = (state.version(), view.pane, view.gpu_view, view.denial_group);
         if self.built_for == Some(key) {
             return;
         }
         self.built_for = Some(key);
         self.summary = match view.pane {
             PaneId::Denials => {
-                let mut lines = vec![summaries::denials(state)];
+                let mut lines = vec![summaries::denials(state), summaries::denial_groups(view.denial_group)];
                 lines.extend(
                     summaries::rollouts(state).iter().map(|r| vec![(r.words(), "denials.enforcement.deny")]),
                 );
@@ -103,6 +104,14 @@ impl Tables {
         let mut m: BTreeMap<TableId, Box<dyn TableView>> = BTreeMap::new();
         m.insert(TableId::Fleet, Box::new(panes::fleet::spec()));
         m.insert(TableId::Denials, Box::new(panes::denials::spec()));
+        for (id, by) in [
+            (TableId::DenialsByPolicy, GroupBy::Policy),
+            (TableId::DenialsByNamespace, GroupBy::Namespace),
+            (TableId::DenialsByCluster, GroupBy::Cluster),
+            (TableId::DenialsByEngine, GroupBy::Engine),
+        ] {
+            m.insert(id, Box::new(panes::denial_groups::GroupedDenials::new(by)));
+        }
         m.insert(TableId::GpuQueues, Box::new(panes::gpu::queues()));
         m.insert(TableId::GpuWorkloads, Box::new(panes::gpu::workloads()));
         m.insert(TableId::GpuPending, Box::new(panes::gpu::pending()));
@@ -465,6 +474,13 @@ impl App {
         }
         match self.view.pane {
             PaneId::Gpu => self.view.gpu_view = step(&GpuView::ALL, self.view.gpu_view, forward),
+            PaneId::Denials => {
+                self.view.denial_group = step(&GroupBy::ALL, self.view.denial_group, forward);
+                self.notice = Some(match self.view.denial_group {
+                    GroupBy::None => "one row per denial".to_string(),
+                    by => format!("denials grouped by {}", by.label()),
+                });
+            }
             PaneId::Cost => {
                 self.view.cost_by = step(&By::ALL, self.view.cost_by, forward);
                 self.view.cost_scroll = 0;

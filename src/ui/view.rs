@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::state::RecordId;
 use crate::ui::panes::PaneId;
+use crate::ui::panes::denial_groups::GroupBy;
 use crate::ui::panes::gpu::GpuView;
 
 /// Every table in the UI.
@@ -13,6 +14,14 @@ pub enum TableId {
     Fleet,
     /// Denials pane.
     Denials,
+    /// Denials pane grouped by policy.
+    DenialsByPolicy,
+    /// Denials pane grouped by namespace.
+    DenialsByNamespace,
+    /// Denials pane grouped by cluster.
+    DenialsByCluster,
+    /// Denials pane grouped by engine.
+    DenialsByEngine,
     /// GPU pane, queues view.
     GpuQueues,
     /// GPU pane, workloads view.
@@ -29,9 +38,13 @@ pub enum TableId {
 
 impl TableId {
     /// Every table.
-    pub const ALL: [TableId; 8] = [
+    pub const ALL: [TableId; 12] = [
         TableId::Fleet,
         TableId::Denials,
+        TableId::DenialsByPolicy,
+        TableId::DenialsByNamespace,
+        TableId::DenialsByCluster,
+        TableId::DenialsByEngine,
         TableId::GpuQueues,
         TableId::GpuWorkloads,
         TableId::GpuPending,
@@ -97,6 +110,8 @@ pub struct ViewState {
     pub pane: PaneId,
     /// The GPU pane's sub-view.
     pub gpu_view: GpuView,
+    /// How the Denials pane groups its rows (`]`/`[` cycle).
+    pub denial_group: GroupBy,
     /// Per-table state.
     pub tables: BTreeMap<TableId, TableState>,
     /// Open popup.
@@ -116,7 +131,13 @@ impl ViewState {
     pub fn active_table(&self) -> Option<TableId> {
         match self.pane {
             PaneId::Fleet => Some(TableId::Fleet),
-            PaneId::Denials => Some(TableId::Denials),
+            PaneId::Denials => Some(match self.denial_group {
+                GroupBy::None => TableId::Denials,
+                GroupBy::Policy => TableId::DenialsByPolicy,
+                GroupBy::Namespace => TableId::DenialsByNamespace,
+                GroupBy::Cluster => TableId::DenialsByCluster,
+                GroupBy::Engine => TableId::DenialsByEngine,
+            }),
             PaneId::Gpu => Some(match self.gpu_view {
                 GpuView::Queues => TableId::GpuQueues,
                 GpuView::Workloads => TableId::GpuWorkloads,

@@ -2,8 +2,10 @@
 
 use ratatui::layout::Constraint;
 
+use crate::explain::{self, Explanation};
 use crate::model::{Denial, Enforcement};
 use crate::state::RecordId;
+use crate::ui::panes::denial_groups::RATE_MINUTES;
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
     Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
@@ -26,8 +28,8 @@ fn policy_cell(d: &Denial) -> String {
 /// The Denials table.
 pub fn spec() -> Spec<Denial> {
     Spec {
-        all: |s| table_rows(s.denials()),
-        get: |s, id| s.denials().get(id),
+        all: |s| table_rows(s.merged_denials().rows()),
+        get: |s, id| s.merged_denials().rows().get(id),
         default_sort: (1, true),
         filter_text: |id, d| {
             format!(
@@ -54,6 +56,12 @@ pub fn spec() -> Spec<Denial> {
                 width: Constraint::Length(5),
                 cell: |_, _, d| Cell::styled(d.count.to_string(), "denials.count"),
                 key: |_, _, d| SortKey::Num(d.count as f64),
+            },
+            Column {
+                title: "RATE/15m",
+                width: Constraint::Length(RATE_MINUTES as u16),
+                cell: |ctx, id, _| Cell::styled(format::spark(&rate(ctx, id)), "denials.count"),
+                key: |ctx, id, _| SortKey::Num(rate(ctx, id).iter().rev().take(5).sum::<u64>() as f64),
             },
             Column {
                 title: "ENGINE",
@@ -95,16 +103,35 @@ pub fn spec() -> Spec<Denial> {
     }
 }
 
+/// Evidence excerpts longer than this are cut in the detail view.
+const EXCERPT_CHARS: usize = 240;
+
+/// Occurrences per minute of one merged row over the last [`RATE_MINUTES`].
+fn rate(ctx: &Ctx, id: &RecordId) -> Vec<u64> {
+    ctx.state.merged_denials().rate(id, ctx.state.denials(), ctx.now, RATE_MINUTES)
+}
+
 fn detail(ctx: &Ctx, id: &RecordId, d: &Denial) -> Detail {
+    match explain::explain(ctx.state, id) {
+        Some(e) => explanation_detail(ctx.now, &e),
+        None => Detail { title: format!("denial · {}", d.object.display()), lines: Vec::new() },
+    }
+}
+
+/// The explanation of one merged denial as detail lines: what was denied, by what (the
+/// policy object and its version at the time), when, the message, the exceptions and every
+/// piece of evidence. `fleettop why` prints the same lines as text.
+pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
+    let d = e.denial;
     let mut lines = vec![
         DetailLine::Section("what was denied".into()),
         DetailLine::field("object", d.object.display()),
         DetailLine::field("operation", d.operation.clone().unwrap_or_else(|| "unknown".into())),
         DetailLine::field(
             "user",
-            d.user.clone().unwrap_or_else(|| "unknown (not in the event; the audit log has it)".into()),
+            d.user.clone().unwrap_or_else(|| "unknown (events do not say; the audit log does)".into()),
         ),
-        DetailLine::field("cluster", id.cluster.to_string()),
+        DetailLine::field("cluster", e.cluster.to_string()),
         DetailLine::Section("by what".into()),
         DetailLine::field("engine", d.engine.label()),
         DetailLine::Field {
@@ -113,45 +140,77 @@ fn detail(ctx: &Ctx, id: &RecordId, d: &Denial) -> Detail {
             scope: enforcement_scope(d.enforcement),
         },
     ];
-    if let Some(p) = &d.policy {
-        let name = match &p.namespace {
-            Some(ns) => format!("{ns}/{}", p.name),
-            None => p.name.clone(),
-        };
-        lines.push(DetailLine::field("policy", format!("{} {name}", p.kind)));
-        lines.push(DetailLine::field(
-            "version",
-            match (p.generation, &p.resource_version) {
+    match (e.policy, &d.policy) {
+        (Some(p), _) => {
+            lines.push(DetailLine::field("policy", format!("{} {}", p.kind, p.display_name())));
+            let mut now_at = match (p.generation, &p.resource_version) {
                 (Some(g), Some(rv)) => format!("generation {g}, resourceVersion {rv}"),
                 (Some(g), None) => format!("generation {g}"),
                 (None, Some(rv)) => format!("resourceVersion {rv}"),
                 (None, None) => "unknown".into(),
-            },
-        ));
+            };
+            if let Some(r) = &p.rollout {
+                let from = r.from.map_or("?".to_string(), |g| g.to_string());
+                now_at.push_str(&format!("; changed from {from} at {}", format::clock(r.at)));
+            }
+            lines.push(DetailLine::field("policy now", now_at));
+            lines.push(DetailLine::field("denied under", e.version.words()));
+            if let Some(action) = p.enforcement {
+                lines.push(DetailLine::field("policy action", action.label()));
+            }
+            if !p.rules.is_empty() {
+                lines.push(DetailLine::field("policy rules", p.rules.join(", ")));
+            }
+            if p.ready == Some(false) {
+                lines.push(DetailLine::Field {
+                    label: "ready".into(),
+                    value: "no (the engine reports it not ready)".into(),
+                    scope: "denials.enforcement.warn",
+                });
+            }
+        }
+        (None, Some(p)) => {
+            let name = match &p.namespace {
+                Some(ns) => format!("{ns}/{}", p.name),
+                None => p.name.clone(),
+            };
+            lines.push(DetailLine::field("policy", format!("{} {name} (object not watched)", p.kind)));
+            lines.push(DetailLine::field("denied under", e.version.words()));
+        }
+        (None, None) => {}
     }
     if let Some(w) = &d.webhook {
         lines.push(DetailLine::field("webhook", w.clone()));
     }
     if let Some(b) = &d.binding {
-        lines.push(DetailLine::field("binding", b.clone()));
+        let seen = match e.binding {
+            Some(p) => match p.generation {
+                Some(g) => format!("{b} (generation {g})"),
+                None => b.clone(),
+            },
+            None => format!("{b} (object not watched)"),
+        };
+        lines.push(DetailLine::field("binding", seen));
     }
     lines.push(DetailLine::field("rule", d.rule.clone().unwrap_or_else(|| "unknown".into())));
-    if let Some(s) = d.severity {
+    let severity = d.severity.or(e.policy.and_then(|p| p.severity));
+    if let Some(s) = severity {
         lines.push(DetailLine::field("severity", format!("{s:?}").to_lowercase()));
     }
-    if let Some(c) = &d.category {
-        lines.push(DetailLine::field("category", c.clone()));
+    if let Some(c) = d.category.clone().or_else(|| e.policy.and_then(|p| p.category.clone())) {
+        lines.push(DetailLine::field("category", c));
     }
-    lines.push(DetailLine::field("owner", d.owner.clone().unwrap_or_else(|| "unknown".into())));
+    let owner = d.owner.clone().or_else(|| e.policy.and_then(|p| p.owner.clone()));
+    lines.push(DetailLine::field("owner", owner.unwrap_or_else(|| "unknown".into())));
     lines.push(DetailLine::Section("when".into()));
     lines.push(DetailLine::field("count", d.count.to_string()));
     lines.push(DetailLine::field(
         "first seen",
-        format!("{} ({} ago)", d.first_seen, format::age_precise(ctx.now.duration_since(d.first_seen))),
+        format!("{} ({} ago)", d.first_seen, format::age_precise(now.duration_since(d.first_seen))),
     ));
     lines.push(DetailLine::field(
         "last seen",
-        format!("{} ({} ago)", d.last_seen, format::age_precise(ctx.now.duration_since(d.last_seen))),
+        format!("{} ({} ago)", d.last_seen, format::age_precise(now.duration_since(d.last_seen))),
     ));
     lines.push(DetailLine::Section("message".into()));
     lines.push(DetailLine::Text(d.message.trim().to_string(), "ui.text"));
@@ -161,36 +220,51 @@ fn detail(ctx: &Ctx, id: &RecordId, d: &Denial) -> Detail {
             "ui.dim",
         ));
     }
-    lines.push(DetailLine::Section(format!("exceptions ({})", d.exceptions.len())));
-    if d.exceptions.is_empty() {
-        lines.push(DetailLine::Text("none match".into(), "ui.dim"));
+    lines.push(DetailLine::Section(format!("exceptions ({})", e.exceptions.len())));
+    if e.exceptions.is_empty() {
+        lines.push(DetailLine::Text("none names or covers it".into(), "ui.dim"));
     }
-    for name in &d.exceptions {
-        let known = ctx
-            .state
-            .exceptions()
-            .iter()
-            .find(|(eid, e)| eid.cluster == id.cluster && (e.name == *name || e.display_name() == *name));
-        match known {
-            Some((_, e)) => {
+    for link in &e.exceptions {
+        let value = match link.exception {
+            Some(x) => {
                 let when =
-                    e.expires_at.map(|t| format::countdown(ctx.now, t)).unwrap_or_else(|| "no expiry".into());
-                lines.push(DetailLine::field(
-                    &e.display_name(),
-                    format!("{} ({})", when, e.expiry_source.label()),
-                ));
+                    x.expires_at.map(|t| format::countdown(now, t)).unwrap_or_else(|| "no expiry".into());
+                format!("{} · {when} ({}) · {}", link.reason.label(), x.expiry_source.label(), x.matches)
             }
-            None => lines.push(DetailLine::field(name, "named by the source; object not seen")),
+            None => format!("{}; the object is not watched", link.reason.label()),
+        };
+        lines.push(DetailLine::field(&link.name, value));
+        if link.denied_anyway {
+            lines.push(DetailLine::Text(
+                "  ⚠ it existed before the last denial, yet the request was denied: is it in a namespace the \
+                 engine reads exceptions from, and are exceptions enabled?"
+                    .into(),
+                "denials.enforcement.warn",
+            ));
         }
     }
-    lines.push(DetailLine::Section(format!("evidence ({})", d.evidence.len())));
-    for e in &d.evidence {
+    let sources =
+        if e.sources == 1 { "1 source record".to_string() } else { format!("{} source records", e.sources) };
+    lines.push(DetailLine::Section(format!("evidence ({}, from {sources})", d.evidence.len())));
+    const SHOWN: usize = 20;
+    let hidden = d.evidence.len().saturating_sub(SHOWN);
+    if hidden > 0 {
+        lines.push(DetailLine::Text(
+            format!("{hidden} earlier pieces not shown; the latest {SHOWN}:"),
+            "ui.dim",
+        ));
+    }
+    for ev in d.evidence.iter().skip(hidden) {
         lines.push(DetailLine::Field {
-            label: e.source.label().into(),
-            value: format!("{} at {}", e.reference, e.at),
+            label: ev.source.label().into(),
+            value: format!("{} at {}", ev.reference, ev.at),
             scope: "ui.dim",
         });
-        lines.push(DetailLine::Text(format!("  {}", format::one_line(&e.excerpt)), "ui.text"));
+        // The message section has the text in full; the JSON of `fleettop why` every excerpt.
+        lines.push(DetailLine::Text(
+            format!("  {}", format::ellipsize(&format::one_line(&ev.excerpt), EXCERPT_CHARS)),
+            "ui.text",
+        ));
     }
     Detail { title: format!("denial · {} · {}", d.policy_name(), d.object.display()), lines }
 }

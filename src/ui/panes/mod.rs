@@ -1,6 +1,7 @@
 //! One module per pane: its table(s) as data, its detail view and any summary it draws.
 
 pub mod cost;
+pub mod denial_groups;
 pub mod denials;
 pub mod exceptions;
 pub mod fleet;

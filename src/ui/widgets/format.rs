@@ -70,6 +70,20 @@ pub fn bar(fill: f64, width: usize) -> String {
     s
 }
 
+/// A sparkline of counts in block characters, one per value, scaled to the largest; zero is
+/// a space, and any non-zero value at least `▁`.
+pub fn spark(values: &[u64]) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| match v {
+            0 => ' ',
+            v => LEVELS[((v as u128 * 8).div_ceil(max.max(1) as u128) as usize).saturating_sub(1).min(7)],
+        })
+        .collect()
+}
+
 /// Truncates `s` to `max` characters, ending with `…` when cut.
 pub fn ellipsize(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -121,6 +135,15 @@ mod tests {
         }
         assert_eq!(bar(1.0, 4), "████");
         assert_eq!(bar(0.0, 4), "····");
+    }
+
+    #[test]
+    fn sparks_scale_to_the_largest_and_keep_zero_blank() {
+        assert_eq!(spark(&[0, 1, 4, 8]), " ▁▄█");
+        assert_eq!(spark(&[0, 0]), "  ");
+        assert_eq!(spark(&[1000, 1]), "█▁", "a small non-zero value stays visible");
+        assert_eq!(spark(&[]), "");
+        assert_eq!(spark(&[u64::MAX, 1]).chars().count(), 2);
     }
 
     #[test]

@@ -1,0 +1,354 @@
+//! Why was this denied: a merged denial row joined to the policy object that produced it (its
+//! version at the time, rules, enforcement, owner), the exceptions that name or cover it,
+//! and the source records behind it. Pure functions over the [`FleetState`]; the Denials
+//! detail view and `fleettop why` both print what [`explain`] returns.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::model::{Denial, Engine, ObjectRef, Policy, PolicyException, ScopeMatch};
+use crate::state::{FleetState, RecordId};
+
+/// A denial with everything it joins to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation<'a> {
+    /// The merged row's cluster.
+    pub cluster: &'a str,
+    /// The merged row.
+    pub denial: &'a Denial,
+    /// The policy object, when fleettop watches one of that engine, kind and name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'a Policy>,
+    /// The ValidatingAdmissionPolicyBinding the denial names, when seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<&'a Policy>,
+    /// Which generation of the policy the denial happened under.
+    pub version: VersionAt,
+    /// Exceptions that name or cover the denial, strongest link first.
+    pub exceptions: Vec<ExceptionLink<'a>>,
+    /// How many source records (events, report results, audit lines) were merged into it.
+    pub sources: usize,
+}
+
+/// The policy generation a denial happened under, as far as fleettop can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum VersionAt {
+    /// A source stated the generation (policy reports do).
+    Stated {
+        /// The generation.
+        generation: i64,
+    },
+    /// Every occurrence came after the policy's last generation change (or no change was
+    /// seen): the current generation.
+    Current {
+        /// The generation, when the policy object says.
+        generation: Option<i64>,
+    },
+    /// Every occurrence came before the change fleettop saw.
+    Before {
+        /// The generation before the change.
+        generation: Option<i64>,
+        /// When the change was seen.
+        changed_at: Timestamp,
+    },
+    /// Occurrences on both sides of the change.
+    Spans {
+        /// The generation before.
+        from: Option<i64>,
+        /// The generation after.
+        to: Option<i64>,
+        /// When the change was seen.
+        changed_at: Timestamp,
+    },
+    /// No policy object is known.
+    Unknown,
+}
+
+/// Why an exception is listed with a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkReason {
+    /// A source (a report's `properties.exceptions`) named it.
+    NamedBySource,
+    /// It bypasses this policy and rule, and its match covers the object.
+    Covers,
+    /// It bypasses this policy and rule, and may cover the object (conditions fleettop does
+    /// not evaluate).
+    MayCover,
+}
+
+impl LinkReason {
+    /// Words for the detail view.
+    pub fn label(self) -> &'static str {
+        match self {
+            LinkReason::NamedBySource => "named by the report",
+            LinkReason::Covers => "covers this policy, rule and object",
+            LinkReason::MayCover => {
+                "covers this policy and rule; may cover the object (conditions not evaluated)"
+            }
+        }
+    }
+}
+
+/// One exception linked to a denial.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExceptionLink<'a> {
+    /// The exception record, when fleettop sees it; a name a source gave may not be watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<&'a PolicyException>,
+    /// The name as linked.
+    pub name: String,
+    /// Why it is linked.
+    pub reason: LinkReason,
+    /// True when the exception existed before the denial's last occurrence yet the request
+    /// was still denied: the engine is not honouring it (wrong namespace for exceptions,
+    /// feature off, expired CEL exception).
+    pub denied_anyway: bool,
+}
+
+/// Explains the merged denial row `id`, or `None` when there is no such row.
+pub fn explain<'a>(state: &'a FleetState, id: &'a RecordId) -> Option<Explanation<'a>> {
+    let denial = state.merged_denials().rows().get(id)?;
+    let policy = find_policy(state, id, denial);
+    let binding = denial.binding.as_deref().and_then(|b| {
+        FleetState::in_cluster(state.policies(), &id.cluster)
+            .map(|(_, p)| p)
+            .find(|p| p.kind == "ValidatingAdmissionPolicyBinding" && p.name == b)
+    });
+    Some(Explanation {
+        cluster: id.cluster.as_str(),
+        denial,
+        policy,
+        binding,
+        version: version_at(denial, policy),
+        exceptions: exception_links(state, id, denial),
+        sources: state.merged_denials().members(id).count(),
+    })
+}
+
+/// `ns/name` → `name`.
+fn bare(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Engines count as one family when their policies share exceptions and kinds.
+fn same_engine(a: Engine, b: Engine) -> bool {
+    let family = |e: Engine| match e {
+        Engine::KyvernoCel => Engine::Kyverno,
+        e => e,
+    };
+    family(a) == family(b)
+}
+
+/// The policy object of `denial` in its cluster: same engine family and name; a namespaced
+/// policy only for its own namespace (the `ns/` in the name, else the object's).
+fn find_policy<'a>(state: &'a FleetState, id: &RecordId, denial: &Denial) -> Option<&'a Policy> {
+    let named = denial.policy.as_ref()?;
+    let (ns, name) = match named.name.split_once('/') {
+        Some((ns, n)) => (Some(ns), n),
+        None => (named.namespace.as_deref().or(denial.object.namespace.as_deref()), named.name.as_str()),
+    };
+    FleetState::in_cluster(state.policies(), &id.cluster)
+        .map(|(_, p)| p)
+        .filter(|p| same_engine(p.engine, denial.engine) && p.binds.is_none() && p.name == name)
+        .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == ns)
+        // A cluster-wide policy and a namespaced one of the same name: the namespaced one is
+        // the more specific match.
+        .max_by_key(|p| p.namespace.is_some())
+}
+
+fn version_at(denial: &Denial, policy: Option<&Policy>) -> VersionAt {
+    if let Some(generation) = denial.policy.as_ref().and_then(|p| p.generation) {
+        return VersionAt::Stated { generation };
+    }
+    let Some(p) = policy else { return VersionAt::Unknown };
+    match &p.rollout {
+        Some(r) if denial.last_seen < r.at => VersionAt::Before { generation: r.from, changed_at: r.at },
+        Some(r) if denial.first_seen < r.at => {
+            VersionAt::Spans { from: r.from, to: p.generation, changed_at: r.at }
+        }
+        _ => VersionAt::Current { generation: p.generation },
+    }
+}
+
+impl VersionAt {
+    /// Words for the detail view: `generation 4 (changed from 3 at 14:08:00Z, before every
+    /// occurrence)`.
+    pub fn words(&self) -> String {
+        let g = |g: &Option<i64>| g.map_or("?".to_string(), |g| g.to_string());
+        let hm = |t: &Timestamp| t.strftime("%H:%M:%S").to_string();
+        match self {
+            VersionAt::Stated { generation } => format!("generation {generation} (as the source states)"),
+            VersionAt::Current { generation } => format!("generation {} (the current one)", g(generation)),
+            VersionAt::Before { generation, changed_at } => format!(
+                "generation {} (every occurrence came before the change at {})",
+                g(generation),
+                hm(changed_at)
+            ),
+            VersionAt::Spans { from, to, changed_at } => format!(
+                "generations {} and {} (occurrences on both sides of the change at {})",
+                g(from),
+                g(to),
+                hm(changed_at)
+            ),
+            VersionAt::Unknown => "unknown (the policy object is not watched)".into(),
+        }
+    }
+}
+
+/// Exceptions named by a source, then those that cover the policy, rule and object.
+fn exception_links<'a>(state: &'a FleetState, id: &RecordId, d: &Denial) -> Vec<ExceptionLink<'a>> {
+    let in_cluster: Vec<(&RecordId, &PolicyException)> =
+        FleetState::in_cluster(state.exceptions(), &id.cluster).collect();
+    let mut links: Vec<ExceptionLink> = d
+        .exceptions
+        .iter()
+        .map(|name| {
+            let found = in_cluster
+                .iter()
+                .find(|(_, e)| e.name == *name || e.display_name() == *name || e.name == bare(name))
+                .map(|(_, e)| *e);
+            link(found, name.clone(), LinkReason::NamedBySource, d)
+        })
+        .collect();
+    let policy = d.policy_name();
+    let object: &ObjectRef = &d.object;
+    for (_, e) in &in_cluster {
+        if links.iter().any(|l| l.exception.is_some_and(|x| std::ptr::eq(x, *e))) {
+            continue;
+        }
+        if !e.covers_policy(d.engine, policy, d.rule.as_deref()) {
+            continue;
+        }
+        let reason = match e.covers_object(object) {
+            Some(ScopeMatch::Matches) => LinkReason::Covers,
+            Some(ScopeMatch::MayMatch) => LinkReason::MayCover,
+            None => continue,
+        };
+        links.push(link(Some(e), e.display_name(), reason, d));
+    }
+    links.sort_by(|a, b| a.reason.cmp(&b.reason).then_with(|| a.name.cmp(&b.name)));
+    links
+}
+
+fn link<'a>(
+    e: Option<&'a PolicyException>,
+    name: String,
+    reason: LinkReason,
+    d: &Denial,
+) -> ExceptionLink<'a> {
+    let denied_anyway = reason == LinkReason::Covers
+        && d.enforcement == crate::model::Enforcement::Deny
+        && e.and_then(|e| e.created_at).is_some_and(|c| c < d.last_seen);
+    ExceptionLink { exception: e, name, reason, denied_anyway }
+}
+
+/// What `fleettop why` looks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `kind/name` of an object (`deployment/payments`, `pod/x`), case-insensitive kind.
+    pub object: Option<(String, String)>,
+    /// Namespace of the object (any when absent).
+    pub namespace: Option<String>,
+    /// Policy name (bare or `ns/name`).
+    pub policy: Option<String>,
+    /// Cluster (context) names or patterns (`prod-*`); any when empty.
+    pub clusters: Vec<String>,
+    /// Only denials last seen at or after this moment.
+    pub since: Option<Timestamp>,
+}
+
+/// Kinds whose pods a denial on a Pod can belong to: `payments` owns `payments-7d9c-*`.
+const POD_OWNERS: [&str; 6] = ["deployment", "replicaset", "statefulset", "daemonset", "job", "cronjob"];
+
+impl Query {
+    /// Whether the merged row `d` in `cluster` answers this query.
+    pub fn matches(&self, cluster: &str, d: &Denial) -> bool {
+        if !self.clusters.is_empty() && !self.clusters.iter().any(|p| crate::model::glob_matches(p, cluster))
+        {
+            return false;
+        }
+        if self.since.is_some_and(|s| d.last_seen < s) {
+            return false;
+        }
+        if let Some(ns) = &self.namespace
+            && d.object.namespace.as_deref() != Some(ns.as_str())
+        {
+            return false;
+        }
+        if let Some(p) = &self.policy
+            && !(d.policy_name() == p || bare(d.policy_name()) == bare(p))
+        {
+            return false;
+        }
+        match &self.object {
+            None => true,
+            Some((kind, name)) => object_matches(kind, name, &d.object),
+        }
+    }
+}
+
+/// A kind as kubectl accepts it (`Deployment`, `deployments`, `deploy`) → `deployment`.
+pub fn canonical_kind(kind: &str) -> String {
+    let k = kind.to_ascii_lowercase();
+    let short = match k.as_str() {
+        "po" => "pod",
+        "deploy" => "deployment",
+        "rs" => "replicaset",
+        "sts" => "statefulset",
+        "ds" => "daemonset",
+        "cj" => "cronjob",
+        "ns" => "namespace",
+        "svc" => "service",
+        _ => "",
+    };
+    if !short.is_empty() {
+        return short.to_string();
+    }
+    // Plural resource names: `pods`, `deployments`, `ingresses`, `policies`.
+    if let Some(stem) = k.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    if let Some(stem) = k.strip_suffix("sses").or_else(|| k.strip_suffix("xes")) {
+        return format!("{stem}{}", if k.ends_with("sses") { "ss" } else { "x" });
+    }
+    match k.strip_suffix('s') {
+        Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_string(),
+        _ => k,
+    }
+}
+
+/// `deployment/payments` covers the Deployment itself and the pods named `payments-…` that
+/// its ReplicaSets create; `pod/x` covers the pod and, when `x` is a generated name, its
+/// merged row.
+fn object_matches(kind: &str, name: &str, o: &ObjectRef) -> bool {
+    let kind = canonical_kind(kind);
+    let kind = kind.as_str();
+    let same_kind = o.kind.eq_ignore_ascii_case(kind);
+    if same_kind && o.name == name {
+        return true;
+    }
+    if o.kind == "Pod" {
+        if same_kind {
+            // A merged `prefix-*` row covers each of its pods.
+            return o.name.strip_suffix('*').is_some_and(|prefix| name.starts_with(prefix));
+        }
+        if POD_OWNERS.contains(&kind) {
+            return o.name.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'));
+        }
+    }
+    false
+}
+
+/// The merged rows that answer `query`, most recent first.
+pub fn find<'a>(state: &'a FleetState, query: &Query) -> Vec<&'a RecordId> {
+    let mut found: Vec<(&RecordId, &Denial)> = state
+        .merged_denials()
+        .rows()
+        .iter()
+        .filter(|(id, d)| query.matches(id.cluster.as_str(), d))
+        .collect();
+    found.sort_by(|(ia, a), (ib, b)| b.last_seen.cmp(&a.last_seen).then_with(|| ia.cmp(ib)));
+    found.into_iter().map(|(id, _)| id).collect()
+}
