@@ -222,7 +222,12 @@ fn gpu_probe_says_what_nvml_sees_or_why_it_cannot() {
 /// Compares `actual` with `tests/fixtures/reports/<name>`; `FLEETTOP_UPDATE_GOLDENS=1` rewrites
 /// the file instead (then read the diff before committing it).
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports").join(name);
+    golden_in("reports", name, actual)
+}
+
+/// [`golden`] for files under `tests/fixtures/<dir>`.
+fn golden_in(dir: &str, name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir).join(name);
     if std::env::var_os("FLEETTOP_UPDATE_GOLDENS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, actual).unwrap();
@@ -301,4 +306,57 @@ fn report_prices_come_from_the_config_file() {
     // At $1 per GPU-hour for every product the cost is the GPU-hours.
     let (cost, hours) = (v["total"]["cost_usd"].as_f64().unwrap(), v["total"]["gpu_hours"].as_f64().unwrap());
     assert!((cost - hours).abs() < 0.01, "{cost} vs {hours}");
+}
+
+#[test]
+fn why_explains_a_policy_and_an_object_of_the_demo_like_its_golden_files() {
+    let home = tempfile::tempdir().unwrap();
+    let policy =
+        fleettop(&["why", "--demo", "--policy", "require-run-as-nonroot", "--limit", "2"], home.path());
+    golden_in("why", "demo-policy.txt", &stdout_of(&policy));
+    let object = fleettop(
+        &["why", "--demo", "deployment/payments", "-n", "shop", "--context", "prod-eu-*", "--json"],
+        home.path(),
+    );
+    let text = stdout_of(&object);
+    golden_in("why", "demo-payments.json", &text);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let denials = v["denials"].as_array().unwrap();
+    assert!(!denials.is_empty() && v["found"].as_u64() == Some(denials.len() as u64));
+    for d in denials {
+        assert_eq!(d["cluster"], "prod-eu-west-1", "--context narrows the clusters");
+        assert_eq!(d["denial"]["object"]["namespace"], "shop");
+        let name = d["denial"]["object"]["name"].as_str().unwrap();
+        assert!(name == "payments" || name.starts_with("payments-"), "{name}: the deployment or its pods");
+    }
+    // The pods the payments ReplicaSet could not create name the on-call exception.
+    assert!(denials.iter().any(|d| d["exceptions"].as_array().is_some_and(|e| !e.is_empty())));
+}
+
+#[test]
+fn why_exit_status_says_whether_a_denial_was_found() {
+    let home = tempfile::tempdir().unwrap();
+    let none = fleettop(&["why", "--demo", "pod/not-there"], home.path());
+    assert_eq!(none.status.code(), Some(1), "nothing found");
+    assert!(String::from_utf8_lossy(&none.stdout).starts_with("no denial matches"));
+    let since = fleettop(&["why", "--demo", "--since", "1m", "--json"], home.path());
+    assert_eq!(since.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&since.stdout).unwrap();
+    let at: jiff::Timestamp = v["at"].as_str().unwrap().parse().unwrap();
+    for d in v["denials"].as_array().unwrap() {
+        let last: jiff::Timestamp = d["denial"]["last_seen"].as_str().unwrap().parse().unwrap();
+        assert!(
+            at.duration_since(last) <= jiff::SignedDuration::from_mins(1),
+            "{last} is older than --since"
+        );
+    }
+    for bad in
+        [vec!["why", "--demo"], vec!["why", "--demo", "payments"], vec!["why", "--demo", "--since", "soon"]]
+    {
+        let out = fleettop(&bad, home.path());
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?} says what is wrong");
+    }
+    let missing = fleettop(&["why", "--replay", "/nonexistent.fleetrec", "--policy", "x"], home.path());
+    assert_eq!(missing.status.code(), Some(2));
 }

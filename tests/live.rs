@@ -613,3 +613,103 @@ async fn a_prometheus_server_is_found_on_its_web_port_and_its_remote_write_queue
     );
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }
+
+/// A Kyverno-blocked pod as the cluster reports it twice: the ReplicaSet's FailedCreate and
+/// Kyverno's policy-centric PolicyViolation; the policy itself (generation 2); a background
+/// scan's report failure for another pod; and an exception that covers the blocked pods.
+fn seed_blocked_pod(server: &TestApiServer) {
+    let blocked =
+        "validation error: label team is required. rule check-team failed at path /metadata/labels/team/";
+    server.add(json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreate", "count": 6,
+        "metadata": {"name": "shop-web-5f6d7.1", "namespace": "delta"},
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "delta", "name": "shop-web-5f6d7"},
+        "source": {"component": "replicaset-controller"},
+        "firstTimestamp": "2026-11-27T14:00:00Z", "lastTimestamp": "2026-11-27T14:05:00Z",
+        "message": format!("Error creating: admission webhook \"validate.kyverno.svc-fail\" denied the request: \n\nresource Pod/delta/shop-web-5f6d7-x2k4q was blocked due to the following policies \n\nrequire-team-label:\n  check-team: '{blocked}'\n")}));
+    server.add(json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "PolicyViolation", "count": 6,
+        "metadata": {"name": "require-team-label.2", "namespace": "default"},
+        "involvedObject": {"kind": "ClusterPolicy", "name": "require-team-label", "apiVersion": "kyverno.io/v1"},
+        "source": {"component": "kyverno-admission"},
+        "firstTimestamp": "2026-11-27T14:00:01Z", "lastTimestamp": "2026-11-27T14:05:01Z",
+        "message": format!("Pod delta/shop-web-5f6d7-b5nfm: [check-team] fail (blocked); {blocked}")}));
+    server.add(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "require-team-label", "generation": 2, "resourceVersion": "4711",
+            "annotations": {"policies.kyverno.io/severity": "high"}},
+        "spec": {"validationFailureAction": "Enforce", "rules": [{"name": "check-team"}]}}));
+    server.add(json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "pod-legacy-cron", "namespace": "delta"},
+        "scope": {"apiVersion": "v1", "kind": "Pod", "name": "legacy-cron", "namespace": "delta"},
+        "results": [{"policy": "require-team-label", "rule": "check-team", "result": "fail", "source": "kyverno",
+            "message": blocked, "timestamp": {"seconds": 1_795_788_000, "nanos": 0},
+            "properties": {"process": "background scan"}}]}));
+    server.add(json!({"apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+        "metadata": {"name": "shop-web-team-label", "namespace": "delta", "creationTimestamp": "2026-11-27T13:00:00Z"},
+        "spec": {"exceptions": [{"policyName": "require-team-label", "ruleNames": ["check-team"]}],
+            "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["delta"], "names": ["shop-web-*"]}}]}}}));
+}
+
+/// `fleettop why` as a user runs it, against the test API server (on a blocking thread: the
+/// server answers on this runtime).
+async fn why(server: &TestApiServer, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig_yaml("a")).unwrap();
+    let mut all: Vec<String> =
+        ["why", "--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "a", "--timeout", "20", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    all.extend(args.iter().map(|s| s.to_string()));
+    let home = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fleettop"))
+            .args(&all)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    drop(dir);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn why_joins_a_blocked_pod_from_two_reporters_to_its_policy_and_exception() {
+    let server = TestApiServer::start().await;
+    seed_blocked_pod(&server);
+    let out = why(&server, &["deployment/shop-web", "-n", "delta"]).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = v["denials"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "the two reporters are one denial: {v:#}");
+    let e = &found[0];
+    assert_eq!(e["sources"], 2);
+    assert_eq!(e["denial"]["count"], 6, "both reporters saw the same 6 requests");
+    assert_eq!(e["denial"]["object"]["name"], "shop-web-5f6d7-*");
+    assert_eq!(e["denial"]["rule"], "check-team");
+    assert_eq!(
+        (e["policy"]["kind"].as_str(), e["policy"]["generation"].as_i64()),
+        (Some("ClusterPolicy"), Some(2))
+    );
+    assert_eq!(e["version"]["at"], "current");
+    let links = e["exceptions"].as_array().unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(
+        (links[0]["name"].as_str(), links[0]["reason"].as_str()),
+        (Some("delta/shop-web-team-label"), Some("covers"))
+    );
+    assert_eq!(links[0]["denied_anyway"], true, "the exception is older than the denials");
+
+    let out = why(&server, &["--policy", "require-team-label"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> =
+        v["denials"].as_array().unwrap().iter().filter_map(|e| e["denial"]["enforcement"].as_str()).collect();
+    assert_eq!(actions.len(), 2, "the blocked pods and the report's audit finding: {v:#}");
+    assert!(actions.contains(&"deny") && actions.contains(&"audit"), "{actions:?}");
+
+    let none = why(&server, &["pod/unrelated", "-n", "delta"]).await;
+    assert_eq!(none.status.code(), Some(1));
+    server.shutdown().await;
+}

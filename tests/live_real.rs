@@ -95,6 +95,20 @@ impl RealCluster {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }
+
+    /// `fleettop why … --json` against the `real` (admin) context; it must find something.
+    fn why(&self, query: &[&str]) -> serde_json::Value {
+        let kc = self.kubeconfig.to_str().unwrap();
+        let mut args = vec!["why", "--json", "--timeout", "60", "--kubeconfig", kc, "--context", "real"];
+        args.extend(query);
+        let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+            .args(&args)
+            .env("HOME", self._dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "why {query:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
 }
 
 const SETUP: &str = r#"
@@ -327,4 +341,71 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     assert_eq!(v["gpu_workloads"].as_array().unwrap().len(), 1);
     assert_eq!(v["exceptions"].as_array().unwrap().len(), exceptions.len());
     assert_eq!(v["policies"].as_array().unwrap().len(), policies.len());
+
+    // `fleettop why`: a Kyverno-blocked pod reported twice, a report's audit finding, and an
+    // exception that covers the pods, joined to the ClusterPolicy installed above.
+    real.kubectl(&["apply", "-f", "-"], Some(BLOCKED_POD));
+    let found = real.why(&["deployment/shop-web", "-n", "delta"]);
+    let denials = found["denials"].as_array().unwrap();
+    assert_eq!(denials.len(), 1, "two reporters, one denial: {found:#}");
+    let e = &denials[0];
+    assert_eq!((e["sources"].as_u64(), e["denial"]["count"].as_u64()), (Some(2), Some(6)), "{e:#}");
+    assert_eq!(e["policy"]["name"], "require-team-label");
+    assert_eq!(e["policy"]["generation"], 1, "the version is the ClusterPolicy's generation");
+    assert_eq!(e["denial"]["severity"], serde_json::Value::Null, "events carry no severity");
+    assert_eq!(e["policy"]["severity"], "high", "the policy object does");
+    let links = e["exceptions"].as_array().unwrap();
+    assert!(
+        links.iter().any(|l| l["name"] == "delta/shop-web-team-label" && l["reason"] == "covers"),
+        "{links:?}"
+    );
+    let by_policy = real.why(&["--policy", "require-team-label"]);
+    let actions: Vec<&str> = by_policy["denials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["denial"]["enforcement"].as_str())
+        .collect();
+    assert!(actions.contains(&"deny") && actions.contains(&"audit"), "{by_policy:#}");
 }
+
+/// See [`real_apiserver_fleet_under_admin_and_under_the_reader_role`]'s last part.
+const BLOCKED_POD: &str = r#"
+apiVersion: v1
+kind: Event
+metadata: {name: shop-web-5f6d7.1, namespace: delta}
+type: Warning
+reason: FailedCreate
+count: 6
+firstTimestamp: "2026-11-27T14:00:00Z"
+lastTimestamp: "2026-11-27T14:05:00Z"
+involvedObject: {kind: ReplicaSet, namespace: delta, name: shop-web-5f6d7}
+source: {component: replicaset-controller}
+message: "Error creating: admission webhook \"validate.kyverno.svc-fail\" denied the request: \n\nresource Pod/delta/shop-web-5f6d7-x2k4q was blocked due to the following policies \n\nrequire-team-label:\n  check-team: 'validation error: label team is required. rule check-team failed at path /metadata/labels/team/'\n"
+---
+apiVersion: v1
+kind: Event
+metadata: {name: require-team-label.2, namespace: default}
+type: Warning
+reason: PolicyViolation
+count: 6
+firstTimestamp: "2026-11-27T14:00:01Z"
+lastTimestamp: "2026-11-27T14:05:01Z"
+involvedObject: {kind: ClusterPolicy, name: require-team-label, apiVersion: kyverno.io/v1}
+source: {component: kyverno-admission}
+message: "Pod delta/shop-web-5f6d7-b5nfm: [check-team] fail (blocked); validation error: label team is required. rule check-team failed at path /metadata/labels/team/"
+---
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: pod-legacy-cron, namespace: delta}
+scope: {apiVersion: v1, kind: Pod, name: legacy-cron, namespace: delta}
+results:
+- {policy: require-team-label, rule: check-team, result: fail, source: kyverno, message: "validation error: label team is required", timestamp: {seconds: 1795788000, nanos: 0}, properties: {process: background scan}}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: shop-web-team-label, namespace: delta}
+spec:
+  exceptions: [{policyName: require-team-label, ruleNames: [check-team]}]
+  match: {any: [{resources: {kinds: [Pod], namespaces: [delta], names: ["shop-web-*"]}}]}
+"#;

@@ -217,6 +217,17 @@ const RESOURCES: &[ResourceType] = &[
         namespaced: true,
         short_names: &["polex"],
     },
+    // A second version of the same group, as Kyverno serves it (policies at v1, exceptions
+    // at v2).
+    ResourceType {
+        group: "kyverno.io",
+        version: "v1",
+        plural: "clusterpolicies",
+        singular: "clusterpolicy",
+        kind: "ClusterPolicy",
+        namespaced: false,
+        short_names: &["cpol"],
+    },
     ResourceType {
         group: "wgpolicyk8s.io",
         version: "v1alpha2",
@@ -284,21 +295,28 @@ const RESOURCES: &[ResourceType] = &[
     },
 ];
 
-/// The non-core groups, in discovery order, each with its one version.
-fn api_groups() -> Vec<(&'static str, &'static str)> {
-    let mut groups: Vec<(&'static str, &'static str)> = Vec::new();
+/// The non-core groups, in discovery order, each with its versions (the first preferred).
+fn api_groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut groups: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
     for r in RESOURCES.iter().filter(|r| !r.group.is_empty()) {
-        if !groups.contains(&(r.group, r.version)) {
-            groups.push((r.group, r.version));
+        match groups.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+            Some(_) => {}
+            None => groups.push((r.group, vec![r.version])),
         }
     }
     groups
 }
 
 /// The groups discovery lists now: every group not hidden by [`TestApiServer::hide_group`].
-fn served_groups(shared: &Shared) -> Vec<(&'static str, &'static str)> {
+fn served_groups(shared: &Shared) -> Vec<(&'static str, Vec<&'static str>)> {
     let st = shared.lock();
     api_groups().into_iter().filter(|(g, _)| !st.hidden_groups.contains(*g)).collect()
+}
+
+/// True when `group/version` is served now.
+fn serves(shared: &Shared, group: &str, version: &str) -> bool {
+    served_groups(shared).iter().any(|(g, vs)| *g == group && vs.contains(&version))
 }
 
 /// Index into [`RESOURCES`] of the type with this group, version and plural.
@@ -757,7 +775,7 @@ fn route(
                 "platform": "linux/amd64",
             }),
         ),
-        ["api"] if aggregated => aggregated_response(&[("", "v1")]),
+        ["api"] if aggregated => aggregated_response(&[("", vec!["v1"])]),
         ["api"] => json_response(
             StatusCode::OK,
             &json!({
@@ -769,15 +787,14 @@ fn route(
         ["api", "v1"] => resource_list("", "v1"),
         ["apis"] if aggregated => aggregated_response(&served_groups(shared)),
         ["apis"] => {
-            let groups: Vec<Value> =
-                served_groups(shared).into_iter().map(|(g, v)| api_group(g, v)).collect();
+            let groups: Vec<Value> = served_groups(shared).iter().map(|(g, v)| api_group(g, v)).collect();
             json_response(
                 StatusCode::OK,
                 &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
             )
         }
         ["apis", group] => match served_groups(shared).into_iter().find(|(g, _)| g == group) {
-            Some((g, v)) => json_response(StatusCode::OK, &api_group(g, v)),
+            Some((g, v)) => json_response(StatusCode::OK, &api_group(g, &v)),
             None => not_found(),
         },
         ["apis", group, version] if shared.lock().broken_groups.contains(*group) => status_response(
@@ -786,9 +803,7 @@ fn route(
             &format!("the server is currently unable to handle the request ({group}/{version})"),
             None,
         ),
-        ["apis", group, version] if served_groups(shared).contains(&(group, version)) => {
-            resource_list(group, version)
-        }
+        ["apis", group, version] if serves(shared, group, version) => resource_list(group, version),
         ["api", "v1", "namespaces", ns, "pods", target, "proxy", ..] => pod_proxy(shared, ns, target),
         ["apis", "visibility.kueue.x-k8s.io", "v1beta2", "clusterqueues", cq, "pendingworkloads"] => {
             let summary = shared.lock().pending_workloads.get(*cq).cloned();
@@ -805,14 +820,14 @@ fn route(
 }
 
 /// A classic `APIGroup` with one version.
-fn api_group(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+fn api_group(group: &str, versions: &[&str]) -> Value {
+    let gv = |v: &str| json!({"groupVersion": format!("{group}/{v}"), "version": v});
     json!({
         "kind": "APIGroup",
         "apiVersion": "v1",
         "name": group,
-        "versions": [gv.clone()],
-        "preferredVersion": gv,
+        "versions": versions.iter().map(|v| gv(v)).collect::<Vec<_>>(),
+        "preferredVersion": gv(versions.first().copied().unwrap_or("v1")),
     })
 }
 
@@ -831,19 +846,22 @@ fn resource_list(group: &str, version: &str) -> hyper::Response<Body> {
 }
 
 /// An aggregated `APIGroupDiscoveryList` of the given group versions (`""` is core).
-fn aggregated_response(group_versions: &[(&str, &str)]) -> hyper::Response<Body> {
-    let items: Vec<Value> = group_versions
+fn aggregated_response(groups: &[(&str, Vec<&str>)]) -> hyper::Response<Body> {
+    let items: Vec<Value> = groups
         .iter()
-        .map(|(group, version)| {
-            let resources: Vec<Value> = RESOURCES
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
                 .iter()
-                .filter(|r| r.group == *group && r.version == *version)
-                .map(ResourceType::aggregated_resource)
+                .map(|version| {
+                    let resources: Vec<Value> = RESOURCES
+                        .iter()
+                        .filter(|r| r.group == *group && r.version == *version)
+                        .map(ResourceType::aggregated_resource)
+                        .collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
                 .collect();
-            json!({
-                "metadata": {"name": group},
-                "versions": [{"version": version, "resources": resources, "freshness": "Current"}],
-            })
+            json!({"metadata": {"name": group}, "versions": versions})
         })
         .collect();
     let body = json!({
