@@ -104,8 +104,9 @@ pub fn groups(state: &FleetState, by: GroupBy) -> BTreeMap<String, Group> {
 /// The grouped table; group ids are `RecordId`s whose key is the group's name.
 pub struct GroupedDenials {
     by: GroupBy,
-    /// Groups as of a state version: cells and details of one frame share one pass.
-    cache: RefCell<Option<(u64, BTreeMap<String, Group>)>>,
+    /// Groups as of a data version and clock minute (the sparkline's bins are minutes):
+    /// the cells and details of every frame until either changes share one pass.
+    cache: RefCell<Option<((u64, i64), BTreeMap<String, Group>)>>,
 }
 
 impl GroupedDenials {
@@ -116,8 +117,9 @@ impl GroupedDenials {
 
     fn with_groups<R>(&self, state: &FleetState, f: impl FnOnce(&BTreeMap<String, Group>) -> R) -> R {
         let mut cache = self.cache.borrow_mut();
-        if cache.as_ref().is_none_or(|(v, _)| *v != state.version()) {
-            *cache = Some((state.version(), groups(state, self.by)));
+        let key = (state.data_version(), state.now().as_second().div_euclid(60));
+        if cache.as_ref().is_none_or(|(k, _)| *k != key) {
+            *cache = Some((key, groups(state, self.by)));
         }
         match cache.as_ref() {
             Some((_, g)) => f(g),
