@@ -19,6 +19,7 @@ mod tests;
 
 use crate::model::{Enforcement, Engine, ObjectRef};
 
+pub(crate) use text::kind_for_resource;
 pub use wrappers::{ResourceName, Wrapper};
 
 /// Everything [`parse`] could read out of one denial message.
