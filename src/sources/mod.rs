@@ -3,7 +3,9 @@
 //!
 //! Live Kubernetes watchers and metric scrapers plug in here; today the one live-style
 //! source is the [`simulated`] fleet, which runs the simulator in (scaled) real time.
+//! [`auditlog`] tails a cluster's API server audit log file from the fleet file.
 
+pub mod auditlog;
 pub mod fleet;
 pub mod kubernetes;
 pub mod memory;
