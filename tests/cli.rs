@@ -161,6 +161,64 @@ fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
     assert!(err.contains("cannot read kubeconfig") && err.contains("fleettop --demo"), "{err}");
 }
 
+/// One audit log line: a Pod Security 403 for `pod` (REFERENCE.md §1a format).
+fn audit_line(audit_id: &str, pod: &str, at: &str) -> String {
+    let message = format!(
+        r#"pods "{pod}" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true)"#
+    );
+    let v = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": audit_id,
+        "stage": "ResponseComplete", "verb": "create", "user": {"username": "alice"},
+        "objectRef": {"resource": "pods", "namespace": "shop", "name": pod},
+        "responseStatus": {"metadata": {}, "code": 403, "message": message},
+        "requestReceivedTimestamp": at,
+    });
+    format!("{v}\n")
+}
+
+#[test]
+fn snapshot_reads_the_audit_log_even_when_the_cluster_is_unreachable() {
+    let home = tempfile::tempdir().unwrap();
+    let kc = home.path().join("kubeconfig");
+    std::fs::write(&kc, KUBECONFIG).unwrap();
+    let log = home.path().join("audit.log");
+    let fleet = home.path().join("fleet.toml");
+    std::fs::write(
+        &fleet,
+        format!("[[cluster]]\ncontext = \"staging-eu\"\naudit_log = {:?}\n", log.display().to_string()),
+    )
+    .unwrap();
+    let snap = || {
+        let args =
+            ["snapshot", "--json", "--timeout", "20", "--no-nvml", "--kubeconfig", kc.to_str().unwrap()];
+        fleettop(&[&args[..], &["--fleet", fleet.to_str().unwrap()]].concat(), home.path())
+    };
+
+    // A missing file is the source's error; the snapshot still finishes.
+    let v = json(&snap());
+    let source = &v["clusters"][0]["sources"]["audit_log"];
+    assert_eq!(source["state"], "error", "{v}");
+    assert!(source["message"].as_str().unwrap().contains("No such file or directory"), "{v}");
+
+    let lines = [
+        audit_line("1", "a", "2024-12-30T10:00:00Z"),
+        audit_line("2", "a", "2024-12-30T10:05:00Z"),
+        "not an audit event\n".to_string(),
+        audit_line("3", "b", "2024-12-30T10:06:00Z"),
+    ];
+    std::fs::write(&log, lines.concat()).unwrap();
+    let v = json(&snap());
+    assert_eq!(v["clusters"][0]["health"], "unreachable", "{v}");
+    assert_eq!(v["clusters"][0]["sources"]["audit_log"]["state"], "live", "{v}");
+    let denials: Vec<_> = v["denials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["object"]["name"].as_str().unwrap(), d["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(denials, [("a", 2), ("b", 1)], "{v}");
+}
+
 #[test]
 fn without_a_kubeconfig_it_says_what_to_do() {
     let home = tempfile::tempdir().unwrap();

@@ -349,7 +349,8 @@ fn why(
 }
 
 /// Starts one supervisor per selected cluster; fleet file labels go first, as observations,
-/// so that recordings carry them too.
+/// so that recordings carry them too. A cluster with an `audit_log` also gets its own tail
+/// task, which runs whether or not the API server can be reached (the file is local).
 fn spawn_clusters(
     rt: &tokio::runtime::Runtime,
     kubeconfig: &kube::config::Kubeconfig,
@@ -358,6 +359,9 @@ fn spawn_clusters(
 ) {
     for c in selected {
         let id = ClusterId::new(&c.context);
+        if let Some(path) = c.audit_log.clone() {
+            rt.spawn(sources::auditlog::run(path, id.clone(), tx.clone(), sources::auditlog::POLL_EVERY));
+        }
         let tx = tx.clone();
         let kubeconfig = kubeconfig.clone();
         rt.spawn(async move {
@@ -376,14 +380,21 @@ fn spawn_clusters(
 }
 
 /// Connects to the selected clusters without a UI, waits until each has finished its initial
-/// sync (or is unreachable or refused us), at most `timeout`, and returns the state. Clusters
-/// that did not finish are reported on stderr.
+/// sync (or is unreachable or refused us) and its audit log, if it has one, its first read,
+/// at most `timeout`, and returns the state. Clusters that did not finish are reported on
+/// stderr.
 fn live_snapshot(
     kubeconfig: kube::config::Kubeconfig,
     selected: Vec<SelectedCluster>,
     timeout: std::time::Duration,
 ) -> anyhow::Result<FleetState> {
     let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
+    let audited: Vec<ClusterId> =
+        selected.iter().filter(|c| c.audit_log.is_some()).map(|c| ClusterId::new(&c.context)).collect();
+    let settled = |state: &FleetState, c: &ClusterId| {
+        sources::kubernetes::settled(state, c)
+            && (!audited.contains(c) || sources::auditlog::settled(state, c))
+    };
     let mut state = FleetState::with_clusters(Timestamp::now(), &clusters);
     let rt = runtime()?;
     let (tx, mut rx) = sources::channel(sources::CHANNEL_CAPACITY);
@@ -391,7 +402,7 @@ fn live_snapshot(
     drop(tx);
     let deadline = tokio::time::Instant::now() + timeout;
     rt.block_on(async {
-        while !clusters.iter().all(|c| sources::kubernetes::settled(&state, c)) {
+        while !clusters.iter().all(|c| settled(&state, c)) {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(batch)) => state.apply_all(&batch),
                 Ok(None) | Err(_) => break,
@@ -400,7 +411,7 @@ fn live_snapshot(
     });
     rt.shutdown_background();
     state.set_clock(Timestamp::now());
-    for c in clusters.iter().filter(|c| !sources::kubernetes::settled(&state, c)) {
+    for c in clusters.iter().filter(|c| !settled(&state, c)) {
         eprintln!("fleettop: {c} did not finish its initial sync within {}s", timeout.as_secs());
     }
     Ok(state)
