@@ -217,6 +217,14 @@ fn snapshot_reads_the_audit_log_even_when_the_cluster_is_unreachable() {
         .map(|d| (d["object"]["name"].as_str().unwrap(), d["count"].as_u64().unwrap()))
         .collect();
     assert_eq!(denials, [("a", 2), ("b", 1)], "{v}");
+
+    // A pattern would give one cluster's file to several: said, not silently doubled.
+    let shared = format!("[[cluster]]\ncontext = \"prod-*\"\naudit_log = {:?}\n", log.display().to_string());
+    std::fs::write(&fleet, shared).unwrap();
+    let out = snap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is set for 2 clusters (prod-eu-1, prod-us-1)"), "{err}");
+    assert_eq!(json(&out)["denials"].as_array().unwrap().len(), 4);
 }
 
 #[test]

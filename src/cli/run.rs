@@ -172,7 +172,34 @@ fn select_fleet(
         args.all_contexts,
         fleet.as_ref(),
     )?;
+    for w in shared_audit_logs(&selected) {
+        eprintln!("fleettop: warning: {w}");
+    }
     Ok((kubeconfig, selected))
+}
+
+/// One warning per audit log file given to several clusters (a fleet file entry with a
+/// pattern and an `audit_log`): each of them would show the file's denials as its own.
+fn shared_audit_logs(selected: &[SelectedCluster]) -> Vec<String> {
+    let mut by_path: std::collections::BTreeMap<&Path, Vec<&str>> = std::collections::BTreeMap::new();
+    for c in selected {
+        if let Some(path) = &c.audit_log {
+            by_path.entry(path.as_path()).or_default().push(&c.context);
+        }
+    }
+    by_path
+        .into_iter()
+        .filter(|(_, contexts)| contexts.len() > 1)
+        .map(|(path, contexts)| {
+            format!(
+                "audit_log {} is set for {} clusters ({}): each will show its denials as its own; \
+                 give it on an entry for one context",
+                path.display(),
+                contexts.len(),
+                contexts.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Reads and merges the files of `$KUBECONFIG` in order, skipping files that do not exist,
