@@ -1,9 +1,9 @@
 //! Where observations come from. Every source runs as its own task and sends owned
 //! [`Observation`] batches over one bounded channel; it never touches the UI or its state.
 //!
-//! Live Kubernetes watchers and metric scrapers plug in here; today the one live-style
-//! source is the [`simulated`] fleet, which runs the simulator in (scaled) real time.
-//! [`auditlog`] tails a cluster's API server audit log file from the fleet file.
+//! [`kubernetes`] watches and scrapes each cluster through its API server, [`auditlog`]
+//! tails a cluster's API server audit log file named in the fleet file, [`nvml`] samples
+//! this host's GPUs, and [`simulated`] runs the simulator in (scaled) real time.
 
 pub mod auditlog;
 pub mod fleet;
