@@ -177,14 +177,23 @@ pub fn denial(event: &Event) -> Option<Denial> {
     if object.namespace.is_none() {
         object.namespace = io.namespace.clone().or_else(|| event.metadata.namespace.clone());
     }
-    let first = event.first_timestamp.as_ref().and_then(|t| timestamp(&t.0));
+    // Events from the events.k8s.io recorder (what controllers use today) carry `eventTime`
+    // and `series {count, lastObservedTime}` instead of first/last timestamps and `count`;
+    // events created by hand may carry neither, only the object's creation time.
+    let series = event.series.as_ref();
+    let created = event.metadata.creation_timestamp.as_ref().and_then(|t| timestamp(&t.0));
+    let event_time = event.event_time.as_ref().and_then(|t| timestamp(&t.0));
+    let first = event.first_timestamp.as_ref().and_then(|t| timestamp(&t.0)).or(event_time);
     let last = event
         .last_timestamp
         .as_ref()
         .and_then(|t| timestamp(&t.0))
-        .or_else(|| event.event_time.as_ref().and_then(|t| timestamp(&t.0)))
+        .or_else(|| series.and_then(|s| s.last_observed_time.as_ref()).and_then(|t| timestamp(&t.0)))
+        .or(event_time)
         .or(first)
+        .or(created)
         .unwrap_or(Timestamp::UNIX_EPOCH);
+    let count = event.count.filter(|c| *c > 0).or_else(|| series.and_then(|s| s.count)).unwrap_or(1);
     let finding = parsed.findings.first();
     // Kyverno's policy-centric events name the rule but not the policy: the policy is the
     // event's object.
@@ -226,7 +235,7 @@ pub fn denial(event: &Event) -> Option<Denial> {
         operation: (reason == "FailedCreate").then(|| "CREATE".to_string()),
         user: None,
         message: parsed.detail.clone(),
-        count: event.count.map(|c| c.max(1) as u64).unwrap_or(1),
+        count: count.max(1) as u64,
         first_seen: first.unwrap_or(last),
         last_seen: last,
         severity: None,
@@ -329,6 +338,34 @@ mod tests {
         assert_eq!(blocked.len(), 2, "`fail (blocked)`; the plain `fail` is an audit finding");
         assert!(blocked.iter().all(|d| d.rule.as_deref() == Some("require-ns-purpose-label")));
         assert_eq!(blocked[0].object.name, "bad-ns-1");
+    }
+
+    #[test]
+    fn series_events_and_events_without_timestamps_keep_their_time_and_count() {
+        let message = "Error creating: pods \"web-7d9c-x2\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2";
+        // As the events.k8s.io recorder writes them, read through core/v1.
+        let series: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web.1", "namespace": "shop", "creationTimestamp": "2026-11-27T13:00:00Z"},
+            "type": "Warning", "reason": "FailedCreate", "message": message,
+            "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"},
+            "eventTime": "2026-11-27T14:00:00.000000Z",
+            "series": {"count": 7, "lastObservedTime": "2026-11-27T14:09:00.000000Z"}
+        }))
+        .unwrap();
+        let d = denial(&series).unwrap();
+        assert_eq!(d.count, 7);
+        assert_eq!(d.first_seen, "2026-11-27T14:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(d.last_seen, "2026-11-27T14:09:00Z".parse::<Timestamp>().unwrap());
+        // Created by hand (kubectl apply) with no time at all: the object's creation time.
+        let bare: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web.2", "namespace": "shop", "creationTimestamp": "2026-11-27T13:00:00Z"},
+            "type": "Warning", "reason": "FailedCreate", "message": message,
+            "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"}
+        }))
+        .unwrap();
+        let d = denial(&bare).unwrap();
+        assert_eq!((d.count, d.last_seen), (1, "2026-11-27T13:00:00Z".parse::<Timestamp>().unwrap()));
+        assert_eq!(d.first_seen, d.last_seen);
     }
 
     #[test]
