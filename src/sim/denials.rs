@@ -306,22 +306,25 @@ fn base(rng: &mut ChaCha8Rng, s: &Series, rs: &str) -> Denial {
     d
 }
 
-/// Builds one occurrence's verbatim message (and the Event excerpt, when it differs).
-fn occurrence_text(rng: &mut ChaCha8Rng, s: &Series, rs: &str, d: &Denial) -> (String, String) {
+/// One occurrence's verbatim message, the Event excerpt (when it differs), and for a pod
+/// Kyverno blocks, the text of Kyverno's own policy-centric PolicyViolation event.
+struct Occurrence {
+    message: String,
+    excerpt: String,
+    policy_event: Option<String>,
+}
+
+/// Builds one occurrence's texts.
+fn occurrence_text(rng: &mut ChaCha8Rng, s: &Series, rs: &str, d: &Denial) -> Occurrence {
     let pod = format!("{rs}-{}", msg::k8s_suffix(rng, 5));
-    match &s.shape {
+    let (message, excerpt) = match &s.shape {
         Shape::KyvernoPod => {
             let rule = d.rule.as_deref().unwrap_or("run-as-non-root");
-            let inner = msg::kyverno_blocked(
-                "Pod",
-                s.namespace,
-                &pod,
-                ROLLOUT_POLICY,
-                rule,
-                &nonroot_message(rule, false),
-            );
+            let text = nonroot_message(rule, false);
+            let inner = msg::kyverno_blocked("Pod", s.namespace, &pod, ROLLOUT_POLICY, rule, &text);
             let m = msg::error_creating(&msg::webhook_denied(KYVERNO_WEBHOOK, &inner));
-            (m.clone(), m)
+            let event = msg::kyverno_violation_event("Pod", s.namespace, &pod, rule, &text);
+            return Occurrence { message: m.clone(), excerpt: m, policy_event: Some(event) };
         }
         Shape::KyvernoDeployment => {
             let rule = "autogen-run-as-non-root";
@@ -384,7 +387,8 @@ Post \"https://istiod.istio-system.svc:443/inject?timeout=10s\": context deadlin
             );
             (m.clone(), m)
         }
-    }
+    };
+    Occurrence { message, excerpt, policy_event: None }
 }
 
 /// Where the evidence of a series lives.
@@ -395,13 +399,41 @@ fn evidence_ref(rng: &mut ChaCha8Rng, s: &Series, rs: &str, d: &Denial) -> (Evid
         }
         Shape::Vap => (EvidenceSource::AuditLog, format!("audit {}", msg::uid(rng))),
         // Kyverno's policy-centric events live in `default` for cluster-scoped policies.
-        Shape::KyvernoDeployment => {
-            (EvidenceSource::Event, format!("Event default/{}", msg::event_name(rng, d.policy_name())))
-        }
-        Shape::Gatekeeper => {
-            (EvidenceSource::Event, format!("Event {}/{}", s.namespace, msg::event_name(rng, s.owner)))
-        }
-        _ => (EvidenceSource::Event, format!("Event {}/{}", s.namespace, msg::event_name(rng, rs))),
+        Shape::KyvernoDeployment => (
+            EvidenceSource::Event,
+            format!("Event default/{} (PolicyViolation)", msg::event_name(rng, d.policy_name())),
+        ),
+        Shape::Gatekeeper => (
+            EvidenceSource::Event,
+            format!("Event {}/{} (FailedCreate)", s.namespace, msg::event_name(rng, s.owner)),
+        ),
+        _ => (
+            EvidenceSource::Event,
+            format!("Event {}/{} (FailedCreate)", s.namespace, msg::event_name(rng, rs)),
+        ),
+    }
+}
+
+/// Kyverno's policy-centric PolicyViolation event (in `default`, on the ClusterPolicy) for
+/// the pods of ReplicaSet `rs` that `d` records; its name is derived from `rs` so the
+/// simulator's other random streams are untouched.
+fn policy_event_record(d: &Denial, rs: &str) -> Denial {
+    let hash =
+        rs.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let name = format!("{ROLLOUT_POLICY}.{hash:016x}");
+    Denial {
+        id: format!("event/default/{name}"),
+        operation: None,
+        webhook: None,
+        message: String::new(),
+        exceptions: Vec::new(),
+        evidence: vec![Evidence {
+            source: EvidenceSource::Event,
+            reference: format!("Event default/{name} (PolicyViolation)"),
+            at: d.last_seen,
+            excerpt: String::new(),
+        }],
+        ..d.clone()
     }
 }
 
@@ -417,11 +449,14 @@ fn emit(rng: &mut ChaCha8Rng, tl: &mut Timeline, s: &Series) {
     let times = occurrences(rng, s);
     let mut combined: Option<usize> = None;
     let mut listed = false;
+    // Kyverno's policy-centric event for the same blocked pods: a second reporter of the same
+    // requests, merged with the FailedCreate record into one row by the state.
+    let mut kyverno_event: Option<Denial> = None;
     for (i, &t) in times.iter().enumerate() {
         if !clusters::reachable(s.cluster, t) {
             break;
         }
-        let (message, excerpt) = occurrence_text(rng, s, &rs, &d);
+        let Occurrence { message, excerpt, policy_event } = occurrence_text(rng, s, &rs, &d);
         let at = tl.at(t);
         if d.count == 0 {
             d.first_seen = at;
@@ -472,16 +507,32 @@ fn emit(rng: &mut ChaCha8Rng, tl: &mut Timeline, s: &Series) {
                 },
             );
         }
+        if let Some(text) = policy_event {
+            let k = kyverno_event.get_or_insert_with(|| policy_event_record(&d, &rs));
+            k.count = d.count;
+            (k.first_seen, k.last_seen) = (d.first_seen, d.last_seen);
+            k.message = text.split_once("; ").map_or(text.as_str(), |(_, m)| m).to_string();
+            if let Some(e) = k.evidence.first_mut() {
+                e.at = at;
+                e.excerpt = text;
+            }
+        }
         let next = times.get(i + 1).copied().unwrap_or(Ms::MAX);
         if t < list_at {
             // Folded into the initial list.
             if next >= list_at && clusters::lists(s.cluster, RecordKind::Denial) {
                 tl.upsert(list_at, &cluster, Record::Denial(d.clone()));
+                if let Some(k) = &kyverno_event {
+                    tl.upsert(list_at, &cluster, Record::Denial(k.clone()));
+                }
                 listed = true;
             }
             continue;
         }
         tl.upsert(t, &cluster, Record::Denial(d.clone()));
+        if let Some(k) = &kyverno_event {
+            tl.upsert(t, &cluster, Record::Denial(k.clone()));
+        }
         listed = true;
     }
     if let Some((t, name)) = s.exception_from

@@ -101,12 +101,15 @@ pub fn groups(state: &FleetState, by: GroupBy) -> BTreeMap<String, Group> {
     out
 }
 
+/// What the grouped rows were computed from: the state's data version and clock minute.
+type CacheKey = (u64, i64);
+
 /// The grouped table; group ids are `RecordId`s whose key is the group's name.
 pub struct GroupedDenials {
     by: GroupBy,
     /// Groups as of a data version and clock minute (the sparkline's bins are minutes):
     /// the cells and details of every frame until either changes share one pass.
-    cache: RefCell<Option<((u64, i64), BTreeMap<String, Group>)>>,
+    cache: RefCell<Option<(CacheKey, BTreeMap<String, Group>)>>,
 }
 
 impl GroupedDenials {
