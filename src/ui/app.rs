@@ -81,7 +81,11 @@ impl Derived {
                 );
                 lines
             }
-            PaneId::Pipelines => vec![summaries::pipelines(state)],
+            PaneId::Pipelines => {
+                let mut lines = vec![summaries::pipelines(state)];
+                lines.extend(summaries::trust_matrix(state));
+                lines
+            }
             PaneId::Exceptions => vec![summaries::exceptions(state)],
             PaneId::Gpu => {
                 let mut lines = vec![summaries::gpu_views(view.gpu_view)];

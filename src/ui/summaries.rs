@@ -145,6 +145,59 @@ pub fn pipelines(state: &FleetState) -> Vec<Segment> {
         .collect()
 }
 
+/// Clusters shown in the trust matrix; the rest are summed up in one line.
+const TRUST_ROWS: usize = 5;
+
+/// The trust matrix: a header, then one line per cluster (those with a signal not to trust
+/// first): `prod-eu-west-1  ✕ otlphttp/backend loses 9.5k/s  ✓ trusted  …`.
+pub fn trust_matrix(state: &FleetState) -> Vec<Vec<Segment>> {
+    use crate::ui::panes::trust::{self, SIGNALS};
+    const CELL: usize = 34;
+    let m = trust::matrix(state);
+    if m.is_empty() {
+        return Vec::new();
+    }
+    let mut header = vec![(format!("{:<15} ", "TRUST"), "ui.dim")];
+    header.extend(SIGNALS.iter().map(|s| (format!("{:<CELL$}", s.label()), "ui.dim")));
+    let worst = |row: &[Option<trust::Cell>; 3]| {
+        row.iter().flatten().map(|c| c.verdict).min().unwrap_or(PipelineHealth::Healthy)
+    };
+    let mut rows: Vec<_> = m.iter().collect();
+    rows.sort_by_key(|(cluster, row)| (worst(row), (*cluster).clone()));
+    let mut out = vec![header];
+    for (cluster, row) in rows.iter().take(TRUST_ROWS) {
+        let mut line = vec![(format!("{:<15} ", format::ellipsize(cluster.as_str(), 15)), "ui.text")];
+        for c in row.iter() {
+            // The symbol and colour carry the verdict; the words say where and how much.
+            let (word, scope) = match c.as_ref().map(|c| c.verdict) {
+                None => ("· not seen", "ui.dim"),
+                Some(PipelineHealth::Healthy) => ("✓ trusted", "pipelines.ok"),
+                Some(PipelineHealth::Losing) => ("✕", "pipelines.losing"),
+                Some(PipelineHealth::ScrapeFailed) => ("?", "pipelines.scrape_failed"),
+                Some(PipelineHealth::Silent) => ("∅ silent:", "pipelines.silent"),
+                Some(PipelineHealth::Degraded) => ("!", "pipelines.degraded"),
+            };
+            let reason = c.as_ref().map(|c| c.reason.as_str()).unwrap_or("");
+            let text = if reason.is_empty() { word.to_string() } else { format!("{word} {reason}") };
+            line.push((format!("{:<CELL$}", format::ellipsize(&text, CELL - 2)), scope));
+        }
+        out.push(line);
+    }
+    if rows.len() > TRUST_ROWS {
+        let rest = &rows[TRUST_ROWS..];
+        let all_ok = rest.iter().all(|(_, row)| worst(row) == PipelineHealth::Healthy);
+        out.push(vec![(
+            format!(
+                "… {} more{}",
+                plural(rest.len() as u64, "cluster"),
+                if all_ok { ": every signal trusted" } else { " (sort by HEALTH below)" }
+            ),
+            "ui.dim",
+        )]);
+    }
+    out
+}
+
 /// `1 expired (still bypassing) · 2 expiring within 7d · 4 without expiry · 3 active`.
 pub fn exceptions(state: &FleetState) -> Vec<Segment> {
     let mut counts: BTreeMap<ExceptionStatus, usize> = BTreeMap::new();

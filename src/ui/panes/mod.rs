@@ -7,6 +7,7 @@ pub mod exceptions;
 pub mod fleet;
 pub mod gpu;
 pub mod pipelines;
+pub mod trust;
 
 use serde::{Deserialize, Serialize};
 
