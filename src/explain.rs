@@ -82,7 +82,7 @@ impl LinkReason {
     /// Words for the detail view.
     pub fn label(self) -> &'static str {
         match self {
-            LinkReason::NamedBySource => "named by the report",
+            LinkReason::NamedBySource => "named by the evidence",
             LinkReason::Covers => "covers this policy, rule and object",
             LinkReason::MayCover => {
                 "covers this policy and rule; may cover the object (conditions not evaluated)"
@@ -244,6 +244,34 @@ fn link<'a>(
     ExceptionLink { exception: e, name, reason, denied_anyway }
 }
 
+/// The merged denial rows of `exception`'s cluster that it is linked to, the way
+/// [`explain`] links them (named by a source, or covering the policy, rule and object),
+/// strongest link first, then most occurrences.
+pub fn denials_linked_to<'a>(
+    state: &'a FleetState,
+    id: &RecordId,
+    exception: &PolicyException,
+) -> Vec<(&'a RecordId, &'a Denial, LinkReason)> {
+    let names = [exception.name.clone(), exception.display_name()];
+    let mut out: Vec<(&RecordId, &Denial, LinkReason)> =
+        FleetState::in_cluster(state.merged_denials().rows(), &id.cluster)
+            .filter_map(|(rid, d)| {
+                if d.exceptions.iter().any(|n| names.contains(n) || bare(n) == exception.name) {
+                    return Some((rid, d, LinkReason::NamedBySource));
+                }
+                if !exception.covers_policy(d.engine, d.policy_name(), d.rule.as_deref()) {
+                    return None;
+                }
+                match exception.covers_object(&d.object)? {
+                    ScopeMatch::Matches => Some((rid, d, LinkReason::Covers)),
+                    ScopeMatch::MayMatch => Some((rid, d, LinkReason::MayCover)),
+                }
+            })
+            .collect();
+    out.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
+    out
+}
+
 /// What `fleettop why` looks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -351,4 +379,177 @@ pub fn find<'a>(state: &'a FleetState, query: &Query) -> Vec<&'a RecordId> {
         .collect();
     found.sort_by(|(ia, a), (ib, b)| b.last_seen.cmp(&a.last_seen).then_with(|| ia.cmp(ib)));
     found.into_iter().map(|(id, _)| id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::*;
+    use crate::model::{Enforcement, Engine, PolicyRef, Rollout};
+
+    fn demo_end() -> FleetState {
+        let sim = crate::sim::demo_incident(crate::sim::DEMO_SEED, crate::sim::demo_start());
+        sim.state_at(sim.end)
+    }
+
+    fn denial() -> Denial {
+        Denial {
+            id: "d".into(),
+            engine: Engine::Kyverno,
+            enforcement: Enforcement::Deny,
+            policy: Some(PolicyRef {
+                kind: "ClusterPolicy".into(),
+                name: "p".into(),
+                namespace: None,
+                generation: None,
+                resource_version: None,
+            }),
+            webhook: None,
+            binding: None,
+            rule: Some("r".into()),
+            object: pod("shop", "web-0"),
+            operation: None,
+            user: None,
+            message: "denied".into(),
+            count: 1,
+            first_seen: Timestamp::UNIX_EPOCH,
+            last_seen: Timestamp::UNIX_EPOCH,
+            severity: None,
+            category: None,
+            owner: None,
+            exceptions: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    fn pod(ns: &str, name: &str) -> ObjectRef {
+        ObjectRef { kind: "Pod".into(), namespace: Some(ns.into()), name: name.into() }
+    }
+
+    #[test]
+    fn kinds_as_kubectl_takes_them() {
+        for (k, want) in [
+            ("Deployment", "deployment"),
+            ("deployments", "deployment"),
+            ("deploy", "deployment"),
+            ("po", "pod"),
+            ("pods", "pod"),
+            ("sts", "statefulset"),
+            ("ingresses", "ingress"),
+            ("ingress", "ingress"),
+            ("networkpolicies", "networkpolicy"),
+            ("", ""),
+        ] {
+            assert_eq!(canonical_kind(k), want, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_workload_covers_the_pods_it_creates_and_a_pod_its_merged_row() {
+        let merged = pod("shop", "payments-7d9c-*");
+        assert!(object_matches("deployment", "payments", &merged));
+        assert!(object_matches("rs", "payments-7d9c", &merged));
+        assert!(object_matches("pod", "payments-7d9c-x2k4q", &merged));
+        assert!(!object_matches("deployment", "pay", &merged), "a name prefix is not a workload");
+        assert!(!object_matches("service", "payments", &merged));
+        let deployment =
+            ObjectRef { kind: "Deployment".into(), namespace: Some("shop".into()), name: "payments".into() };
+        assert!(object_matches("deployments", "payments", &deployment));
+        assert!(!object_matches("pod", "payments", &deployment));
+    }
+
+    #[test]
+    fn queries_narrow_by_cluster_pattern_namespace_policy_and_time() {
+        let state = demo_end();
+        let all = find(&state, &Query { since: Some(Timestamp::MIN), ..Query::default() });
+        assert_eq!(all.len(), state.merged_denials().rows().len());
+        let q = Query {
+            clusters: vec!["prod-*".into()],
+            policy: Some("require-run-as-nonroot".into()),
+            ..Query::default()
+        };
+        let found = find(&state, &q);
+        assert!(!found.is_empty());
+        assert!(found.iter().all(|id| id.cluster.as_str().starts_with("prod-")));
+        let rows = state.merged_denials().rows();
+        let times: Vec<Timestamp> = found.iter().map(|id| rows[*id].last_seen).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "latest first");
+        let recent = Query { since: Some(state.now() - SignedDuration::from_mins(1)), ..Query::default() };
+        assert!(find(&state, &recent).len() < all.len());
+        let in_search =
+            Query { namespace: Some("search".into()), since: Some(Timestamp::MIN), ..Query::default() };
+        assert!(
+            find(&state, &in_search).iter().all(|id| rows[*id].object.namespace.as_deref() == Some("search"))
+        );
+    }
+
+    #[test]
+    fn the_demo_rollout_joins_its_policy_object_and_the_on_call_exception() {
+        let state = demo_end();
+        let q = Query {
+            object: Some(("deployment".into(), "payments".into())),
+            namespace: Some("shop".into()),
+            clusters: vec!["prod-eu-west-1".into()],
+            ..Query::default()
+        };
+        let found = find(&state, &q);
+        let pods = found
+            .iter()
+            .filter_map(|id| explain(&state, id))
+            .find(|e| e.denial.object.kind == "Pod" && e.denial.enforcement == Enforcement::Deny)
+            .unwrap();
+        let policy = pods.policy.unwrap();
+        assert_eq!((policy.kind.as_str(), policy.generation), ("ClusterPolicy", Some(4)));
+        assert_eq!(pods.sources, 2, "FailedCreate and Kyverno's own event");
+        let link = pods.exceptions.iter().find(|l| l.reason == LinkReason::NamedBySource).unwrap();
+        assert!(link.exception.is_some(), "the named exception is watched: {}", link.name);
+        // And back: the exception's detail finds that row.
+        let (eid, e) = state.exceptions().iter().find(|(_, e)| e.display_name() == link.name).unwrap();
+        assert!(
+            denials_linked_to(&state, eid, e)
+                .iter()
+                .any(|(_, d, r)| *r == LinkReason::NamedBySource && d.object == pods.denial.object)
+        );
+    }
+
+    #[test]
+    fn the_version_a_denial_happened_under() {
+        let mut d = denial();
+        let at = |s: &str| -> Timestamp { s.parse().unwrap() };
+        let mut p = crate::model::Policy {
+            engine: Engine::Kyverno,
+            kind: "ClusterPolicy".into(),
+            namespace: None,
+            name: "p".into(),
+            generation: Some(4),
+            resource_version: None,
+            rules: Vec::new(),
+            enforcement: None,
+            binds: None,
+            severity: None,
+            category: None,
+            owner: None,
+            ready: None,
+            created_at: None,
+            rollout: Some(Rollout { from: Some(3), at: at("2026-11-27T14:08:00Z") }),
+        };
+        d.policy.as_mut().unwrap().generation = None;
+        (d.first_seen, d.last_seen) = (at("2026-11-27T14:00:00Z"), at("2026-11-27T14:05:00Z"));
+        assert_eq!(
+            version_at(&d, Some(&p)),
+            VersionAt::Before { generation: Some(3), changed_at: at("2026-11-27T14:08:00Z") }
+        );
+        d.last_seen = at("2026-11-27T14:09:00Z");
+        assert!(matches!(version_at(&d, Some(&p)), VersionAt::Spans { from: Some(3), to: Some(4), .. }));
+        d.first_seen = at("2026-11-27T14:08:30Z");
+        assert_eq!(version_at(&d, Some(&p)), VersionAt::Current { generation: Some(4) });
+        p.rollout = None;
+        assert_eq!(version_at(&d, Some(&p)), VersionAt::Current { generation: Some(4) });
+        assert_eq!(version_at(&d, None), VersionAt::Unknown);
+        d.policy.as_mut().unwrap().generation = Some(2);
+        assert_eq!(version_at(&d, Some(&p)), VersionAt::Stated { generation: 2 });
+    }
 }

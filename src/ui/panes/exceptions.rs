@@ -2,7 +2,7 @@
 
 use ratatui::layout::Constraint;
 
-use crate::model::{ExceptionStatus, PolicyException};
+use crate::model::{Enforcement, ExceptionStatus, PolicyException};
 use crate::state::{EXPIRY_WINDOW, RecordId};
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
@@ -134,6 +134,42 @@ fn detail(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Detail {
     for p in &e.policies {
         let rules = if p.rules.is_empty() { "all rules".into() } else { p.rules.join(", ") };
         lines.push(DetailLine::field(&p.policy, rules));
+    }
+    let linked = crate::explain::denials_linked_to(ctx.state, id, e);
+    let occurrences: u64 = linked.iter().map(|(_, d, _)| d.count).sum();
+    lines.push(DetailLine::Section(format!(
+        "denials linked ({}, {})",
+        crate::ui::summaries::plural(linked.len() as u64, "row"),
+        crate::ui::summaries::plural(occurrences, "occurrence")
+    )));
+    if linked.is_empty() {
+        lines.push(DetailLine::Text("no denial names it or falls in its scope".into(), "ui.dim"));
+    }
+    const SHOWN: usize = 10;
+    for (_, d, reason) in linked.iter().take(SHOWN) {
+        lines.push(DetailLine::field(
+            &format!("{} ×{}", d.enforcement.label(), d.count),
+            format!(
+                "{}/{} · {} · {}",
+                d.policy_name(),
+                d.rule.as_deref().unwrap_or("—"),
+                d.object.display(),
+                reason.label()
+            ),
+        ));
+        let after = e.created_at.is_some_and(|c| c < d.last_seen);
+        if *reason == crate::explain::LinkReason::Covers && d.enforcement == Enforcement::Deny && after {
+            lines.push(DetailLine::Text(
+                "  ⚠ denied after the exception existed: the engine is not honouring it".into(),
+                "denials.enforcement.warn",
+            ));
+        }
+    }
+    if linked.len() > SHOWN {
+        lines.push(DetailLine::Text(
+            format!("… and {} more (Denials pane, filter by policy)", linked.len() - SHOWN),
+            "ui.dim",
+        ));
     }
     lines.push(DetailLine::Section(format!("evidence ({})", e.evidence.len())));
     for ev in &e.evidence {
