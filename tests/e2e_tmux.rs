@@ -222,6 +222,23 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
         "message": "Error creating: pods \"web-7d9c-x2\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10"}));
     server.add(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": "replica-limit.example.com", "generation": 2}, "spec": {"validations": []}}));
+    // A team's training job, admitted by Kueue an hour ago with 4 H100s: what the cost
+    // report of the recording must account for.
+    let admitted = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+    server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+        "metadata": {"name": "research-cq", "labels": {"team": "research"}},
+        "spec": {"resourceGroups": [{"coveredResources": ["nvidia.com/gpu"],
+            "flavors": [{"name": "h100", "resources": [{"name": "nvidia.com/gpu", "nominalQuota": "8"}]}]}]}}));
+    server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+        "metadata": {"name": "train-llm", "namespace": "ml", "labels": {"team": "research"},
+            "creationTimestamp": admitted},
+        "spec": {"queueName": "research", "podSets": [{"name": "main", "count": 1, "template": {"spec": {"containers": [
+            {"name": "t", "image": "trainer", "resources": {"requests": {"nvidia.com/gpu": "4"}}}]}}}]},
+        "status": {"admission": {"clusterQueue": "research-cq", "podSetAssignments": [{"name": "main",
+                "flavors": {"nvidia.com/gpu": "h100"}, "resourceUsage": {"nvidia.com/gpu": "4"}, "count": 1}]},
+            "conditions": [
+                {"type": "QuotaReserved", "status": "True", "reason": "QuotaReserved", "lastTransitionTime": admitted},
+                {"type": "Admitted", "status": "True", "reason": "Admitted", "lastTransitionTime": admitted}]}}));
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig_yaml("lab")).unwrap();
@@ -276,5 +293,29 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
         };
         assert_eq!(strip(&recorded), strip(&live), "{section}");
     }
+    // The cost report of the live recording: the job's GPU-hours over the last two hours.
+    let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args([
+            "report",
+            "--replay",
+            file.to_str().unwrap(),
+            "--window",
+            "2h",
+            "--by",
+            "team",
+            "--format",
+            "json",
+        ])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["groups"][0]["rows"].as_array().unwrap();
+    let research = rows.iter().find(|r| r["key"] == "research").unwrap_or_else(|| panic!("{report:#}"));
+    let hours = research["gpu_hours"].as_f64().unwrap();
+    assert!((3.9..4.2).contains(&hours), "4 GPUs for about an hour: {hours} ({report:#})");
+    let cost = research["cost_usd"].as_f64().unwrap();
+    assert!((cost - hours * 4.0).abs() < 0.02, "priced as an H100 at $4 per GPU-hour: {research}");
     assert!(server.requests().iter().all(|r| r.method == "GET"), "fleettop only reads");
 }
