@@ -74,6 +74,12 @@ impl GpuQueue {
 /// "allocated but idle" and the cost of idle-but-allocated GPUs use the same line.
 pub const IDLE_UTILIZATION_PCT: f32 = 5.0;
 
+/// How long a GPU must stay under [`IDLE_UTILIZATION_PCT`], held by the same pod, before the
+/// GPU pane flags it "idle but allocated", when its source tracks that (DCGM scrapes do, see
+/// [`GpuDevice::idle_since`]): a training job's pauses (data loading, checkpoints) are not
+/// flagged. The cost of idle-but-allocated GPUs counts every idle sample, not only these.
+pub const IDLE_FLAG_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
 /// True for accelerator resource names (`nvidia.com/gpu`, `nvidia.com/mig-1g.5gb`, `amd.com/gpu`).
 pub fn is_gpu_resource(name: &str) -> bool {
     name.ends_with("/gpu") || name.starts_with("nvidia.com/mig-")
@@ -245,6 +251,29 @@ pub struct GpuDevice {
     /// Processes running on it (NVML only; DCGM does not list them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<GpuProcess>,
+    /// The MIG instance this entry stands for, as `<profile>/<GPU instance id>` (`1g.10gb/3`);
+    /// `None` for a whole GPU. A MIG GPU has one entry per instance, all with its `index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig: Option<String>,
+    /// Since when it has been under [`IDLE_UTILIZATION_PCT`] while held by the same pod, in an
+    /// unbroken run of samples; `None` when it is busy or free, or when the source does not
+    /// track it (then idleness is judged on the latest sample alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_since: Option<Timestamp>,
+}
+
+impl GpuDevice {
+    /// Held by a pod and under [`IDLE_UTILIZATION_PCT`] in the latest sample.
+    pub fn under_idle_line(&self) -> bool {
+        self.pod.is_some() && self.utilization_pct.is_some_and(|u| u < IDLE_UTILIZATION_PCT)
+    }
+
+    /// "Idle but allocated" at `now`: under the idle line, and for at least
+    /// [`IDLE_FLAG_AFTER`] when the source says since when ([`GpuDevice::idle_since`]).
+    pub fn idle_but_allocated(&self, now: Timestamp) -> bool {
+        self.under_idle_line()
+            && self.idle_since.is_none_or(|since| now.duration_since(since) >= IDLE_FLAG_AFTER)
+    }
 }
 
 /// A process that holds a GPU, with the pod it belongs to when its cgroup tells.

@@ -17,8 +17,8 @@ pub use exception::{
     ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter, ScopeMatch, glob_matches,
 };
 pub use gpu::{
-    FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_UTILIZATION_PCT, PendingGpuPod,
-    WorkloadEvent, WorkloadState, is_gpu_resource,
+    FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER,
+    IDLE_UTILIZATION_PCT, PendingGpuPod, WorkloadEvent, WorkloadState, is_gpu_resource,
 };
 pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
 pub use policy::{Policy, Rollout};

@@ -330,6 +330,8 @@ fn emit_node(rng: &mut ChaCha8Rng, tl: &mut Timeline, n: &NodeSpec, pods: &[PodR
                 power_w: Some(round1(power.max(n.power.0 * 0.8)) as f32),
                 pod: m.pod.clone(),
                 processes: Vec::new(),
+                mig: None,
+                idle_since: None,
             });
         }
         let mut taints = vec![GPU_TAINT.to_string()];

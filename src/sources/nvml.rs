@@ -304,6 +304,8 @@ impl DeviceSample {
             power_w: self.power_w,
             pod: None,
             processes: self.processes.iter().flatten().map(ProcessSample::to_model).collect(),
+            mig: None,
+            idle_since: None,
         }
     }
 

@@ -251,6 +251,8 @@ fn node(util: &[(u32, f32, Option<&str>)]) -> Record {
                 power_w: None,
                 pod: pod.map(str::to_string),
                 processes: vec![],
+                mig: None,
+                idle_since: None,
             })
             .collect(),
     })
