@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use ratatui::layout::Constraint;
 
 use crate::model::{ClusterId, GpuNode, GpuQueue, GpuWorkload, PendingGpuPod, WorkloadState};
@@ -53,12 +54,14 @@ pub struct Contention {
     pub allocated: u32,
     /// GPUs asked for by pending pods and pending workloads.
     pub waiting: u32,
-    /// Allocated GPUs whose utilisation is under [`IDLE_UTILIZATION_PCT`].
+    /// Allocated GPUs whose utilisation is under [`IDLE_UTILIZATION_PCT`] (for
+    /// [`crate::model::IDLE_FLAG_AFTER`] where the source tracks it).
     pub idle: u32,
 }
 
 /// Supply and demand per cluster that has GPUs or GPU demand.
 pub fn contention(state: &FleetState) -> BTreeMap<ClusterId, Contention> {
+    let now = state.now();
     let mut out: BTreeMap<ClusterId, Contention> = BTreeMap::new();
     for (id, n) in state.gpu_nodes() {
         let c = out.entry(id.cluster.clone()).or_default();
@@ -66,7 +69,7 @@ pub fn contention(state: &FleetState) -> BTreeMap<ClusterId, Contention> {
             c.allocatable += n.allocatable;
         }
         c.allocated += n.allocated;
-        c.idle += idle_gpus(n);
+        c.idle += idle_gpus(n, now);
     }
     for (id, p) in state.pending_gpu_pods() {
         out.entry(id.cluster.clone()).or_default().waiting += p.gpus;
@@ -79,12 +82,10 @@ pub fn contention(state: &FleetState) -> BTreeMap<ClusterId, Contention> {
     out
 }
 
-/// GPUs of a node that are allocated to a pod but nearly unused.
-pub fn idle_gpus(n: &GpuNode) -> u32 {
-    n.devices
-        .iter()
-        .filter(|d| d.pod.is_some() && d.utilization_pct.is_some_and(|u| u < IDLE_UTILIZATION_PCT))
-        .count() as u32
+/// GPUs of a node that are allocated to a pod but nearly unused at `now`
+/// ([`crate::model::GpuDevice::idle_but_allocated`]).
+pub fn idle_gpus(n: &GpuNode, now: Timestamp) -> u32 {
+    n.devices.iter().filter(|d| d.idle_but_allocated(now)).count() as u32
 }
 
 fn state_scope(s: &WorkloadState) -> &'static str {
@@ -543,11 +544,11 @@ pub fn nodes() -> Spec<GpuNode> {
             Column {
                 title: "IDLE",
                 width: Constraint::Length(4),
-                cell: |_, _, n| match idle_gpus(n) {
+                cell: |ctx, _, n| match idle_gpus(n, ctx.now) {
                     0 => Cell::styled("0", "ui.dim"),
                     i => Cell::styled(i.to_string(), "gpu.idle"),
                 },
-                key: |_, _, n| SortKey::Num(idle_gpus(n) as f64),
+                key: |ctx, _, n| SortKey::Num(idle_gpus(n, ctx.now) as f64),
             },
             Column {
                 title: "NOTES",
@@ -574,7 +575,7 @@ pub fn nodes() -> Spec<GpuNode> {
     }
 }
 
-fn node_detail(_ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
+fn node_detail(ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
     let mut lines = vec![
         DetailLine::field("cluster", id.cluster.to_string()),
         DetailLine::field("product", n.product.clone().unwrap_or_else(|| "unknown".into())),
@@ -598,17 +599,28 @@ fn node_detail(_ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
             (Some(u), Some(t)) => format!("{u}/{t} MiB"),
             _ => "mem ?".into(),
         };
-        let idle = d.pod.is_some() && d.utilization_pct.is_some_and(|u| u < IDLE_UTILIZATION_PCT);
+        let idle = d.idle_but_allocated(ctx.now);
+        let idle_for = match d.idle_since.filter(|_| d.under_idle_line()) {
+            Some(since) => {
+                let age = format::age_precise(ctx.now.duration_since(since));
+                if idle { format!(" · IDLE BUT ALLOCATED for {age}") } else { format!(" · idle for {age}") }
+            }
+            None if idle => " · IDLE BUT ALLOCATED".to_string(),
+            None => String::new(),
+        };
+        let label = match &d.mig {
+            Some(m) => format!("gpu {} mig {m}", d.index),
+            None => format!("gpu {}", d.index),
+        };
         lines.push(DetailLine::Field {
-            label: format!("gpu {}", d.index),
+            label,
             value: format!(
-                "util {} · {} · {} · {} · {}{}",
+                "util {} · {} · {} · {} · {}{idle_for}",
                 opt(d.utilization_pct, "%"),
                 mem,
                 opt(d.temperature_c, "°C"),
                 opt(d.power_w, " W"),
                 d.pod.as_deref().unwrap_or("no pod"),
-                if idle { " · IDLE BUT ALLOCATED" } else { "" }
             ),
             scope: if idle { "gpu.idle" } else { "ui.text" },
         });
@@ -638,8 +650,72 @@ fn process_line(p: &crate::model::GpuProcess) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
-    use crate::model::GpuProcess;
+    use crate::model::{GpuDevice, GpuProcess};
+
+    fn device(index: u32, pod: Option<&str>, util: f32, idle_since: Option<Timestamp>) -> GpuDevice {
+        GpuDevice {
+            index,
+            uuid: format!("GPU-{index}"),
+            product: None,
+            utilization_pct: Some(util),
+            memory_used_mib: None,
+            memory_total_mib: None,
+            temperature_c: None,
+            power_w: None,
+            pod: pod.map(String::from),
+            processes: vec![],
+            mig: None,
+            idle_since,
+        }
+    }
+
+    #[test]
+    fn a_gpu_is_idle_but_allocated_after_the_flag_delay_when_its_source_says_since_when() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let ago = |mins: i64| Some(now - jiff::SignedDuration::from_mins(mins));
+        let node = GpuNode {
+            name: "gpu-a".into(),
+            product: None,
+            capacity: 6,
+            allocatable: 6,
+            allocated: 5,
+            mig: None,
+            sharing: None,
+            schedulable: true,
+            taints: vec![],
+            devices: vec![
+                device(0, Some("ml/a"), 1.0, None),
+                device(1, Some("ml/b"), 1.0, ago(5)),
+                GpuDevice { mig: Some("3g.40gb/2".into()), ..device(2, Some("ml/c"), 0.0, ago(10)) },
+                device(3, None, 0.0, None),
+                device(4, Some("ml/e"), 50.0, None),
+            ],
+        };
+        // 0: no history, judged on its sample (the simulator's and NVML's devices); 1: idle for
+        // only 5 minutes; 2: for IDLE_FLAG_AFTER; 3: free; 4: busy.
+        assert_eq!(idle_gpus(&node, now), 2);
+        let state = FleetState::default();
+        let detail =
+            node_detail(&Ctx { state: &state, now }, &RecordId::new(ClusterId::new("c"), "gpu-a"), &node);
+        let fields: Vec<(String, String)> = detail
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                DetailLine::Field { label, value, .. } if label.starts_with("gpu ") => {
+                    Some((label.clone(), value.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(fields[0].1.ends_with("ml/a · IDLE BUT ALLOCATED"), "{fields:?}");
+        assert!(fields[1].1.ends_with("ml/b · idle for 5m00s"), "{fields:?}");
+        assert_eq!(fields[2].0, "gpu 2 mig 3g.40gb/2");
+        assert!(fields[2].1.ends_with("ml/c · IDLE BUT ALLOCATED for 10m00s"), "{fields:?}");
+        assert!(fields[3].1.ends_with("no pod") && fields[4].1.ends_with("ml/e"), "{fields:?}");
+    }
 
     #[test]
     fn gpu_processes_name_their_pod_or_say_they_are_host_processes() {
