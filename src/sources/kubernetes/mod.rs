@@ -9,6 +9,7 @@ pub mod kueue;
 pub mod objects;
 pub mod pipelines;
 pub mod project;
+pub mod scrape;
 pub mod teams;
 pub mod watch;
 
@@ -106,7 +107,7 @@ impl Default for Options {
             probe_every: PROBE_EVERY,
             rediscover_every: custom::REDISCOVER_EVERY,
             projection: Arc::new(ProjectionConfig::default()),
-            scrape_every: pipelines::SCRAPE_EVERY,
+            scrape_every: scrape::SCRAPE_EVERY,
         }
     }
 }

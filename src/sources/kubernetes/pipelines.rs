@@ -1,7 +1,8 @@
 //! Telemetry-pipeline self-metrics, scraped through the API server's pod proxy (only a
 //! kubeconfig is needed: no port-forward, no network path to the pods).
 //!
-//! Every round (every [`super::Options::scrape_every`]) one task per cluster:
+//! Every round (every [`super::Options::scrape_every`]) one task per cluster, with the shared
+//! machinery of [`super::scrape`]:
 //!
 //! 1. **discovers** the targets: one LIST of pods per entry of [`SELECTORS`] (a const table
 //!    for now; configurable selectors and explicit URLs from the fleet file come later), keeping
@@ -36,12 +37,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::{AsyncReadExt, StreamExt};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
-use kube::{Api, Client};
+use kube::Client;
 
+use super::scrape::{ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds};
 use super::watch::observe;
 use crate::model::{
     Change, ClusterId, ComponentKind, Observation, PipelineComponent, Record, RecordKind, Signal, SourceKind,
@@ -49,58 +48,6 @@ use crate::model::{
 };
 use crate::sources::ObservationSender;
 use crate::sources::parse::{prometheus, rates};
-
-/// Default interval between scrape rounds.
-pub const SCRAPE_EVERY: Duration = Duration::from_secs(15);
-/// Longest a single scrape may take (capped at the interval), and longest the pod list may take.
-pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest metrics body read; a bigger one is a scrape error (a collector's self-metrics are a
-/// few tens of KB, a large Prometheus server's a few MB).
-pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
-/// The shortest interval honoured (a zero or tiny `scrape_every` is raised to it).
-pub const MIN_SCRAPE_EVERY: Duration = Duration::from_millis(100);
-/// Most scrapes in flight at once, per cluster.
-pub const PARALLEL_SCRAPES: usize = 8;
-
-/// What a discovered workload is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TargetKind {
-    /// An OpenTelemetry Collector (self-metrics on `:8888/metrics` by default).
-    Collector,
-    /// A Prometheus server (`:9090/metrics`).
-    Prometheus,
-}
-
-/// One way to find pipeline pods: pods whose `label` has one of `values`.
-#[derive(Debug, Clone, Copy)]
-pub struct TargetSelector {
-    /// What the matching pods are.
-    pub kind: TargetKind,
-    /// The label key.
-    pub label: &'static str,
-    /// Accepted values (`label in (…)`).
-    pub values: &'static [&'static str],
-    /// Container port names that serve the metrics, most preferred first.
-    pub port_names: &'static [&'static str],
-    /// The port when no container port has one of those names.
-    pub default_port: u16,
-}
-
-impl TargetSelector {
-    /// The Kubernetes label selector (`key=value` or `key in (a,b)`).
-    pub fn label_selector(&self) -> String {
-        match self.values {
-            [one] => format!("{}={one}", self.label),
-            many => format!("{} in ({})", self.label, many.join(",")),
-        }
-    }
-
-    /// True when `labels` match (applied again on the client: cheap, and exact whatever the
-    /// server did with the selector).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        labels.get(self.label).is_some_and(|v| self.values.contains(&v.as_str()))
-    }
-}
 
 const COLLECTOR_PORTS: &[&str] = &["metrics", "http-metrics", "monitoring"];
 
@@ -137,117 +84,6 @@ pub const SELECTORS: &[TargetSelector] = &[
     },
 ];
 
-/// A pod to scrape.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Target {
-    /// Namespace.
-    pub namespace: String,
-    /// Pod name.
-    pub name: String,
-    /// The metrics port.
-    pub port: u16,
-    /// What it is.
-    pub kind: TargetKind,
-}
-
-impl Target {
-    /// `namespace/pod`: the `workload` of its records.
-    pub fn workload(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-
-    /// The API server path of its metrics through the pod proxy.
-    pub fn proxy_path(&self) -> String {
-        format!("/api/v1/namespaces/{}/pods/{}:{}/proxy/metrics", self.namespace, self.name, self.port)
-    }
-}
-
-/// The target `pod` makes under `selector`: `None` unless it is Running and named.
-pub fn target(pod: &Pod, selector: &TargetSelector) -> Option<Target> {
-    let meta = &pod.metadata;
-    if !meta.labels.as_ref().is_some_and(|l| selector.matches(l)) || meta.deletion_timestamp.is_some() {
-        return None;
-    }
-    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-    if !running {
-        return None;
-    }
-    let ports: Vec<_> = pod
-        .spec
-        .iter()
-        .flat_map(|s| s.containers.iter())
-        .flat_map(|c| c.ports.iter().flatten())
-        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
-        .collect();
-    let port = selector
-        .port_names
-        .iter()
-        .find_map(|want| ports.iter().find(|p| p.name.as_deref() == Some(*want)))
-        .and_then(|p| u16::try_from(p.container_port).ok())
-        .unwrap_or(selector.default_port);
-    Some(Target {
-        namespace: meta.namespace.clone().unwrap_or_default(),
-        name: meta.name.clone()?,
-        port,
-        kind: selector.kind,
-    })
-}
-
-/// Why a scrape failed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScrapeFailure {
-    /// The message shown on the record.
-    pub message: String,
-    /// True when the API server refused the proxy request (403).
-    pub forbidden: bool,
-}
-
-/// Lists the pods of every selector; deduplicated (a pod matched twice is one target).
-async fn discover(client: &Client) -> Result<Vec<Target>, kube::Error> {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let mut found: BTreeMap<(String, String), Target> = BTreeMap::new();
-    for selector in SELECTORS {
-        let list = pods.list(&ListParams::default().labels(&selector.label_selector())).await?;
-        for pod in &list.items {
-            if let Some(t) = target(pod, selector) {
-                found.entry((t.namespace.clone(), t.name.clone())).or_insert(t);
-            }
-        }
-    }
-    Ok(found.into_values().collect())
-}
-
-/// One scrape through the pod proxy: the body, or why not.
-async fn fetch(client: &Client, target: &Target, timeout: Duration) -> Result<String, ScrapeFailure> {
-    let fail = |message: String| ScrapeFailure { message, forbidden: false };
-    let request = http::Request::get(target.proxy_path())
-        .body(Vec::new())
-        .map_err(|e| fail(format!("bad request for {}: {e}", target.proxy_path())))?;
-    let read = async {
-        let body = client.request_stream(request).await.map_err(|e| match e {
-            kube::Error::Api(s) => ScrapeFailure {
-                message: format!("{} {}: {}", s.code, s.reason, s.message),
-                forbidden: s.code == 403,
-            },
-            e => fail(super::chain(&e)),
-        })?;
-        let mut bytes = Vec::new();
-        std::pin::pin!(body)
-            .take(MAX_BODY_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| fail(format!("reading the metrics body: {e}")))?;
-        Ok(bytes)
-    };
-    let bytes = tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| fail(format!("no answer within {} ms", timeout.as_millis())))??;
-    if bytes.len() as u64 > MAX_BODY_BYTES {
-        return Err(fail(format!("metrics body larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
-    }
-    String::from_utf8(bytes).map_err(|_| fail("metrics body is not UTF-8".into()))
-}
-
 /// What one target left behind: its last good scrape and the records it published.
 #[derive(Debug, Default)]
 struct TargetState {
@@ -264,11 +100,7 @@ pub struct Scraper {
 impl Scraper {
     /// Takes one round's results (every current target with its body or failure, at the time
     /// it was read) and returns the observations it makes and the source state.
-    pub fn round(
-        &mut self,
-        cluster: &ClusterId,
-        results: Vec<(Target, Timestamp, Result<String, ScrapeFailure>)>,
-    ) -> (Vec<Observation>, SourceState) {
+    pub fn round(&mut self, cluster: &ClusterId, results: Vec<Scraped>) -> (Vec<Observation>, SourceState) {
         let mut out = Vec::new();
         let current: BTreeSet<Target> = results.iter().map(|(t, _, _)| t.clone()).collect();
         // Gone targets (deleted, not Running, port changed): delete their records.
@@ -361,58 +193,15 @@ fn failed(
     BTreeMap::from([(endpoint.key(), endpoint)])
 }
 
-/// Discovers and scrapes `client`'s cluster every `every` (at least [`MIN_SCRAPE_EVERY`]),
+/// Discovers and scrapes `client`'s cluster every `every` (see [`run_rounds`]),
 /// forever; returns when the app has gone away.
 pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender, every: Duration) {
-    let every = every.max(MIN_SCRAPE_EVERY);
-    let timeout = SCRAPE_TIMEOUT.min(every);
     let mut scraper = Scraper::default();
-    let mut shown: Option<SourceState> = None;
-    let syncing =
-        observe(&cluster, Change::Source { source: SourceKind::Pipelines, state: SourceState::Syncing });
-    if !tx.send(vec![syncing]).await {
-        return;
-    }
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        // The pod list is one small request per selector: it gets the full timeout even when
-        // the interval is shorter.
-        let (mut out, state) = match tokio::time::timeout(SCRAPE_TIMEOUT, discover(&client)).await {
-            Ok(Ok(targets)) => {
-                let results: Vec<_> = futures::stream::iter(targets)
-                    .map(|t| {
-                        let client = &client;
-                        async move {
-                            let result = fetch(client, &t, timeout).await;
-                            (t, Timestamp::now(), result)
-                        }
-                    })
-                    .buffer_unordered(PARALLEL_SCRAPES)
-                    .collect()
-                    .await;
-                scraper.round(&cluster, results)
-            }
-            Ok(Err(kube::Error::Api(s))) if s.code == 403 => {
-                (Vec::new(), SourceState::Forbidden { message: s.message.clone() })
-            }
-            Ok(Err(e)) => (Vec::new(), SourceState::Error { message: super::chain(&e) }),
-            Err(_) => (
-                Vec::new(),
-                SourceState::Error {
-                    message: format!("pod list: no answer within {} s", SCRAPE_TIMEOUT.as_secs()),
-                },
-            ),
-        };
-        if shown.as_ref() != Some(&state) {
-            shown = Some(state.clone());
-            out.push(observe(&cluster, Change::Source { source: SourceKind::Pipelines, state }));
-        }
-        if !out.is_empty() && !tx.send(out).await {
-            return;
-        }
-    }
+    let round_cluster = cluster.clone();
+    run_rounds(client, cluster, tx, SourceKind::Pipelines, SELECTORS, every, |results| {
+        scraper.round(&round_cluster, results)
+    })
+    .await;
 }
 
 #[cfg(test)]
@@ -421,6 +210,8 @@ mod tests {
 
     use super::*;
     use crate::model::PipelineHealth;
+    use crate::sources::kubernetes::scrape::target;
+    use k8s_openapi::api::core::v1::Pod;
 
     fn pod(labels: serde_json::Value, phase: &str, ports: serde_json::Value) -> Pod {
         serde_json::from_value(serde_json::json!({
@@ -432,7 +223,13 @@ mod tests {
     }
 
     fn t() -> Target {
-        Target { namespace: "otel".into(), name: "gw-0".into(), port: 8888, kind: TargetKind::Collector }
+        Target {
+            namespace: "otel".into(),
+            name: "gw-0".into(),
+            port: 8888,
+            kind: TargetKind::Collector,
+            node: None,
+        }
     }
 
     #[test]

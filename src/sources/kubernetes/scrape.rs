@@ -1,0 +1,300 @@
+//! Scraping pods' `/metrics` through the API server's pod proxy (only a kubeconfig is needed:
+//! no port-forward, no network path to the pods). Shared by [`super::pipelines`] (collectors,
+//! Prometheus) and [`super::dcgm`] (GPU exporters).
+//!
+//! [`run_rounds`] runs one source's rounds: every interval it
+//!
+//! 1. **discovers** the targets: one LIST of pods per [`TargetSelector`] of the source, keeping
+//!    Running pods, with the metrics port taken from the first container port whose name the
+//!    selector lists, else the selector's default port;
+//! 2. **scrapes** every target in parallel with `GET
+//!    /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/metrics` (needs `get` on `pods/proxy`),
+//!    each with a timeout and a body-size cap;
+//! 3. hands every target's body or [`ScrapeFailure`] to the source, which turns them into
+//!    observations and its state. A pod list that fails is the source's state (`Forbidden` on
+//!    403, else `Error`) without asking the source.
+//!
+//! Only GET requests are sent.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::{AsyncReadExt, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::{Api, Client};
+
+use super::watch::observe;
+use crate::model::{Change, ClusterId, Observation, SourceKind, SourceState};
+use crate::sources::ObservationSender;
+
+/// Default interval between scrape rounds.
+pub const SCRAPE_EVERY: Duration = Duration::from_secs(15);
+/// Longest a single scrape may take (capped at the interval), and longest the pod list may take.
+pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest metrics body read; a bigger one is a scrape error (a collector's self-metrics are a
+/// few tens of KB, a large Prometheus server's a few MB).
+pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// The shortest interval honoured (a zero or tiny `scrape_every` is raised to it).
+pub const MIN_SCRAPE_EVERY: Duration = Duration::from_millis(100);
+/// Most scrapes in flight at once, per cluster and source.
+pub const PARALLEL_SCRAPES: usize = 8;
+
+/// What a discovered workload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TargetKind {
+    /// An OpenTelemetry Collector (self-metrics on `:8888/metrics` by default).
+    Collector,
+    /// A Prometheus server (`:9090/metrics`).
+    Prometheus,
+    /// An NVIDIA dcgm-exporter (`:9400/metrics`).
+    DcgmExporter,
+}
+
+/// One way to find pods to scrape: pods whose `label` has one of `values`.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetSelector {
+    /// What the matching pods are.
+    pub kind: TargetKind,
+    /// The label key.
+    pub label: &'static str,
+    /// Accepted values (`label in (…)`).
+    pub values: &'static [&'static str],
+    /// Container port names that serve the metrics, most preferred first.
+    pub port_names: &'static [&'static str],
+    /// The port when no container port has one of those names.
+    pub default_port: u16,
+}
+
+impl TargetSelector {
+    /// The Kubernetes label selector (`key=value` or `key in (a,b)`).
+    pub fn label_selector(&self) -> String {
+        match self.values {
+            [one] => format!("{}={one}", self.label),
+            many => format!("{} in ({})", self.label, many.join(",")),
+        }
+    }
+
+    /// True when `labels` match (applied again on the client: cheap, and exact whatever the
+    /// server did with the selector).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        labels.get(self.label).is_some_and(|v| self.values.contains(&v.as_str()))
+    }
+}
+
+/// A pod to scrape.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// The metrics port.
+    pub port: u16,
+    /// What it is.
+    pub kind: TargetKind,
+    /// The node it runs on (`spec.nodeName`), when scheduled.
+    pub node: Option<String>,
+}
+
+impl Target {
+    /// `namespace/pod`.
+    pub fn workload(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The API server path of its metrics through the pod proxy.
+    pub fn proxy_path(&self) -> String {
+        format!("/api/v1/namespaces/{}/pods/{}:{}/proxy/metrics", self.namespace, self.name, self.port)
+    }
+}
+
+/// The target `pod` makes under `selector`: `None` unless it is Running and named.
+pub fn target(pod: &Pod, selector: &TargetSelector) -> Option<Target> {
+    let meta = &pod.metadata;
+    if !meta.labels.as_ref().is_some_and(|l| selector.matches(l)) || meta.deletion_timestamp.is_some() {
+        return None;
+    }
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    if !running {
+        return None;
+    }
+    let ports: Vec<_> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .collect();
+    let port = selector
+        .port_names
+        .iter()
+        .find_map(|want| ports.iter().find(|p| p.name.as_deref() == Some(*want)))
+        .and_then(|p| u16::try_from(p.container_port).ok())
+        .unwrap_or(selector.default_port);
+    Some(Target {
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone()?,
+        port,
+        kind: selector.kind,
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()),
+    })
+}
+
+/// Why a scrape failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeFailure {
+    /// The message shown on the record.
+    pub message: String,
+    /// True when the API server refused the proxy request (403).
+    pub forbidden: bool,
+}
+
+/// One target of a round: its body, or why not, and when it was read.
+pub type Scraped = (Target, Timestamp, Result<String, ScrapeFailure>);
+
+/// Lists the pods of every selector; deduplicated (a pod matched twice is one target).
+pub async fn discover(client: &Client, selectors: &[TargetSelector]) -> Result<Vec<Target>, kube::Error> {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let mut found: BTreeMap<(String, String), Target> = BTreeMap::new();
+    for selector in selectors {
+        let list = pods.list(&ListParams::default().labels(&selector.label_selector())).await?;
+        for pod in &list.items {
+            if let Some(t) = target(pod, selector) {
+                found.entry((t.namespace.clone(), t.name.clone())).or_insert(t);
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// One scrape through the pod proxy: the body, or why not.
+pub async fn fetch(client: &Client, target: &Target, timeout: Duration) -> Result<String, ScrapeFailure> {
+    let fail = |message: String| ScrapeFailure { message, forbidden: false };
+    let request = http::Request::get(target.proxy_path())
+        .body(Vec::new())
+        .map_err(|e| fail(format!("bad request for {}: {e}", target.proxy_path())))?;
+    let read = async {
+        let body = client.request_stream(request).await.map_err(|e| match e {
+            kube::Error::Api(s) => ScrapeFailure {
+                message: format!("{} {}: {}", s.code, s.reason, s.message),
+                forbidden: s.code == 403,
+            },
+            e => fail(super::chain(&e)),
+        })?;
+        let mut bytes = Vec::new();
+        std::pin::pin!(body)
+            .take(MAX_BODY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| fail(format!("reading the metrics body: {e}")))?;
+        Ok(bytes)
+    };
+    let bytes = tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| fail(format!("no answer within {} ms", timeout.as_millis())))??;
+    if bytes.len() as u64 > MAX_BODY_BYTES {
+        return Err(fail(format!("metrics body larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))));
+    }
+    String::from_utf8(bytes).map_err(|_| fail("metrics body is not UTF-8".into()))
+}
+
+/// Runs `source`'s scrape rounds on `client`'s cluster every `every` (at least
+/// [`MIN_SCRAPE_EVERY`]), forever; returns when the app has gone away.
+///
+/// Reports `Syncing` first. Each round discovers the pods of `selectors`, scrapes them all (at
+/// most [`PARALLEL_SCRAPES`] at once, each within [`SCRAPE_TIMEOUT`] or the interval) and
+/// passes the results to `round`, which returns the observations to send and the source's
+/// state; the state is sent when it changes. When the pods cannot be listed, `round` is not
+/// called and the state says why.
+pub async fn run_rounds(
+    client: Client,
+    cluster: ClusterId,
+    tx: ObservationSender,
+    source: SourceKind,
+    selectors: &[TargetSelector],
+    every: Duration,
+    mut round: impl FnMut(Vec<Scraped>) -> (Vec<Observation>, SourceState),
+) {
+    let every = every.max(MIN_SCRAPE_EVERY);
+    let timeout = SCRAPE_TIMEOUT.min(every);
+    let mut shown: Option<SourceState> = None;
+    let syncing = observe(&cluster, Change::Source { source, state: SourceState::Syncing });
+    if !tx.send(vec![syncing]).await {
+        return;
+    }
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // The pod list is one small request per selector: it gets the full timeout even when
+        // the interval is shorter.
+        let (mut out, state) = match tokio::time::timeout(SCRAPE_TIMEOUT, discover(&client, selectors)).await
+        {
+            Ok(Ok(targets)) => {
+                let results: Vec<Scraped> = futures::stream::iter(targets)
+                    .map(|t| {
+                        let client = &client;
+                        async move {
+                            let result = fetch(client, &t, timeout).await;
+                            (t, Timestamp::now(), result)
+                        }
+                    })
+                    .buffer_unordered(PARALLEL_SCRAPES)
+                    .collect()
+                    .await;
+                round(results)
+            }
+            Ok(Err(kube::Error::Api(s))) if s.code == 403 => {
+                (Vec::new(), SourceState::Forbidden { message: s.message.clone() })
+            }
+            Ok(Err(e)) => (Vec::new(), SourceState::Error { message: super::chain(&e) }),
+            Err(_) => (
+                Vec::new(),
+                SourceState::Error {
+                    message: format!("pod list: no answer within {} s", SCRAPE_TIMEOUT.as_secs()),
+                },
+            ),
+        };
+        if shown.as_ref() != Some(&state) {
+            shown = Some(state.clone());
+            out.push(observe(&cluster, Change::Source { source, state }));
+        }
+        if !out.is_empty() && !tx.send(out).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    const SELECTOR: TargetSelector = TargetSelector {
+        kind: TargetKind::DcgmExporter,
+        label: "app",
+        values: &["nvidia-dcgm-exporter"],
+        port_names: &["metrics"],
+        default_port: 9400,
+    };
+
+    #[test]
+    fn a_target_knows_the_node_its_pod_runs_on() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "nvidia-dcgm-exporter-x", "namespace": "gpu-operator",
+                "labels": {"app": "nvidia-dcgm-exporter"}},
+            "spec": {"nodeName": "gpu-1", "containers": [{"name": "e", "ports": [{"name": "metrics", "containerPort": 9400}]}]},
+            "status": {"phase": "Running"},
+        }))
+        .unwrap();
+        let t = target(&pod, &SELECTOR).unwrap();
+        assert_eq!((t.node.as_deref(), t.port, t.kind), (Some("gpu-1"), 9400, TargetKind::DcgmExporter));
+        assert_eq!(
+            t.proxy_path(),
+            "/api/v1/namespaces/gpu-operator/pods/nvidia-dcgm-exporter-x:9400/proxy/metrics"
+        );
+    }
+}
