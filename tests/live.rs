@@ -9,8 +9,8 @@ mod support;
 use std::time::Duration;
 
 use fleettop::model::{
-    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, PipelineComponent, PipelineHealth,
-    SourceKind, SourceState,
+    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, GpuDevice, IDLE_FLAG_AFTER,
+    PipelineComponent, PipelineHealth, SourceKind, SourceState,
 };
 use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
 use fleettop::sources::{ObservationReceiver, channel};
@@ -610,6 +610,148 @@ async fn a_prometheus_server_is_found_on_its_web_port_and_its_remote_write_queue
             .iter()
             .any(|r| r.path == "/api/v1/namespaces/monitoring/pods/prometheus-k8s-0:9090/proxy/metrics"),
         "scraped on the port named web, not the reloader's"
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
+
+/// A Running dcgm-exporter pod on `node`, labelled as the GPU Operator (`app`) or the
+/// dcgm-exporter Helm chart (`app.kubernetes.io/name`) labels it, port named `port_name`.
+fn dcgm_exporter_pod(name: &str, node: &str, label: (&str, &str), port_name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "gpu-operator", "labels": {label.0: label.1}},
+        "spec": {"nodeName": node, "containers": [{"name": "nvidia-dcgm-exporter", "image": "nvcr.io/nvidia/k8s/dcgm-exporter",
+            "ports": [{"name": port_name, "containerPort": 9400}]}]},
+        "status": {"phase": "Running"}})
+}
+
+const OPERATOR: (&str, &str) = ("app", "nvidia-dcgm-exporter");
+const HELM_CHART: (&str, &str) = ("app.kubernetes.io/name", "dcgm-exporter");
+
+/// The real scrape's first T4 (tests/fixtures/real/gpu, DataDog's fixture) as the exporter on
+/// `node` with the pod mapping on would serve it: `Hostname` names the node (the GPU Operator
+/// sets `NODE_NAME`) and every series carries the pod labels, in the shape of the fixture's
+/// A10G line. Its utilisation is 0 %: idle.
+fn dcgm_scrape(node: &str, pod: &str) -> String {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real/gpu/dcgm-exporter-scrape-datadog-fixture.txt");
+    let fixture = std::fs::read_to_string(file).unwrap();
+    let host = r#"Hostname="424773df46e0""#;
+    assert!(fixture.contains(&format!("{host},DCGM_FI_DRIVER_VERSION")), "the fixture changed");
+    fixture
+        .lines()
+        .filter(|l| l.starts_with('#') || l.contains(host))
+        .map(|l| {
+            let l = l.replace(host, &format!(r#"Hostname="{node}""#));
+            let l = l.replacen("\"}", &format!(r#"",container="main",namespace="ml",pod="{pod}"}}"#), 1);
+            format!("{l}\n")
+        })
+        .collect()
+}
+
+fn dcgm_state(s: &FleetState, cluster: &str) -> Option<SourceState> {
+    s.clusters().get(&id(cluster)).and_then(|c| c.sources.get(&SourceKind::Dcgm)).cloned()
+}
+
+fn devices(s: &FleetState) -> Vec<GpuDevice> {
+    s.gpu_nodes().values().flat_map(|n| n.devices.clone()).collect()
+}
+
+#[tokio::test]
+async fn dcgm_exporter_utilisation_and_pods_land_in_the_gpu_node_records() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(dcgm_exporter_pod("nvidia-dcgm-exporter-7x2kq", "h100-1", OPERATOR, "metrics"));
+    server.set_metrics("gpu-operator", "nvidia-dcgm-exporter-7x2kq", &dcgm_scrape("h100-1", "running-0"));
+    // An exporter on a node the nodes watch does not know: its GPUs make no record.
+    server.add(dcgm_exporter_pod("nvidia-dcgm-exporter-ghost", "ghost-9", OPERATOR, "metrics"));
+    server.set_metrics("gpu-operator", "nvidia-dcgm-exporter-ghost", &dcgm_scrape("ghost-9", "other-0"));
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "settled with the GPU's telemetry", |s| {
+        settled(s, &id("a")) && dcgm_state(s, "a") == Some(SourceState::Live) && !devices(s).is_empty()
+    })
+    .await;
+    assert_eq!(state.gpu_nodes().len(), 1, "no record for ghost-9: {:?}", state.gpu_nodes());
+    let node = state.gpu_nodes().values().next().unwrap();
+    assert_eq!((node.name.as_str(), node.capacity, node.allocated), ("h100-1", 8, 2), "merged, not replaced");
+    assert_eq!(node.devices.len(), 1, "{node:?}");
+    let d = &node.devices[0];
+    assert_eq!((d.index, d.uuid.as_str()), (0, "GPU-20c56d28-0da5-6d26-a36a-e7af1ce2586e"));
+    assert_eq!((d.product.as_deref(), d.pod.as_deref()), (Some("Tesla T4"), Some("ml/running-0")));
+    assert_eq!((d.utilization_pct, d.memory_used_mib, d.memory_total_mib), (Some(0.0), Some(0), Some(15109)));
+    assert_eq!(d.temperature_c, Some(25.0));
+    assert!(
+        d.under_idle_line() && d.idle_since.is_some(),
+        "idle under its pod since the first scrape: {d:?}"
+    );
+    assert!(!d.idle_but_allocated(state.now()), "not flagged before IDLE_FLAG_AFTER");
+    let since = d.idle_since.unwrap();
+    assert!(d.idle_but_allocated(since + IDLE_FLAG_AFTER));
+
+    // The pod gets busy: the next record says so, and the idle stretch ends.
+    let busy: String = dcgm_scrape("h100-1", "running-0")
+        .lines()
+        .map(
+            |l| if l.starts_with("DCGM_FI_DEV_GPU_UTIL{") { l.replace("} 0", "} 93") } else { l.to_string() },
+        )
+        .map(|l| l + "\n")
+        .collect();
+    server.set_metrics("gpu-operator", "nvidia-dcgm-exporter-7x2kq", &busy);
+    until(&mut state, &mut rx, "the busy sample", |s| {
+        devices(s).iter().any(|d| d.utilization_pct == Some(93.0))
+    })
+    .await;
+    let d = &devices(&state)[0];
+    assert_eq!((d.idle_since, d.pod.as_deref()), (None, Some("ml/running-0")));
+    // Idle again: a new stretch, from a later scrape.
+    server.set_metrics("gpu-operator", "nvidia-dcgm-exporter-7x2kq", &dcgm_scrape("h100-1", "running-0"));
+    until(&mut state, &mut rx, "idle again", |s| devices(s).iter().any(|d| d.utilization_pct == Some(0.0)))
+        .await;
+    assert!(devices(&state)[0].idle_since.is_some_and(|t| t > since), "{:?}", devices(&state));
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| r.path
+            == "/api/v1/namespaces/gpu-operator/pods/nvidia-dcgm-exporter-7x2kq:9400/proxy/metrics"),
+        "scraped through the pod proxy on the port named metrics"
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
+
+#[tokio::test]
+async fn a_refused_proxy_makes_dcgm_forbidden_and_leaves_the_other_sources_alone() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(dcgm_exporter_pod("dcgm-exporter-abcde", "h100-1", HELM_CHART, "gpu-metrics"));
+    server.set_metrics("gpu-operator", "dcgm-exporter-abcde", &dcgm_scrape("h100-1", "running-0"));
+    server.forbid("pods/proxy");
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "settled with the proxy refused", |s| settled(s, &id("a"))).await;
+    let sources = state.clusters()[&id("a")].sources.clone();
+    assert!(
+        matches!(&sources[&SourceKind::Dcgm], SourceState::Forbidden { message }
+            if message.contains("cannot get resource \"pods/proxy\"")),
+        "{sources:?}"
+    );
+    for other in [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods, SourceKind::Namespaces] {
+        assert_eq!(sources[&other], SourceState::Live, "{other:?} is unaffected: {sources:?}");
+    }
+    assert_eq!(sources[&SourceKind::Pipelines], SourceState::NotInstalled, "no collector: {sources:?}");
+    let node = state.gpu_nodes().values().next().unwrap();
+    assert_eq!((node.allocated, node.devices.len()), (2, 0), "the node is there, without telemetry");
+
+    server.allow("pods/proxy");
+    until(&mut state, &mut rx, "the proxy allowed", |s| {
+        dcgm_state(s, "a") == Some(SourceState::Live) && !devices(s).is_empty()
+    })
+    .await;
+    assert_eq!(devices(&state)[0].pod.as_deref(), Some("ml/running-0"));
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/api/v1/namespaces/gpu-operator/pods/dcgm-exporter-abcde:9400/proxy/metrics"),
+        "the Helm chart's exporter, on its port named gpu-metrics"
     );
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }

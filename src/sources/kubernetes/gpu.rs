@@ -1,6 +1,8 @@
 //! GPU capacity and demand of one cluster: nodes with accelerators (with the GPUs that
 //! running pods hold on them) and pods that wait for GPUs. One task watches both, because a
-//! node's "allocated" changes when pods do.
+//! node's "allocated" changes when pods do. A node's per-GPU telemetry comes from the DCGM
+//! task through a shared [`Telemetry`]: it is put in every record of the node, and the nodes
+//! a scrape round reported are emitted again.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,6 +12,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
+use super::dcgm::Telemetry;
 use super::project;
 use super::teams::NamespaceTeams;
 use super::watch::{BATCH, Recovery, classify, observe};
@@ -30,6 +33,8 @@ struct GpuView {
     held: HashMap<String, (String, u32)>,
     /// Pending GPU pods sent, by key.
     pending: HashMap<String, ()>,
+    /// Per-node devices from DCGM.
+    telemetry: Telemetry,
 }
 
 impl GpuView {
@@ -40,6 +45,9 @@ impl GpuView {
     fn node_record(&self, name: &str) -> Option<Record> {
         let mut n = self.nodes.get(name)?.clone();
         n.allocated = self.allocated(name);
+        if let Some(devices) = self.telemetry.devices(name) {
+            n.devices = devices;
+        }
         Some(Record::GpuNode(n))
     }
 }
@@ -50,12 +58,15 @@ fn pod_key(p: &Pod) -> String {
 
 /// Watches nodes and pods of `client`'s cluster forever and sends GPU observations.
 ///
-/// A pending pod's team is its `team_label`, else its namespace's (from `teams`).
+/// A pending pod's team is its `team_label`, else its namespace's (from `teams`). GPU node
+/// records carry the devices `telemetry` holds for them, and are sent again when it says
+/// they changed.
 pub async fn run(
     client: Client,
     cluster: ClusterId,
     team_label: String,
     teams: NamespaceTeams,
+    telemetry: Telemetry,
     tx: ObservationSender,
 ) {
     let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
@@ -65,7 +76,8 @@ pub async fn run(
         .default_backoff()
         .map(|e| Watched::Pod(Box::new(e)));
     let mut stream = std::pin::pin!(futures::stream::select(nodes, pods).ready_chunks(BATCH));
-    let mut view = GpuView::default();
+    let mut devices_changed = telemetry.subscribe();
+    let mut view = GpuView { telemetry, ..GpuView::default() };
     let mut states: BTreeMap<SourceKind, SourceState> = BTreeMap::new();
     let start = [SourceKind::Nodes, SourceKind::Pods]
         .into_iter()
@@ -99,6 +111,11 @@ pub async fn run(
             }
             () = maybe(nodes_recovered) => reported.push((SourceKind::Nodes, SourceState::Live)),
             () = maybe(pods_recovered) => reported.push((SourceKind::Pods, SourceState::Live)),
+            Ok(()) = devices_changed.changed() => {
+                for node in view.telemetry.take_changed() {
+                    upsert_node(&view, &node, &cluster, &mut out);
+                }
+            }
         }
         for (source, state) in reported {
             let state = recovery.entry(source).or_default().note(state);

@@ -3,6 +3,7 @@
 //! Read-only: only GET/LIST/WATCH requests are ever made. kube types stay in this module.
 
 pub mod custom;
+pub mod dcgm;
 pub mod discovery;
 pub mod gpu;
 pub mod kueue;
@@ -34,7 +35,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sources every cluster runs; a cluster has finished its initial sync when each of
 /// them has reported something other than "syncing" (optional ones report "not installed"
 /// once discovery says the cluster does not serve them).
-pub const SOURCES: [SourceKind; 10] = [
+pub const SOURCES: [SourceKind; 11] = [
     SourceKind::Events,
     SourceKind::Nodes,
     SourceKind::Pods,
@@ -45,6 +46,7 @@ pub const SOURCES: [SourceKind; 10] = [
     SourceKind::Gatekeeper,
     SourceKind::AdmissionPolicies,
     SourceKind::Pipelines,
+    SourceKind::Dcgm,
 ];
 
 /// True when `cluster` has finished its initial sync, or cannot (unreachable, refused).
@@ -97,7 +99,8 @@ pub struct Options {
     pub rediscover_every: Duration,
     /// Labels and annotations the projections read (team, owner, ticket, expiry).
     pub projection: Arc<ProjectionConfig>,
-    /// Interval between telemetry-pipeline scrape rounds (see [`pipelines`]).
+    /// Interval between scrape rounds of telemetry pipelines ([`pipelines`]) and GPU
+    /// exporters ([`dcgm`]).
     pub scrape_every: Duration,
 }
 
@@ -158,9 +161,12 @@ pub async fn run_cluster_with(
     };
     // Only Warning events can be denials: let the API server filter the rest out.
     let warnings = watcher::Config::default().fields("type=Warning");
+    // DCGM scrapes land in the GPU node records the nodes+pods task emits.
+    let telemetry = dcgm::Telemetry::default();
     tokio::join!(
         probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
         pipelines::run(client.clone(), cluster.clone(), tx.clone(), options.scrape_every),
+        dcgm::run(client.clone(), cluster.clone(), tx.clone(), options.scrape_every, telemetry.clone()),
         pump(
             Api::<Event>::all(client.clone()),
             warnings,
@@ -196,6 +202,7 @@ pub async fn run_cluster_with(
                     cluster.clone(),
                     options.projection.team_label.clone(),
                     teams.clone(),
+                    telemetry,
                     tx.clone()
                 ),
             );
