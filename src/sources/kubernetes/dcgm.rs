@@ -1,7 +1,7 @@
 //! GPU utilisation from NVIDIA dcgm-exporter pods, scraped through the API server's pod proxy
 //! with the machinery of [`super::scrape`] (every [`super::Options::scrape_every`], in
-//! parallel, with timeouts), parsed by [`parse::dcgm`], and merged into the GPU node records
-//! that the nodes+pods task ([`super::gpu`]) emits.
+//! parallel, with timeouts), parsed by [`crate::sources::parse::dcgm`], and merged into the
+//! GPU node records that the nodes+pods task ([`super::gpu`]) emits.
 //!
 //! The merge: each round publishes every node's devices in a [`Telemetry`] shared with the
 //! nodes+pods task, which puts them in the node's record whenever it emits one, and re-emits
