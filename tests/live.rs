@@ -855,3 +855,66 @@ async fn why_joins_a_blocked_pod_from_two_reporters_to_its_policy_and_exception(
     assert_eq!(none.status.code(), Some(1));
     server.shutdown().await;
 }
+
+/// A Fluent Bit agent as its Helm chart deploys it: HTTP server on the port named `http`.
+fn fluent_bit_pod(name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "logging",
+            "labels": {"app.kubernetes.io/name": "fluent-bit", "app.kubernetes.io/instance": "fluent-bit"}},
+        "spec": {"nodeName": "cpu-1", "containers": [{"name": "fluent-bit", "image": "cr.fluentbit.io/fluent/fluent-bit",
+            "ports": [{"name": "http", "containerPort": 2020}]}]},
+        "status": {"phase": "Running"}})
+}
+
+#[tokio::test]
+async fn fluent_bit_is_scraped_on_its_own_path_and_its_dropped_records_are_losses() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(fluent_bit_pod("fluent-bit-x7k2p"));
+    // The real v1.9.1 dump (millisecond timestamps on samples), then the same agent later: 100
+    // more records in, 80 out, 20 dropped by the output.
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real/fluentbit/fluentbit-v1.9.1-api-v1-datadog-fixture.txt");
+    let dump = std::fs::read_to_string(file).unwrap();
+    let later = dump
+        .replace(
+            r#"fluentbit_input_records_total{name="dummy.0"} 34 "#,
+            r#"fluentbit_input_records_total{name="dummy.0"} 134 "#,
+        )
+        .replace(
+            r#"fluentbit_output_proc_records_total{name="stdout.0"} 64 "#,
+            r#"fluentbit_output_proc_records_total{name="stdout.0"} 144 "#,
+        )
+        .replace(
+            r#"fluentbit_output_dropped_records_total{name="stdout.0"} 0 "#,
+            r#"fluentbit_output_dropped_records_total{name="stdout.0"} 20 "#,
+        );
+    assert_ne!(dump, later, "the fixture changed");
+    server.set_metrics("logging", "fluent-bit-x7k2p", &dump);
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "the agent scraped once", |s| {
+        settled(s, &id("a")) && pipelines_state(s, "a") == Some(SourceState::Live)
+    })
+    .await;
+    server.set_metrics("logging", "fluent-bit-x7k2p", &later);
+    until(&mut state, &mut rx, "the agent's rates", |s| {
+        components(s).iter().any(|p| p.kind == ComponentKind::Exporter && p.enqueue_failed_per_s > 0.0)
+    })
+    .await;
+    let all = components(&state);
+    let output = all.iter().find(|p| p.kind == ComponentKind::Exporter && p.name == "stdout.0").unwrap();
+    assert_eq!((output.workload.as_str(), output.signal.label()), ("logging/fluent-bit-x7k2p", "logs"));
+    assert!((output.sent_per_s / output.enqueue_failed_per_s - 4.0).abs() < 1e-9, "{output:?}");
+    assert_eq!(output.health(), PipelineHealth::Losing, "records the output dropped are gone");
+    let input = all.iter().find(|p| p.kind == ComponentKind::Receiver && p.name == "dummy.0").unwrap();
+    assert!(input.accepted_per_s > 0.0, "{input:?}");
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| r.path
+            == "/api/v1/namespaces/logging/pods/fluent-bit-x7k2p:2020/proxy/api/v1/metrics/prometheus"),
+        "Fluent Bit's metrics path, through the pod proxy, on the port named http"
+    );
+    assert!(requests.iter().all(|r| r.method == "GET"));
+    server.shutdown().await;
+}

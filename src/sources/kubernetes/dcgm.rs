@@ -30,7 +30,7 @@ use jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use tokio::sync::watch;
 
-use super::scrape::{ScrapeFailure, Scraped, TargetKind, TargetSelector, run_rounds};
+use super::scrape::{METRICS_PATH, ScrapeFailure, Scraped, TargetKind, TargetSelector, run_rounds};
 use crate::model::{ClusterId, GpuDevice, SourceKind, SourceState};
 use crate::sources::ObservationSender;
 use crate::sources::parse::dcgm::{self, Exporter};
@@ -47,6 +47,7 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["nvidia-dcgm-exporter"],
         port_names: EXPORTER_PORTS,
         default_port: 9400,
+        path: METRICS_PATH,
     },
     TargetSelector {
         kind: TargetKind::DcgmExporter,
@@ -54,6 +55,7 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["dcgm-exporter"],
         port_names: EXPORTER_PORTS,
         default_port: 9400,
+        path: METRICS_PATH,
     },
 ];
 
@@ -255,6 +257,7 @@ mod tests {
             port: 9400,
             kind: TargetKind::DcgmExporter,
             node: Some(node.into()),
+            path: super::super::scrape::METRICS_PATH,
         }
     }
 

@@ -40,7 +40,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::Client;
 
-use super::scrape::{ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds};
+use super::scrape::{METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds};
 use super::watch::observe;
 use crate::model::{
     Change, ClusterId, ComponentKind, Observation, PipelineComponent, Record, RecordKind, Signal, SourceKind,
@@ -59,7 +59,8 @@ const COLLECTOR_PORTS: &[&str] = &["metrics", "http-metrics", "monitoring"];
 ///   (its `name` is `<cr>-collector`, so it needs its own entry) and a container port named
 ///   `metrics`;
 /// * the Prometheus Operator and the prometheus-community chart set
-///   `app.kubernetes.io/name: prometheus`; the operator names the port `web`.
+///   `app.kubernetes.io/name: prometheus`; the operator names the port `web`;
+/// * Fluent Bit (its chart and the older logging manifests), on its own metrics path.
 pub const SELECTORS: &[TargetSelector] = &[
     TargetSelector {
         kind: TargetKind::Collector,
@@ -67,6 +68,7 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["opentelemetry-collector", "otelcol", "otel-collector"],
         port_names: COLLECTOR_PORTS,
         default_port: 8888,
+        path: METRICS_PATH,
     },
     TargetSelector {
         kind: TargetKind::Collector,
@@ -74,6 +76,7 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["opentelemetry-collector"],
         port_names: COLLECTOR_PORTS,
         default_port: 8888,
+        path: METRICS_PATH,
     },
     TargetSelector {
         kind: TargetKind::Prometheus,
@@ -81,6 +84,27 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["prometheus"],
         port_names: &["web", "http-web", "metrics", "http-metrics", "monitoring"],
         default_port: 9090,
+        path: METRICS_PATH,
+    },
+    // Fluent Bit's Helm chart sets `app.kubernetes.io/name: fluent-bit` and names the HTTP
+    // server's port `http` (2020); the older manifests (fluent-bit-kubernetes-logging) set
+    // `k8s-app: fluent-bit-logging`. The metrics need `HTTP_Server On` in the service config,
+    // as the chart sets; the v1 path is served by every version since 1.x.
+    TargetSelector {
+        kind: TargetKind::FluentBit,
+        label: "app.kubernetes.io/name",
+        values: &["fluent-bit"],
+        port_names: &["http", "http-metrics", "metrics"],
+        default_port: 2020,
+        path: "/api/v1/metrics/prometheus",
+    },
+    TargetSelector {
+        kind: TargetKind::FluentBit,
+        label: "k8s-app",
+        values: &["fluent-bit-logging", "fluent-bit"],
+        port_names: &["http", "http-metrics", "metrics"],
+        default_port: 2020,
+        path: "/api/v1/metrics/prometheus",
     },
 ];
 
@@ -229,6 +253,7 @@ mod tests {
             port: 8888,
             kind: TargetKind::Collector,
             node: None,
+            path: METRICS_PATH,
         }
     }
 

@@ -50,6 +50,8 @@ pub enum TargetKind {
     Prometheus,
     /// An NVIDIA dcgm-exporter (`:9400/metrics`).
     DcgmExporter,
+    /// A Fluent Bit agent (`:2020/api/v1/metrics/prometheus`).
+    FluentBit,
 }
 
 /// One way to find pods to scrape: pods whose `label` has one of `values`.
@@ -65,7 +67,13 @@ pub struct TargetSelector {
     pub port_names: &'static [&'static str],
     /// The port when no container port has one of those names.
     pub default_port: u16,
+    /// The HTTP path of the metrics on that port (`/metrics`; Fluent Bit serves them under
+    /// `/api/v1/metrics/prometheus`).
+    pub path: &'static str,
 }
+
+/// The usual metrics path.
+pub const METRICS_PATH: &str = "/metrics";
 
 impl TargetSelector {
     /// The Kubernetes label selector (`key=value` or `key in (a,b)`).
@@ -96,6 +104,8 @@ pub struct Target {
     pub kind: TargetKind,
     /// The node it runs on (`spec.nodeName`), when scheduled.
     pub node: Option<String>,
+    /// The metrics path on the port, starting with `/`.
+    pub path: &'static str,
 }
 
 impl Target {
@@ -106,7 +116,7 @@ impl Target {
 
     /// The API server path of its metrics through the pod proxy.
     pub fn proxy_path(&self) -> String {
-        format!("/api/v1/namespaces/{}/pods/{}:{}/proxy/metrics", self.namespace, self.name, self.port)
+        format!("/api/v1/namespaces/{}/pods/{}:{}/proxy{}", self.namespace, self.name, self.port, self.path)
     }
 }
 
@@ -139,6 +149,7 @@ pub fn target(pod: &Pod, selector: &TargetSelector) -> Option<Target> {
         port,
         kind: selector.kind,
         node: pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()),
+        path: selector.path,
     })
 }
 
@@ -279,6 +290,7 @@ mod tests {
         values: &["nvidia-dcgm-exporter"],
         port_names: &["metrics"],
         default_port: 9400,
+        path: METRICS_PATH,
     };
 
     #[test]
