@@ -167,35 +167,43 @@ fn minute(t: Timestamp) -> i64 {
     t.as_second().div_euclid(60)
 }
 
+/// Adds `n` occurrences at minute `m` to a history kept sorted by minute; the usual case (the
+/// latest minute, or a later one) is O(1).
 fn add(h: &mut Vec<(i64, u64)>, m: i64, n: u64) {
-    match h.iter_mut().find(|(x, _)| *x == m) {
-        Some((_, c)) => *c += n,
-        None => {
-            h.push((m, n));
-            h.sort_by_key(|(x, _)| *x);
-        }
+    match h.last_mut() {
+        Some((last, c)) if *last == m => *c += n,
+        Some((last, _)) if *last > m => match h.binary_search_by_key(&m, |(x, _)| *x) {
+            Ok(i) => h[i].1 += n,
+            Err(i) => h.insert(i, (m, n)),
+        },
+        _ => h.push((m, n)),
     }
 }
 
 /// `count` occurrences over first..last seen: one at each end, the rest evenly between,
-/// only the last [`HISTORY_MINUTES`] kept.
+/// only the last [`HISTORY_MINUTES`] kept. Built in one ordered pass.
 fn spread(h: &mut Vec<(i64, u64)>, d: &Denial) {
     let (first, last) = (minute(d.first_seen), minute(d.last_seen).max(minute(d.first_seen)));
     if d.count <= 1 || first == last {
         add(h, last, d.count.max(1));
         return;
     }
-    add(h, last, 1);
     let from = first.max(last - HISTORY_MINUTES);
+    let span = (last - from) as usize;
+    let mut bins = vec![0u64; span + 1];
+    bins[span] += 1;
     if from == first {
-        add(h, first, 1);
+        bins[0] += 1;
     }
     let rest = d.count - 2 + u64::from(from != first);
-    let span = (last - from).max(1) as u64;
-    for i in 0..span {
-        let share = rest * (i + 1) / span - rest * i / span;
-        if share > 0 {
-            add(h, from + i as i64, share);
+    let n = span as u64;
+    for (i, bin) in bins.iter_mut().take(span).enumerate() {
+        let i = i as u64;
+        *bin += rest * (i + 1) / n - rest * i / n;
+    }
+    for (i, c) in bins.into_iter().enumerate() {
+        if c > 0 {
+            add(h, from + i as i64, c);
         }
     }
 }
