@@ -61,17 +61,31 @@ impl MergedDenials {
     pub fn rate(&self, row: &RecordId, raw: &Table<Denial>, now: Timestamp, bins: usize) -> Vec<u64> {
         let end = minute(now);
         let start = end - bins as i64 + 1;
-        let mut by_reporter: BTreeMap<Reporter, Vec<u64>> = BTreeMap::new();
+        // Drawn for every visible row of every frame: a small vector, no allocation per
+        // member beyond the series themselves.
+        let mut by_reporter: Vec<(Reporter<'_>, Vec<u64>)> = Vec::new();
         for id in self.members(row) {
             let (Some(d), Some(h)) = (raw.get(id), self.history.get(id)) else { continue };
-            let series = by_reporter.entry(reporter(d)).or_insert_with(|| vec![0; bins]);
-            for (m, n) in h {
-                if (start..=end).contains(m) {
+            let who = reporter(d);
+            let i = match by_reporter.iter().position(|(r, _)| *r == who) {
+                Some(i) => i,
+                None => {
+                    by_reporter.push((who, vec![0; bins]));
+                    by_reporter.len() - 1
+                }
+            };
+            let series = &mut by_reporter[i].1;
+            for (m, n) in h.iter().rev().take_while(|(m, _)| *m >= start) {
+                if *m <= end {
                     series[(m - start) as usize] += n;
                 }
             }
         }
-        by_reporter.into_values().max_by_key(|s| s.iter().sum::<u64>()).unwrap_or_else(|| vec![0; bins])
+        by_reporter
+            .into_iter()
+            .map(|(_, s)| s)
+            .max_by_key(|s| s.iter().sum::<u64>())
+            .unwrap_or_else(|| vec![0; bins])
     }
 
     /// Brings the rows up to date after the source record `id` changed in `raw` (inserted,
@@ -144,11 +158,11 @@ impl MergedDenials {
 }
 
 /// A source of denial reports: the evidence kind and, for events, the reason.
-type Reporter = (EvidenceSource, String);
+type Reporter<'a> = (EvidenceSource, &'a str);
 
 /// Who reported `d`: its first piece of evidence's kind, with the event reason that
 /// [`crate::sources::kubernetes::project::denial`] writes at the end of the reference.
-fn reporter(d: &Denial) -> Reporter {
+fn reporter(d: &Denial) -> Reporter<'_> {
     match d.evidence.first() {
         Some(e) => {
             let reason = e
@@ -157,9 +171,9 @@ fn reporter(d: &Denial) -> Reporter {
                 .and_then(|(_, r)| r.strip_suffix(')'))
                 .filter(|_| e.source == EvidenceSource::Event)
                 .unwrap_or("");
-            (e.source, reason.to_string())
+            (e.source, reason)
         }
-        None => (EvidenceSource::Object, String::new()),
+        None => (EvidenceSource::Object, ""),
     }
 }
 
@@ -288,7 +302,7 @@ fn merge(key: &str, members: &[&Denial]) -> Denial {
 /// The largest count any one reporter gives; within a reporter, the counts of different
 /// objects add up (one object's records count once, by their largest count).
 fn count(members: &[&Denial]) -> u64 {
-    let mut per: BTreeMap<Reporter, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut per: BTreeMap<Reporter<'_>, BTreeMap<String, u64>> = BTreeMap::new();
     for d in members {
         let by_object = per.entry(reporter(d)).or_default();
         let n = by_object.entry(d.object.display()).or_default();
