@@ -918,3 +918,52 @@ async fn fluent_bit_is_scraped_on_its_own_path_and_its_dropped_records_are_losse
     assert!(requests.iter().all(|r| r.method == "GET"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_collector_with_labels_of_its_own_is_found_once_configured() {
+    use fleettop::sources::kubernetes::scrape::{TargetKind, TargetSelector};
+    let server = TestApiServer::start().await;
+    seed(&server);
+    // Deployed by hand: none of the chart's or the operator's labels.
+    server.add(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "edge-gw-0", "namespace": "telemetry", "labels": {"app": "edge-gateway"}},
+        "spec": {"containers": [{"name": "otelcol", "image": "otel/opentelemetry-collector-contrib",
+            "ports": [{"name": "prom", "containerPort": 9464}]}]},
+        "status": {"phase": "Running"}}));
+    server.set_metrics("telemetry", "edge-gw-0", &otel_dump());
+    // Without configuration: nothing is found.
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "plain", &mut state);
+    until(&mut state, &mut rx, "settled", |s| {
+        settled(s, &id("plain")) && pipelines_state(s, "plain").is_some_and(|p| p != SourceState::Syncing)
+    })
+    .await;
+    assert_eq!(pipelines_state(&state, "plain"), Some(SourceState::NotInstalled));
+    // `[[pipelines.targets]]` kind = "collector", label = "app", values = ["edge-gateway"],
+    // port_names = ["prom"].
+    let configured = TargetSelector::configured(
+        TargetKind::Collector,
+        "app",
+        &["edge-gateway".to_string()],
+        &["prom".to_string()],
+        8888,
+        "/metrics",
+    );
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml("configured")).unwrap();
+    let (tx, mut rx) = channel(64);
+    state.add_cluster(id("configured"));
+    let options = Options { extra_targets: std::sync::Arc::new(vec![configured]), ..fast_options() };
+    tokio::spawn(run_cluster_with(kubeconfig, id("configured"), tx, options));
+    until(&mut state, &mut rx, "the configured collector scraped", |s| {
+        pipelines_state(s, "configured") == Some(SourceState::Live)
+    })
+    .await;
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/v1/namespaces/telemetry/pods/edge-gw-0:9464/proxy/metrics"),
+        "on the port the configuration names"
+    );
+    server.shutdown().await;
+}

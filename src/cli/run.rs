@@ -384,7 +384,9 @@ fn spawn_clusters(
     selected: Vec<SelectedCluster>,
     tx: &sources::ObservationSender,
 ) {
+    let options = source_options();
     for c in selected {
+        let options = options.clone();
         let id = ClusterId::new(&c.context);
         if let Some(path) = c.audit_log.clone() {
             rt.spawn(sources::auditlog::run(path, id.clone(), tx.clone(), sources::auditlog::POLL_EVERY));
@@ -401,8 +403,40 @@ fn spawn_clusters(
                 };
                 tx.send(vec![obs]).await;
             }
-            sources::kubernetes::run_cluster(kubeconfig, id, tx).await;
+            sources::kubernetes::run_cluster_with(kubeconfig, id, tx, options).await;
         });
+    }
+}
+
+/// The live sources' options from `config.toml`'s `[pipelines]` (its warnings are shown by
+/// the UI and logged here).
+fn source_options() -> sources::kubernetes::Options {
+    use crate::ui::config_pipelines::ExtraKind;
+    use sources::kubernetes::scrape::{TargetKind, TargetSelector};
+    let dir = crate::ui::config::default_config_dir();
+    let (config, warnings) = crate::ui::config::load(dir.as_deref(), None, None, false);
+    for w in &warnings {
+        tracing::warn!(%w, "config");
+    }
+    let pipelines = config.pipelines;
+    let extra_targets = pipelines
+        .targets
+        .iter()
+        .map(|t| {
+            let kind = match t.kind {
+                ExtraKind::Collector => TargetKind::Collector,
+                ExtraKind::Prometheus => TargetKind::Prometheus,
+                ExtraKind::FluentBit => TargetKind::FluentBit,
+                ExtraKind::Dcgm => TargetKind::DcgmExporter,
+            };
+            TargetSelector::configured(kind, &t.label, &t.values, &t.port_names, t.port, &t.path)
+        })
+        .collect();
+    let defaults = sources::kubernetes::Options::default();
+    sources::kubernetes::Options {
+        scrape_every: pipelines.scrape_every.unwrap_or(defaults.scrape_every),
+        extra_targets: std::sync::Arc::new(extra_targets),
+        ..defaults
     }
 }
 

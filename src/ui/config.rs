@@ -9,6 +9,8 @@
 //! - `config.toml`: `theme = "light"`, `keymap = "vim"`, and a `[prices]` table of US dollars
 //!   per GPU-hour by product or flavor for the Cost pane and `fleettop report`
 //!   (`h100 = 3.10`, `"a100-spot" = 1.2`, `default = 1.5`; see [`crate::analytics::prices`]);
+//!   and a `[pipelines]` section for live mode (scrape interval, extra pods to scrape; see
+//!   [`super::config_pipelines`]);
 //! - `theme.toml`: a partial overlay of `[palette]` and `[styles]` on the chosen theme
 //!   (`inherits = "light"` picks another base);
 //! - `keymap.toml`: extra `[[bindings]]`; a user binding for a key replaces whatever that key
@@ -43,6 +45,8 @@ pub struct UiConfig {
     pub keymap: Keymap,
     /// GPU prices: the default table with the user's `[prices]` entries applied.
     pub prices: crate::analytics::Prices,
+    /// `[pipelines]`: the scrape interval and extra targets of live mode.
+    pub pipelines: super::config_pipelines::PipelineSettings,
 }
 
 /// One problem in a configuration file (or on the command line), with enough context to fix it.
@@ -110,7 +114,7 @@ pub fn load(
     for (product, usd) in settings.prices {
         prices.set(&product, usd);
     }
-    (UiConfig { theme, keymap, prices }, warnings)
+    (UiConfig { theme, keymap, prices, pipelines: settings.pipelines }, warnings)
 }
 
 /// Orders warnings by file (in the order files were first mentioned), then by line.
@@ -257,6 +261,8 @@ struct Settings {
     keymap: Option<Named>,
     /// `[prices]` entries: product or flavor → US dollars per GPU-hour.
     prices: Vec<(String, f64)>,
+    /// `[pipelines]`.
+    pipelines: super::config_pipelines::PipelineSettings,
 }
 
 /// Reads `config.toml`; a missing file gives the defaults.
@@ -290,8 +296,12 @@ fn settings_from(src: &Source<'_>, table: &DeTable<'_>, warnings: &mut Vec<Confi
                 settings.prices = prices_from(src, value, warnings);
                 continue;
             }
+            "pipelines" => {
+                settings.pipelines = super::config_pipelines::pipelines_from(src, value, warnings);
+                continue;
+            }
             _ => {
-                warnings.push(src.unknown_key(key, value, "", &["theme", "keymap", "prices"]));
+                warnings.push(src.unknown_key(key, value, "", &["theme", "keymap", "prices", "pipelines"]));
                 continue;
             }
         };

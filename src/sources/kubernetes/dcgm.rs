@@ -233,9 +233,15 @@ pub async fn run(
     tx: ObservationSender,
     every: Duration,
     telemetry: Telemetry,
+    extra: &[TargetSelector],
 ) {
     let mut rounds = Rounds::default();
-    run_rounds(client, cluster, tx, SourceKind::Dcgm, SELECTORS, every, |results| {
+    let selectors: Vec<TargetSelector> = SELECTORS
+        .iter()
+        .chain(extra.iter().filter(|s| s.kind == TargetKind::DcgmExporter))
+        .copied()
+        .collect();
+    run_rounds(client, cluster, tx, SourceKind::Dcgm, &selectors, every, |results| {
         let (devices, state) = rounds.round(results);
         telemetry.publish(devices);
         (Vec::new(), state)

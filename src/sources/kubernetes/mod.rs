@@ -102,6 +102,9 @@ pub struct Options {
     /// Interval between scrape rounds of telemetry pipelines ([`pipelines`]) and GPU
     /// exporters ([`dcgm`]).
     pub scrape_every: Duration,
+    /// Extra pods to scrape (`[[pipelines.targets]]` in `config.toml`), beside the built-in
+    /// selectors of the pipelines and DCGM sources.
+    pub extra_targets: Arc<Vec<scrape::TargetSelector>>,
 }
 
 impl Default for Options {
@@ -111,6 +114,7 @@ impl Default for Options {
             rediscover_every: custom::REDISCOVER_EVERY,
             projection: Arc::new(ProjectionConfig::default()),
             scrape_every: scrape::SCRAPE_EVERY,
+            extra_targets: Arc::new(Vec::new()),
         }
     }
 }
@@ -165,8 +169,21 @@ pub async fn run_cluster_with(
     let telemetry = dcgm::Telemetry::default();
     tokio::join!(
         probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
-        pipelines::run(client.clone(), cluster.clone(), tx.clone(), options.scrape_every),
-        dcgm::run(client.clone(), cluster.clone(), tx.clone(), options.scrape_every, telemetry.clone()),
+        pipelines::run(
+            client.clone(),
+            cluster.clone(),
+            tx.clone(),
+            options.scrape_every,
+            &options.extra_targets
+        ),
+        dcgm::run(
+            client.clone(),
+            cluster.clone(),
+            tx.clone(),
+            options.scrape_every,
+            telemetry.clone(),
+            &options.extra_targets
+        ),
         pump(
             Api::<Event>::all(client.clone()),
             warnings,

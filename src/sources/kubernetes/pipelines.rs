@@ -4,8 +4,8 @@
 //! Every round (every [`super::Options::scrape_every`]) one task per cluster, with the shared
 //! machinery of [`super::scrape`]:
 //!
-//! 1. **discovers** the targets: one LIST of pods per entry of [`SELECTORS`] (a const table
-//!    for now; configurable selectors and explicit URLs from the fleet file come later), keeping
+//! 1. **discovers** the targets: one LIST of pods per entry of [`SELECTORS`] and of the user's
+//!    `[[pipelines.targets]]` in `config.toml` (explicit URLs from the fleet file come later), keeping
 //!    Running pods, with the metrics port taken from the first container port whose name the
 //!    entry lists, else the entry's default port;
 //! 2. **scrapes** every target in parallel with `GET
@@ -51,8 +51,7 @@ use crate::sources::parse::{prometheus, rates};
 
 const COLLECTOR_PORTS: &[&str] = &["metrics", "http-metrics", "monitoring"];
 
-/// Where pipeline pods are looked for. A const table for now (configurable selectors are
-/// issue 6's next step):
+/// Where pipeline pods are looked for, beside the user's `[[pipelines.targets]]`:
 /// * the collector Helm chart sets `app.kubernetes.io/name: opentelemetry-collector` (its chart
 ///   name); `otelcol` and `otel-collector` are common hand-written names;
 /// * the OpenTelemetry Operator sets `app.kubernetes.io/component: opentelemetry-collector`
@@ -219,10 +218,23 @@ fn failed(
 
 /// Discovers and scrapes `client`'s cluster every `every` (see [`run_rounds`]),
 /// forever; returns when the app has gone away.
-pub async fn run(client: Client, cluster: ClusterId, tx: ObservationSender, every: Duration) {
+/// `extra` adds the user's selectors (`[[pipelines.targets]]`) to [`SELECTORS`]; those of
+/// other kinds (dcgm-exporters) are left to their own source.
+pub async fn run(
+    client: Client,
+    cluster: ClusterId,
+    tx: ObservationSender,
+    every: Duration,
+    extra: &[TargetSelector],
+) {
     let mut scraper = Scraper::default();
     let round_cluster = cluster.clone();
-    run_rounds(client, cluster, tx, SourceKind::Pipelines, SELECTORS, every, |results| {
+    let selectors: Vec<TargetSelector> = SELECTORS
+        .iter()
+        .chain(extra.iter().filter(|s| s.kind != TargetKind::DcgmExporter))
+        .copied()
+        .collect();
+    run_rounds(client, cluster, tx, SourceKind::Pipelines, &selectors, every, |results| {
         scraper.round(&round_cluster, results)
     })
     .await;

@@ -76,6 +76,33 @@ pub struct TargetSelector {
 pub const METRICS_PATH: &str = "/metrics";
 
 impl TargetSelector {
+    /// A selector the user configured. Selectors are `'static` like the built-in tables; the
+    /// user's few strings are leaked once, when live mode starts, and live as long as the
+    /// process anyway.
+    pub fn configured(
+        kind: TargetKind,
+        label: &str,
+        values: &[String],
+        port_names: &[String],
+        default_port: u16,
+        path: &str,
+    ) -> Self {
+        fn leak(s: &str) -> &'static str {
+            Box::leak(s.to_owned().into_boxed_str())
+        }
+        fn leak_all(items: &[String]) -> &'static [&'static str] {
+            Box::leak(items.iter().map(|s| leak(s)).collect::<Vec<_>>().into_boxed_slice())
+        }
+        TargetSelector {
+            kind,
+            label: leak(label),
+            values: leak_all(values),
+            port_names: leak_all(port_names),
+            default_port,
+            path: leak(path),
+        }
+    }
+
     /// The Kubernetes label selector (`key=value` or `key in (a,b)`).
     pub fn label_selector(&self) -> String {
         match self.values {

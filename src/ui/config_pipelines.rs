@@ -1,0 +1,376 @@
+//! The `[pipelines]` section of `config.toml`: how often telemetry pipelines and GPU exporters
+//! are scraped, and extra pods to scrape beside the built-in label selectors (collectors,
+//! Prometheus servers, Fluent Bit agents or dcgm-exporters deployed with labels of their own).
+//!
+//! ```toml
+//! [pipelines]
+//! scrape_every = "30s"
+//!
+//! [[pipelines.targets]]
+//! kind = "collector"        # collector | prometheus | fluent-bit | dcgm
+//! label = "app"             # pods whose label `app`…
+//! values = ["otel-gateway"] # …has one of these values
+//! port_names = ["metrics"]  # the metrics port, by container port name (optional)
+//! port = 8888               # else this port (optional; the kind's usual port)
+//! path = "/metrics"         # (optional; the kind's usual path)
+//! ```
+//!
+//! A bad entry is skipped with a warning naming the file, line and key; the rest applies.
+
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::config::{ConfigWarning, Source, join_key};
+
+/// The shortest scrape interval accepted.
+pub const MIN_SCRAPE_EVERY: Duration = Duration::from_secs(1);
+
+/// What `[pipelines]` says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineSettings {
+    /// Scrape interval for pipelines and DCGM; `None`: the default (15 s).
+    pub scrape_every: Option<Duration>,
+    /// Extra pods to scrape.
+    pub targets: Vec<ExtraTarget>,
+}
+
+/// What an extra target is, as `kind = "…"` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraKind {
+    /// An OpenTelemetry Collector.
+    Collector,
+    /// A Prometheus server.
+    Prometheus,
+    /// A Fluent Bit agent.
+    FluentBit,
+    /// An NVIDIA dcgm-exporter.
+    Dcgm,
+}
+
+impl ExtraKind {
+    const NAMES: [(&'static str, ExtraKind); 4] = [
+        ("collector", ExtraKind::Collector),
+        ("prometheus", ExtraKind::Prometheus),
+        ("fluent-bit", ExtraKind::FluentBit),
+        ("dcgm", ExtraKind::Dcgm),
+    ];
+
+    /// The usual metrics port and path of this kind.
+    pub fn defaults(self) -> (u16, &'static str) {
+        match self {
+            ExtraKind::Collector => (8888, "/metrics"),
+            ExtraKind::Prometheus => (9090, "/metrics"),
+            ExtraKind::FluentBit => (2020, "/api/v1/metrics/prometheus"),
+            ExtraKind::Dcgm => (9400, "/metrics"),
+        }
+    }
+}
+
+/// One `[[pipelines.targets]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraTarget {
+    /// What the pods are.
+    pub kind: ExtraKind,
+    /// The label key.
+    pub label: String,
+    /// Accepted values.
+    pub values: Vec<String>,
+    /// Container port names, most preferred first.
+    pub port_names: Vec<String>,
+    /// The port when no container port has one of those names.
+    pub port: u16,
+    /// The metrics path, starting with `/`.
+    pub path: String,
+}
+
+/// Reads the `[pipelines]` table.
+pub(crate) fn pipelines_from(
+    src: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> PipelineSettings {
+    let mut out = PipelineSettings::default();
+    let DeValue::Table(table) = value.get_ref() else {
+        let found = value.get_ref().type_str();
+        warnings.push(src.warn(value.span(), "pipelines", format!("expected a table, found {found}")));
+        return out;
+    };
+    for (key, value) in table {
+        match key.get_ref().as_ref() {
+            "scrape_every" => out.scrape_every = interval(src, value, warnings),
+            "targets" => match value.get_ref() {
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(t) = target(src, &format!("pipelines.targets[{i}]"), item, warnings) {
+                            out.targets.push(t);
+                        }
+                    }
+                }
+                other => warnings.push(src.warn(
+                    value.span(),
+                    "pipelines.targets",
+                    format!(
+                        "expected an array of tables ([[pipelines.targets]]), found {}",
+                        other.type_str()
+                    ),
+                )),
+            },
+            _ => warnings.push(src.unknown_key(key, value, "pipelines", &["scrape_every", "targets"])),
+        }
+    }
+    out
+}
+
+/// `"30s"`, `"1m"`: at least [`MIN_SCRAPE_EVERY`].
+fn interval(
+    src: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Option<Duration> {
+    const KEY: &str = "pipelines.scrape_every";
+    let text = match src.expect_str(KEY, value) {
+        Ok(t) => t,
+        Err(w) => {
+            warnings.push(w);
+            return None;
+        }
+    };
+    let parsed: Option<Duration> = text
+        .trim()
+        .parse::<jiff::SignedDuration>()
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .filter(|d| *d >= MIN_SCRAPE_EVERY);
+    if parsed.is_none() {
+        warnings.push(src.warn(
+            value.span(),
+            KEY,
+            format!(
+                "expected a duration of at least {} s, like \"30s\" or \"1m\"; the default (15s) applies",
+                MIN_SCRAPE_EVERY.as_secs()
+            ),
+        ));
+    }
+    parsed
+}
+
+/// One `[[pipelines.targets]]` table; `None` (with warnings) when it cannot be used.
+fn target(
+    src: &Source<'_>,
+    at: &str,
+    item: &Spanned<DeValue<'_>>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Option<ExtraTarget> {
+    let DeValue::Table(table) = item.get_ref() else {
+        warnings.push(src.warn(
+            item.span(),
+            at,
+            format!("expected a table, found {}", item.get_ref().type_str()),
+        ));
+        return None;
+    };
+    let (mut kind, mut label, mut values, mut port_names, mut port, mut path) =
+        (None, None, Vec::new(), Vec::new(), None, None);
+    let mut bad = false;
+    for (key, value) in table {
+        let path_key = join_key(at, key.get_ref());
+        match key.get_ref().as_ref() {
+            "kind" => match src.expect_str(&path_key, value) {
+                Ok(k) => match ExtraKind::NAMES.iter().find(|(n, _)| *n == k) {
+                    Some((_, kind_)) => kind = Some(*kind_),
+                    None => {
+                        let names: Vec<&str> = ExtraKind::NAMES.iter().map(|(n, _)| *n).collect();
+                        warnings.push(src.warn(
+                            value.span(),
+                            &path_key,
+                            format!("expected one of: {}; entry skipped", names.join(", ")),
+                        ));
+                        bad = true;
+                    }
+                },
+                Err(w) => {
+                    warnings.push(w);
+                    bad = true;
+                }
+            },
+            "label" => match src.expect_str(&path_key, value) {
+                Ok(l) if !l.trim().is_empty() => label = Some(l.trim().to_string()),
+                Ok(_) => {
+                    warnings.push(src.warn(value.span(), &path_key, "empty label; entry skipped"));
+                    bad = true;
+                }
+                Err(w) => {
+                    warnings.push(w);
+                    bad = true;
+                }
+            },
+            "values" => {
+                values =
+                    src.str_list(&path_key, value, warnings).into_iter().map(|(v, _)| v.to_string()).collect()
+            }
+            "port_names" => {
+                port_names =
+                    src.str_list(&path_key, value, warnings).into_iter().map(|(v, _)| v.to_string()).collect()
+            }
+            "port" => match value.get_ref() {
+                DeValue::Integer(i) => match u16::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(p) if p > 0 => port = Some(p),
+                    _ => warnings.push(src.warn(
+                        value.span(),
+                        &path_key,
+                        "expected a port, 1 to 65535; the kind's usual port applies",
+                    )),
+                },
+                other => warnings.push(src.warn(
+                    value.span(),
+                    &path_key,
+                    format!(
+                        "expected a port number, found {}; the kind's usual port applies",
+                        other.type_str()
+                    ),
+                )),
+            },
+            "path" => match src.expect_str(&path_key, value) {
+                Ok(p) if p.starts_with('/') && !p.contains("..") => path = Some(p.to_string()),
+                Ok(_) => warnings.push(src.warn(
+                    value.span(),
+                    &path_key,
+                    "expected an absolute path like \"/metrics\"; the kind's usual path applies",
+                )),
+                Err(w) => warnings.push(w),
+            },
+            _ => warnings.push(src.unknown_key(
+                key,
+                value,
+                at,
+                &["kind", "label", "values", "port_names", "port", "path"],
+            )),
+        }
+    }
+    if bad {
+        return None;
+    }
+    let Some(kind) = kind else {
+        warnings.push(src.missing(item.span(), &join_key(at, "kind")));
+        return None;
+    };
+    let Some(label) = label else {
+        warnings.push(src.missing(item.span(), &join_key(at, "label")));
+        return None;
+    };
+    if values.is_empty() {
+        warnings.push(src.missing(item.span(), &join_key(at, "values")));
+        return None;
+    }
+    let (default_port, default_path) = kind.defaults();
+    Some(ExtraTarget {
+        kind,
+        label,
+        values,
+        port_names,
+        port: port.unwrap_or(default_port),
+        path: path.unwrap_or_else(|| default_path.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use super::*;
+
+    fn read(text: &str) -> (PipelineSettings, Vec<ConfigWarning>) {
+        let src = Source::new(Path::new("config.toml"), text);
+        let table = src.parse().unwrap();
+        let mut warnings = Vec::new();
+        let value = table.iter().find(|(k, _)| k.get_ref() == "pipelines").map(|(_, v)| v.clone()).unwrap();
+        (pipelines_from(&src, &value, &mut warnings), warnings)
+    }
+
+    #[test]
+    fn targets_take_their_kinds_usual_port_and_path_unless_given() {
+        let (s, warnings) = read(
+            r#"
+[pipelines]
+scrape_every = "30s"
+
+[[pipelines.targets]]
+kind = "collector"
+label = "app"
+values = ["otel-gateway", "otel-agent"]
+
+[[pipelines.targets]]
+kind = "fluent-bit"
+label = "app"
+values = "logs"
+port = 2021
+port_names = ["http"]
+"#,
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.scrape_every, Some(Duration::from_secs(30)));
+        assert_eq!(s.targets.len(), 2);
+        let (c, f) = (&s.targets[0], &s.targets[1]);
+        assert_eq!(
+            (c.kind, c.label.as_str(), c.port, c.path.as_str()),
+            (ExtraKind::Collector, "app", 8888, "/metrics")
+        );
+        assert_eq!(c.values, ["otel-gateway", "otel-agent"]);
+        assert_eq!(
+            (f.port, f.path.as_str(), f.values.as_slice()),
+            (2021, "/api/v1/metrics/prometheus", &["logs".to_string()][..])
+        );
+        assert_eq!(f.port_names, ["http"]);
+    }
+
+    #[test]
+    fn bad_entries_are_skipped_with_a_warning_each_and_the_rest_applies() {
+        let (s, warnings) = read(
+            r#"
+[pipelines]
+scrape_every = "10ms"
+colour = "red"
+
+[[pipelines.targets]]
+kind = "jaeger"
+label = "app"
+values = ["x"]
+
+[[pipelines.targets]]
+kind = "prometheus"
+values = ["x"]
+
+[[pipelines.targets]]
+kind = "dcgm"
+label = "app"
+values = ["gpu-exporter"]
+port = 70000
+path = "metrics"
+"#,
+        );
+        assert_eq!(s.scrape_every, None, "under a second: the default applies");
+        assert_eq!(s.targets.len(), 1, "only the dcgm entry is usable");
+        assert_eq!((s.targets[0].port, s.targets[0].path.as_str()), (9400, "/metrics"));
+        // In file order, as the loader shows them.
+        let mut warnings = warnings;
+        warnings.sort_by_key(|w| w.line);
+        let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "pipelines.scrape_every",
+                "pipelines.colour",
+                "pipelines.targets[0].kind",
+                "pipelines.targets[1].label",
+                "pipelines.targets[2].port",
+                "pipelines.targets[2].path",
+            ],
+            "{warnings:#?}"
+        );
+        assert!(warnings.iter().all(|w| w.line.is_some() && w.file == Path::new("config.toml")));
+    }
+}
