@@ -6,10 +6,12 @@
 
 mod keyframe;
 mod merged;
+mod pipeline_history;
 mod snapshot;
 
 pub use keyframe::Keyframe;
 pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
+pub use pipeline_history::{PipelineHistory, RateSample};
 pub use snapshot::{EXPIRY_WINDOW, SECTIONS, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +70,7 @@ pub struct FleetState {
     relists: BTreeMap<(ClusterId, RecordKind), BTreeSet<String>>,
     indexes: Indexes,
     merged: MergedDenials,
+    pipeline_history: PipelineHistory,
     version: u64,
     data_version: u64,
     applied: u64,
@@ -96,6 +99,7 @@ impl FleetState {
             relists: BTreeMap::new(),
             indexes: Indexes::default(),
             merged: MergedDenials::default(),
+            pipeline_history: PipelineHistory::default(),
             version: 0,
             data_version: 0,
             applied: 0,
@@ -220,6 +224,11 @@ impl FleetState {
         &self.merged
     }
 
+    /// Recent rates of each pipeline component, for sparklines (see [`PipelineHistory`]).
+    pub fn pipeline_history(&self) -> &PipelineHistory {
+        &self.pipeline_history
+    }
+
     /// Exceptions table.
     pub fn exceptions(&self) -> &Table<PolicyException> {
         &self.exceptions
@@ -319,6 +328,7 @@ impl FleetState {
                 self.gpu_nodes.insert(id, r);
             }
             Record::Pipeline(r) => {
+                self.pipeline_history.on_upsert(&id, &r);
                 self.pipelines.insert(id, r);
             }
             Record::Policy(r) => {
@@ -358,6 +368,7 @@ impl FleetState {
             }
             RecordKind::Pipeline => {
                 self.pipelines.remove(id);
+                self.pipeline_history.on_remove(id);
             }
             RecordKind::Policy => {
                 self.policies.remove(id);
