@@ -1,10 +1,11 @@
 //! Policy exceptions (REFERENCE.md §2): Kyverno `PolicyException`s, namespaces that Pod
 //! Security admission exempts by being `privileged`, and Gatekeeper `Config` exemptions.
 //!
-//! Expiry, in order: `spec.expiresAt` → the `cleanup.kyverno.io/ttl` label → a configured
-//! annotation (or label) → none. Only the TTL *label* is honoured by Kyverno's cleanup
-//! controller (kyverno#10443: the same key as an annotation deletes nothing), so an
-//! annotation with that key is not an expiry.
+//! Expiry, in order: `spec.expiresAt` → the `cleanup.kyverno.io/ttl` label → a
+//! (Cluster)CleanupPolicy that deletes it (joined later, in [`super::with_cleanup_expiry`]: the
+//! policies are other objects) → a configured annotation (or label) → none. Only the TTL
+//! *label* is honoured by Kyverno's cleanup controller (kyverno#10443: the same key as an
+//! annotation deletes nothing), so an annotation with that key is not an expiry.
 
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
@@ -36,7 +37,9 @@ const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 /// `spec.expiresAt` is read on every version: on kyverno.io/v2 Kyverno does not enforce it
 /// (the field was proposed, not merged), but it is what the author meant, and an exception
 /// past it still bypasses policy. A relative TTL label on an object without
-/// `creationTimestamp` keeps its source with no time. Owner and ticket come from `cfg`'s keys
+/// `creationTimestamp` keeps its source with no time. The cleanup-policy step is not done here
+/// (an annotation's expiry may still give way to a policy's run in
+/// [`super::with_cleanup_expiry`]). Owner and ticket come from `cfg`'s keys
 /// in the annotations, the labels, then a CEL exception's `spec.properties`. The one piece of
 /// evidence is the object, at its creation (the Unix epoch when it has none), quoting the
 /// expiry field used (or saying that there is none).

@@ -12,6 +12,9 @@
 //! - [`exceptions`](policy_exception): Kyverno `PolicyException` (kyverno.io v2/v2beta1 and
 //!   policies.kyverno.io v1), PSA-privileged namespaces and Gatekeeper `Config` exemptions →
 //!   [`PolicyException`](crate::model::PolicyException) (REFERENCE.md §2).
+//! - [`cleanup`](cleanup_policy): Kyverno `ClusterCleanupPolicy`/`CleanupPolicy` → what it
+//!   deletes and when it runs, joined into an exception's expiry by [`with_cleanup_expiry`]
+//!   (REFERENCE.md §2).
 //! - [`reports`](report_denials): wgpolicyk8s.io `PolicyReport`/`ClusterPolicyReport` and
 //!   openreports.io `Report`/`ClusterReport` results → [`Denial`]s (REFERENCE.md §1d).
 //! - [`gatekeeper`](constraint_denials): Gatekeeper constraint audit violations → [`Denial`]s
@@ -20,6 +23,7 @@
 //! Labels and annotations that carry an owner, a ticket, an expiry or a team differ between
 //! organisations, so they are read through a [`ProjectionConfig`].
 
+mod cleanup;
 mod exceptions;
 mod gatekeeper;
 mod kueue;
@@ -29,6 +33,7 @@ mod reports;
 #[cfg(test)]
 mod test_support;
 
+pub use cleanup::{CleanupPolicy, Cover, cleanup_policy, with_cleanup_expiry};
 pub use exceptions::{gatekeeper_config_exceptions, namespace_exception, namespace_team, policy_exception};
 pub use gatekeeper::constraint_denials;
 pub use kueue::{
