@@ -1,6 +1,8 @@
 //! Custom resources of one cluster: discovers which optional groups it serves (Kueue, Kyverno
-//! exceptions, policy reports, Gatekeeper), watches each served resource as a dynamic object
-//! projected on arrival, and rediscovers periodically so a CRD installed later is picked up.
+//! exceptions and cleanup policies, policy reports, Gatekeeper), watches each served resource
+//! as a dynamic object projected on arrival, and rediscovers periodically so a CRD installed
+//! later is picked up. Resources that explain each other are joined in one task: Kueue's in
+//! `kueue`, Kyverno's exceptions and cleanup policies in `exceptions`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use jiff::Timestamp;
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::discovery::{self, Found, Role};
@@ -39,6 +42,8 @@ pub async fn run(
 ) {
     let mut watching: BTreeSet<String> = BTreeSet::new();
     let mut tasks = JoinSet::new();
+    // The exceptions task, once started: resources discovered later are handed to it.
+    let mut exceptions: Option<mpsc::UnboundedSender<Found>> = None;
     let sources = discovery::optional_sources();
     let mut out = Vec::new();
     for source in &sources {
@@ -71,6 +76,9 @@ pub async fn run(
                 }
                 let (kueue, others): (Vec<Found>, Vec<Found>) =
                     found.found.into_iter().partition(|f| f.source == SourceKind::Kueue);
+                let (joined, others): (Vec<Found>, Vec<Found>) = others
+                    .into_iter()
+                    .partition(|f| matches!(f.role, Role::PolicyException | Role::CleanupPolicy));
                 // Kueue's three resources explain each other: one task joins them.
                 if !kueue.is_empty() && watching.insert("kueue".into()) {
                     let (c, s, t) = (cluster.clone(), states.clone(), tx.clone());
@@ -81,6 +89,27 @@ pub async fn run(
                         s,
                         config.clone(),
                         teams.clone(),
+                        t,
+                    ));
+                }
+                // An exception's expiry may come from a cleanup policy: one task joins them.
+                let joined: Vec<Found> = joined.into_iter().filter(|f| watching.insert(f.label())).collect();
+                if let Some(task) = &exceptions {
+                    for f in joined {
+                        // A send fails only when the task has ended (the app went away).
+                        let _ = task.send(f);
+                    }
+                } else if !joined.is_empty() {
+                    let (add, added) = mpsc::unbounded_channel();
+                    exceptions = Some(add);
+                    let (c, s, t) = (cluster.clone(), states.clone(), tx.clone());
+                    tasks.spawn(super::exceptions::run(
+                        client.clone(),
+                        c,
+                        joined,
+                        added,
+                        s,
+                        config.clone(),
                         t,
                     ));
                 }
@@ -118,22 +147,19 @@ fn already_watched(watching: &BTreeSet<String>, f: &Found) -> bool {
     watching.contains(&task)
 }
 
-/// How a discovered resource's objects become records (Kueue's are joined in `kueue`).
+/// How a discovered resource's objects become records (Kueue's are joined in `kueue`,
+/// Kyverno's exceptions and cleanup policies in `exceptions`).
 fn projection(found: &Found, config: Arc<ProjectionConfig>) -> Option<Projection<DynamicObject>> {
     let (kind, project): (RecordKind, ProjectFn<DynamicObject>) = match found.role {
         Role::ClusterQueue
         | Role::LocalQueue
         | Role::Workload
         | Role::ResourceFlavor
-        | Role::PriorityClass => {
+        | Role::PriorityClass
+        | Role::PolicyException
+        | Role::CleanupPolicy => {
             return None;
         }
-        Role::PolicyException => (
-            RecordKind::Exception,
-            Box::new(move |o| {
-                objects::policy_exception(o, &config).map(Record::Exception).into_iter().collect()
-            }),
-        ),
         Role::PolicyReport => (
             RecordKind::Denial,
             Box::new(|o| {

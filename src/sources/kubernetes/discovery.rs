@@ -30,6 +30,8 @@ pub enum Role {
     PriorityClass,
     /// Kyverno PolicyException → exception.
     PolicyException,
+    /// Kyverno ClusterCleanupPolicy / CleanupPolicy → when the exceptions it deletes expire.
+    CleanupPolicy,
     /// PolicyReport / ClusterPolicyReport / Report / ClusterReport → denial findings.
     PolicyReport,
     /// A Gatekeeper constraint (any kind) → audit violations.
@@ -99,6 +101,14 @@ pub const WANTED: &[Wanted] = &[
         versions: &["v2", "v2beta1"],
         plurals: &["policyexceptions"],
         role: Role::PolicyException,
+        source: SourceKind::Kyverno,
+    },
+    // Served at v2 (the storage version) in current Kyverno; v2beta1 and v2alpha1 in older ones.
+    Wanted {
+        group: "kyverno.io",
+        versions: &["v2", "v2beta1", "v2alpha1"],
+        plurals: &["clustercleanuppolicies", "cleanuppolicies"],
+        role: Role::CleanupPolicy,
         source: SourceKind::Kyverno,
     },
     Wanted {
@@ -380,6 +390,29 @@ mod tests {
         let found = select(&wanted, "v1beta1", &resources);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].role, Role::Workload);
+    }
+
+    #[test]
+    fn cleanup_policies_are_read_at_v2_or_the_older_versions_kyverno_served() {
+        let wanted =
+            *WANTED.iter().find(|w| w.role == Role::CleanupPolicy).expect("cleanup policies are wanted");
+        assert_eq!((wanted.group, wanted.source), ("kyverno.io", SourceKind::Kyverno));
+        let current = group("kyverno.io", &["v1", "v2", "v2beta1", "v2alpha1"], "v1");
+        assert_eq!(candidate_versions(&current, &wanted), ["v2", "v2beta1", "v2alpha1"]);
+        let kyverno_1_9 = group("kyverno.io", &["v1", "v2alpha1", "v1alpha2"], "v1");
+        assert_eq!(candidate_versions(&kyverno_1_9, &wanted), ["v2alpha1"]);
+        let rw = ["get", "list", "watch"];
+        let resources = [
+            resource("clustercleanuppolicies", "ClusterCleanupPolicy", &rw),
+            resource("cleanuppolicies", "CleanupPolicy", &rw),
+            resource("policyexceptions", "PolicyException", &rw),
+        ];
+        let found = select(&wanted, "v2", &resources);
+        let labels: Vec<String> = found.iter().map(Found::label).collect();
+        assert_eq!(labels, ["clustercleanuppolicies.kyverno.io", "cleanuppolicies.kyverno.io"]);
+        assert!(
+            found.iter().all(|f| f.role == Role::CleanupPolicy && f.resource.api_version == "kyverno.io/v2")
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod custom;
 pub mod dcgm;
 pub mod discovery;
+pub mod exceptions;
 pub mod gpu;
 pub mod kueue;
 pub mod objects;
