@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use fleettop::model::{
-    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, GpuDevice, IDLE_FLAG_AFTER,
+    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, ExpirySource, GpuDevice, IDLE_FLAG_AFTER,
     PipelineComponent, PipelineHealth, SourceKind, SourceState,
 };
 use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
@@ -396,6 +396,108 @@ async fn missing_refused_and_late_custom_resources_are_reported_per_source() {
             && s.gpu_queues().len() == 1
     })
     .await;
+}
+
+/// A kyverno.io/v2 PolicyException `ns/name` created at 14:30Z on 2026-11-27.
+fn policy_exception(ns: &str, name: &str) -> serde_json::Value {
+    json!({"apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": "2026-11-27T14:30:00Z"},
+        "spec": {"exceptions": [{"policyName": "require-labels"}],
+            "match": {"any": [{"resources": {"kinds": ["Deployment"], "namespaces": [ns]}}]}}})
+}
+
+/// The ClusterCleanupPolicy the kyverno/policies sample `expiration-for-policyexceptions`
+/// generates for exception `shop/<exception>` (a cron for one moment, the exception by name).
+fn generated_cleanup_policy(name: &str, exception: &str, schedule: &str) -> serde_json::Value {
+    json!({"apiVersion": "kyverno.io/v2", "kind": "ClusterCleanupPolicy",
+        "metadata": {"name": name, "labels": {"kyverno.io/automated": "true"}, "creationTimestamp": "2026-11-27T14:30:01Z"},
+        "spec": {"schedule": schedule,
+            "match": {"any": [{"resources": {"kinds": ["PolicyException"], "namespaces": ["shop"], "names": [exception]}}]}}})
+}
+
+/// `(expires_at, expiry source)` of the exception named `name`, when it is known.
+fn expiry_of(s: &FleetState, name: &str) -> Option<(Option<String>, ExpirySource)> {
+    let e = s.exceptions().values().find(|e| e.name == name)?;
+    Some((e.expires_at.map(|t| t.to_string()), e.expiry_source.clone()))
+}
+
+#[tokio::test]
+async fn cleanup_policies_give_exceptions_their_expiry_whichever_arrives_first() {
+    let server = TestApiServer::start().await;
+    // One policy before its exception; a namespaced CleanupPolicy that covers its own
+    // namespace only; an exception whose policy comes later.
+    server.add(generated_cleanup_policy("polex-shop-early", "early", "0 20 27 11 *"));
+    server.add(policy_exception("shop", "early"));
+    server.add(policy_exception("shop", "late"));
+    server.add(policy_exception("web", "elsewhere"));
+    server.add(json!({"apiVersion": "kyverno.io/v2", "kind": "CleanupPolicy",
+        "metadata": {"name": "tidy", "namespace": "ops", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"schedule": "@daily", "match": {"any": [{"resources": {"kinds": ["PolicyException"]}}]}}}));
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    let by = |name: &str| ExpirySource::CleanupPolicy { name: name.into() };
+    until(&mut state, &mut rx, "exceptions joined to the policy listed first", |s| {
+        settled(s, &id("a"))
+            && expiry_of(s, "early") == Some((Some("2026-11-27T20:00:00Z".into()), by("polex-shop-early")))
+            && expiry_of(s, "late").is_some()
+            && expiry_of(s, "elsewhere").is_some()
+    })
+    .await;
+    assert_eq!(state.clusters()[&id("a")].sources[&SourceKind::Kyverno], SourceState::Live);
+    assert_eq!(expiry_of(&state, "late"), Some((None, ExpirySource::None)));
+    assert_eq!(
+        expiry_of(&state, "elsewhere"),
+        Some((None, ExpirySource::None)),
+        "a CleanupPolicy in ops deletes nothing in web"
+    );
+    let early = state.exceptions().values().find(|e| e.name == "early").unwrap();
+    let evidence: Vec<&str> = early.evidence.iter().map(|e| e.excerpt.as_str()).collect();
+    assert_eq!(
+        evidence[1],
+        r#"ClusterCleanupPolicy polex-shop-early (schedule "0 20 27 11 *"): its run at 2026-11-27T20:00:00Z (UTC) deletes it"#,
+        "{evidence:?}"
+    );
+
+    // The policy generated for `late` arrives after it, then its schedule changes.
+    server.add(generated_cleanup_policy("polex-shop-late", "late", "30 18 27 11 *"));
+    until(&mut state, &mut rx, "the later policy re-sends its exception", |s| {
+        expiry_of(s, "late") == Some((Some("2026-11-27T18:30:00Z".into()), by("polex-shop-late")))
+    })
+    .await;
+    server.add(generated_cleanup_policy("polex-shop-late", "late", "45 18 27 11 *"));
+    until(&mut state, &mut rx, "a changed schedule moves the expiry", |s| {
+        expiry_of(s, "late") == Some((Some("2026-11-27T18:45:00Z".into()), by("polex-shop-late")))
+    })
+    .await;
+
+    // The policy goes: the expiry falls back to none; the other exception keeps its own.
+    assert!(server.delete("kyverno.io/v2", "ClusterCleanupPolicy", None, "polex-shop-late"));
+    until(&mut state, &mut rx, "a deleted policy no longer gives an expiry", |s| {
+        expiry_of(s, "late") == Some((None, ExpirySource::None))
+    })
+    .await;
+    assert_eq!(
+        expiry_of(&state, "early"),
+        Some((Some("2026-11-27T20:00:00Z".into()), by("polex-shop-early")))
+    );
+
+    // After a 410 relist nothing doubles and the join still holds.
+    server.expire_watches();
+    server.add(generated_cleanup_policy("polex-shop-late-2", "late", "0 19 27 11 *"));
+    until(&mut state, &mut rx, "joined again after the relist", |s| {
+        expiry_of(s, "late") == Some((Some("2026-11-27T19:00:00Z".into()), by("polex-shop-late-2")))
+    })
+    .await;
+    assert_eq!(state.exceptions().len(), 3, "nothing doubled");
+
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+    for plural in ["clustercleanuppolicies", "cleanuppolicies", "policyexceptions"] {
+        assert!(
+            requests.iter().any(|r| r.path.starts_with("/apis/kyverno.io/v2/") && r.path.contains(plural)),
+            "{plural} is listed and watched at kyverno.io/v2"
+        );
+    }
 }
 
 #[tokio::test]

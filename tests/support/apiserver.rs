@@ -217,6 +217,25 @@ const RESOURCES: &[ResourceType] = &[
         namespaced: true,
         short_names: &["polex"],
     },
+    // What deletes exceptions (their expiry): Kyverno serves cleanup policies at v2 too.
+    ResourceType {
+        group: "kyverno.io",
+        version: "v2",
+        plural: "clustercleanuppolicies",
+        singular: "clustercleanuppolicy",
+        kind: "ClusterCleanupPolicy",
+        namespaced: false,
+        short_names: &["ccleanpol"],
+    },
+    ResourceType {
+        group: "kyverno.io",
+        version: "v2",
+        plural: "cleanuppolicies",
+        singular: "cleanuppolicy",
+        kind: "CleanupPolicy",
+        namespaced: true,
+        short_names: &["cleanpol"],
+    },
     // A second version of the same group, as Kyverno serves it (policies at v1, exceptions
     // at v2).
     ResourceType {
