@@ -153,6 +153,7 @@ fn crds() -> String {
         ("kueue.x-k8s.io", "v1beta2", "Workload", "workloads", "Namespaced"),
         ("kyverno.io", "v2", "PolicyException", "policyexceptions", "Namespaced"),
         ("kyverno.io", "v1", "ClusterPolicy", "clusterpolicies", "Cluster"),
+        ("kyverno.io", "v2", "ClusterCleanupPolicy", "clustercleanuppolicies", "Cluster"),
         ("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports", "Namespaced"),
         ("constraints.gatekeeper.sh", "v1beta1", "K8sRequiredLabels", "k8srequiredlabels", "Cluster"),
         ("config.gatekeeper.sh", "v1alpha1", "Config", "configs", "Namespaced"),
@@ -202,6 +203,28 @@ fn install_custom_resources(real: &RealCluster) {
     apply("gatekeeper/config-match-excludednamespaces.yaml", "gatekeeper-system");
     real.kubectl(&["apply", "-f", "-"], Some(WORKLOAD));
     real.kubectl(&["apply", "-f", "-"], Some(CLUSTER_POLICY));
+    real.kubectl(&["apply", "-f", "-"], Some(CLEANUP_POLICY));
+}
+
+/// The ClusterCleanupPolicy the kyverno/policies sample `expiration-for-policyexceptions`
+/// generates for the delta fixture's exception (a cron for one moment: 18:30 UTC on 27 Nov).
+const CLEANUP_POLICY: &str = r#"
+apiVersion: kyverno.io/v2
+kind: ClusterCleanupPolicy
+metadata:
+  name: polex-delta-delta-exception-x7k2m9qa
+  labels: {kyverno.io/automated: "true"}
+spec:
+  schedule: "30 18 27 11 *"
+  match:
+    any:
+    - resources: {kinds: [PolicyException], namespaces: [delta], names: [delta-exception]}
+"#;
+
+/// `(expires_at, expiry_source)` of the delta fixture's exception in a snapshot.
+fn delta_expiry(exceptions: &[serde_json::Value]) -> (String, serde_json::Value) {
+    let e = exceptions.iter().find(|e| e["name"] == "delta-exception").expect("the delta exception");
+    (e["expires_at"].as_str().unwrap_or("none").to_string(), e["expiry_source"].clone())
 }
 
 /// A Kyverno ClusterPolicy that enforces one of its rules.
@@ -314,6 +337,12 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     assert_eq!(workloads[0]["cluster_queue"], "llm-cluster-queue", "joined through the LocalQueue");
     let exceptions = in_real("exceptions");
     assert!(exceptions.iter().any(|e| e["name"] == "delta-exception"), "{v}");
+    // Its expiry is the next run of the cleanup policy that deletes it (whatever year it is).
+    let cleanup =
+        serde_json::json!({"from": "cleanup_policy", "name": "polex-delta-delta-exception-x7k2m9qa"});
+    let (expires, source) = delta_expiry(&exceptions);
+    assert!(expires.ends_with("-11-27T18:30:00Z"), "{expires}");
+    assert_eq!(source, cleanup);
 
     // The shipped read-only role, bound to the user that could read nothing, is enough.
     let rbac =
@@ -340,6 +369,11 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     assert_eq!(v["gpu_queues"].as_array().unwrap().len(), 1);
     assert_eq!(v["gpu_workloads"].as_array().unwrap().len(), 1);
     assert_eq!(v["exceptions"].as_array().unwrap().len(), exceptions.len());
+    assert_eq!(
+        delta_expiry(v["exceptions"].as_array().unwrap()),
+        (expires, cleanup),
+        "the role reads cleanup policies"
+    );
     assert_eq!(v["policies"].as_array().unwrap().len(), policies.len());
 
     // `fleettop why`: a Kyverno-blocked pod reported twice, a report's audit finding, and an
