@@ -9,8 +9,8 @@ mod support;
 use std::time::Duration;
 
 use fleettop::model::{
-    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, ExpirySource, GpuDevice, IDLE_FLAG_AFTER,
-    PipelineComponent, PipelineHealth, SourceKind, SourceState,
+    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, ExpirySource, GpuDevice,
+    IDLE_FLAG_AFTER, PipelineComponent, PipelineHealth, SourceKind, SourceState,
 };
 use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
 use fleettop::sources::{ObservationReceiver, channel};

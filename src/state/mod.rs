@@ -11,7 +11,7 @@ mod snapshot;
 
 pub use keyframe::Keyframe;
 pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
-pub use pipeline_history::{PipelineHistory, RateSample};
+pub use pipeline_history::{HISTORY as PIPELINE_HISTORY, PipelineHistory, RateSample};
 pub use snapshot::{EXPIRY_WINDOW, SECTIONS, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -142,9 +142,68 @@ fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
         "scraped",
         format!("{} ({} ago)", p.scraped_at, format::age_precise(ctx.now.duration_since(p.scraped_at))),
     ));
+    let samples = ctx.state.pipeline_history().samples(id);
+    const SHOWN: usize = 10;
+    lines.push(DetailLine::Section(format!(
+        "recent scrapes ({} in the last {} min, latest {} shown)",
+        samples.len(),
+        crate::state::PIPELINE_HISTORY.as_mins(),
+        samples.len().min(SHOWN)
+    )));
+    for s in samples.iter().rev().take(SHOWN) {
+        lines.push(DetailLine::field(
+            &format::clock(s.at),
+            format!(
+                "flow {} · lost {} · failed {}",
+                format::rate(s.flow),
+                format::rate(s.lost),
+                format::rate(s.failed)
+            ),
+        ));
+    }
     if let Some(e) = &p.scrape_error {
         lines.push(DetailLine::Section("scrape error".into()));
         lines.push(DetailLine::Text(e.clone(), "ui.error"));
     }
     Detail { title: format!("{} · {} {}", p.workload, p.kind.label(), p.name), lines }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::model::{Change, ClusterId, ComponentKind, Observation, Record, Signal};
+    use crate::state::FleetState;
+    use crate::ui::widgets::table::TableView;
+
+    #[test]
+    fn the_detail_lists_the_scrapes_behind_the_verdict_newest_first() {
+        let mut state = FleetState::default();
+        for (t, sent, lost) in [("2026-11-27T14:00:00Z", 100.0, 0.0), ("2026-11-27T14:00:15Z", 60.0, 40.0)] {
+            let mut p = PipelineComponent::unmeasured(
+                "otel/gw".into(),
+                ComponentKind::Exporter,
+                "otlp".into(),
+                Signal::Logs,
+                t.parse::<Timestamp>().unwrap(),
+            );
+            p.sent_per_s = sent;
+            p.enqueue_failed_per_s = lost;
+            state.apply(&Observation {
+                at: p.scraped_at,
+                cluster: ClusterId::new("a"),
+                change: Change::Upsert { record: Record::Pipeline(p) },
+            });
+        }
+        let id = state.pipelines().keys().next().unwrap().clone();
+        let text = spec().detail(&state, &id).unwrap().to_text();
+        let scrapes = text.split("## recent scrapes").nth(1).unwrap();
+        assert!(scrapes.starts_with(" (2 in the last 15 min"), "{text}");
+        let newest = scrapes.find("14:00:15: flow 60/s · lost 40/s").unwrap();
+        let oldest = scrapes.find("14:00:00: flow 100/s · lost 0").unwrap();
+        assert!(newest < oldest, "{text}");
+    }
 }
