@@ -357,12 +357,14 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(k, _)| *k != "admission_policies" && *k != "pipelines")
+        .filter(|(k, _)| !["admission_policies", "pipelines", "dcgm"].contains(&k.as_str()))
         .collect();
     assert!(states.iter().all(|(_, s)| s["state"] == "live"), "{reader}");
-    // The role lets fleettop look for collectors and Prometheus servers; this apiserver has no
-    // kubelet, so none runs (the pod proxy itself is tested on the tier-1 server).
+    // The role lets fleettop look for collectors, Prometheus servers and GPU exporters; this
+    // apiserver has no kubelet, so none runs (the pod proxy itself is tested on the tier-1
+    // server).
     assert_eq!(reader["sources"]["pipelines"]["state"], "not_installed", "{reader}");
+    assert_eq!(reader["sources"]["dcgm"]["state"], "not_installed", "{reader}");
     assert_eq!(v["gpu_nodes"].as_array().unwrap().len(), 1);
     assert_eq!(v["denials"].as_array().unwrap().len(), denials.len());
     assert_eq!(v["pending_gpu_pods"].as_array().unwrap().len(), 1);
