@@ -91,13 +91,21 @@ impl MergedDenials {
     /// Brings the rows up to date after the source record `id` changed in `raw` (inserted,
     /// replaced or removed); `old` is the record it replaced.
     pub(super) fn on_change(&mut self, raw: &Table<Denial>, id: &RecordId, old: Option<&Denial>) {
-        let before = self.of_raw.remove(id);
-        if let Some(row) = &before
-            && let Some(set) = self.members.get_mut(row)
-        {
-            set.remove(id);
-        }
         let after = raw.get(id).map(|d| RecordId::new(id.cluster.clone(), merge_key(d)));
+        // A repeat of the same denial (the usual change) stays in its row: no set churn.
+        let mut left: Option<RecordId> = None;
+        if self.of_raw.get(id) != after.as_ref() {
+            if let Some(row) = self.of_raw.remove(id) {
+                if let Some(set) = self.members.get_mut(&row) {
+                    set.remove(id);
+                }
+                left = Some(row);
+            }
+            if let Some(row) = &after {
+                self.of_raw.insert(id.clone(), row.clone());
+                self.members.entry(row.clone()).or_default().insert(id.clone());
+            }
+        }
         match raw.get(id) {
             Some(d) => self.record_history(id, d, old),
             None => {
@@ -105,13 +113,9 @@ impl MergedDenials {
             }
         }
         if let Some(row) = &after {
-            self.of_raw.insert(id.clone(), row.clone());
-            self.members.entry(row.clone()).or_default().insert(id.clone());
             self.refresh(raw, row);
         }
-        if let Some(row) = before
-            && Some(&row) != after.as_ref()
-        {
+        if let Some(row) = left {
             self.refresh(raw, &row);
         }
     }
@@ -132,7 +136,16 @@ impl MergedDenials {
         }
         let merged = merge(&row.key, &members);
         // The key holds the policy name, so a row never moves between policies.
-        self.by_policy.entry(merged.policy_name().to_string()).or_default().insert(row.clone());
+        match self.by_policy.get_mut(merged.policy_name()) {
+            Some(set) => {
+                if !set.contains(row) {
+                    set.insert(row.clone());
+                }
+            }
+            None => {
+                self.by_policy.insert(merged.policy_name().to_string(), BTreeSet::from([row.clone()]));
+            }
+        }
         self.rows.insert(row.clone(), merged);
     }
 
@@ -140,7 +153,10 @@ impl MergedDenials {
     /// its last sighting, or for a record seen for the first time, its count spread over
     /// first..last seen.
     fn record_history(&mut self, id: &RecordId, new: &Denial, old: Option<&Denial>) {
-        let h = self.history.entry(id.clone()).or_default();
+        if !self.history.contains_key(id) {
+            self.history.insert(id.clone(), Vec::new());
+        }
+        let Some(h) = self.history.get_mut(id) else { return };
         match old {
             Some(o) if new.count >= o.count => {
                 if new.count > o.count {
@@ -260,6 +276,13 @@ pub fn merge_key(d: &Denial) -> String {
 
 /// One row from the records that describe the same denial (at least one).
 fn merge(key: &str, members: &[&Denial]) -> Denial {
+    // Most rows have one source record: no ordering, counting or evidence merge to do.
+    if let [only] = members {
+        let mut out = (*only).clone();
+        out.id = key.to_string();
+        out.object = merged_object(&only.object);
+        return out;
+    }
     // Sources with the most to say go first: the audit log knows the user, an event the
     // admission message, a report the policy's metadata.
     let rank = |d: &Denial| match d.evidence.first().map(|e| e.source) {
@@ -302,10 +325,10 @@ fn merge(key: &str, members: &[&Denial]) -> Denial {
 /// The largest count any one reporter gives; within a reporter, the counts of different
 /// objects add up (one object's records count once, by their largest count).
 fn count(members: &[&Denial]) -> u64 {
-    let mut per: BTreeMap<Reporter<'_>, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut per: BTreeMap<Reporter<'_>, BTreeMap<&ObjectRef, u64>> = BTreeMap::new();
     for d in members {
         let by_object = per.entry(reporter(d)).or_default();
-        let n = by_object.entry(d.object.display()).or_default();
+        let n = by_object.entry(&d.object).or_default();
         *n = (*n).max(d.count);
     }
     per.values().map(|objects| objects.values().sum()).max().unwrap_or(0)
