@@ -558,6 +558,26 @@ fn otel_dump_later(dump: &str) -> String {
     later
 }
 
+/// Waits until cluster `a` settles with `pods/proxy` refused, and checks that `source` (and
+/// only it among the watches) says so; returns the cluster's source states.
+async fn settled_with_proxy_refused(
+    state: &mut FleetState,
+    rx: &mut ObservationReceiver,
+    source: SourceKind,
+) -> std::collections::BTreeMap<SourceKind, SourceState> {
+    until(state, rx, "settled with the proxy refused", |s| settled(s, &id("a"))).await;
+    let sources = state.clusters()[&id("a")].sources.clone();
+    assert!(
+        matches!(&sources[&source], SourceState::Forbidden { message }
+            if message.contains("cannot get resource \"pods/proxy\"")),
+        "{sources:?}"
+    );
+    for other in [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods, SourceKind::Namespaces] {
+        assert_eq!(sources[&other], SourceState::Live, "{other:?} is unaffected: {sources:?}");
+    }
+    sources
+}
+
 fn pipelines_state(s: &FleetState, cluster: &str) -> Option<SourceState> {
     s.clusters().get(&id(cluster)).and_then(|c| c.sources.get(&SourceKind::Pipelines)).cloned()
 }
@@ -624,16 +644,7 @@ async fn a_refused_proxy_and_garbage_metrics_are_findings_not_failures() {
     server.forbid("pods/proxy");
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
-    until(&mut state, &mut rx, "settled with the proxy refused", |s| settled(s, &id("a"))).await;
-    let sources = state.clusters()[&id("a")].sources.clone();
-    assert!(
-        matches!(&sources[&SourceKind::Pipelines], SourceState::Forbidden { message }
-            if message.contains("cannot get resource \"pods/proxy\"")),
-        "{sources:?}"
-    );
-    for other in [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods, SourceKind::Namespaces] {
-        assert_eq!(sources[&other], SourceState::Live, "{other:?} is unaffected: {sources:?}");
-    }
+    let sources = settled_with_proxy_refused(&mut state, &mut rx, SourceKind::Pipelines).await;
     assert_eq!(state.gpu_nodes().len(), 1, "the other sources still deliver");
     let refused = components(&state);
     assert_eq!(refused.len(), 1, "{refused:?}");
@@ -828,16 +839,7 @@ async fn a_refused_proxy_makes_dcgm_forbidden_and_leaves_the_other_sources_alone
     server.forbid("pods/proxy");
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
-    until(&mut state, &mut rx, "settled with the proxy refused", |s| settled(s, &id("a"))).await;
-    let sources = state.clusters()[&id("a")].sources.clone();
-    assert!(
-        matches!(&sources[&SourceKind::Dcgm], SourceState::Forbidden { message }
-            if message.contains("cannot get resource \"pods/proxy\"")),
-        "{sources:?}"
-    );
-    for other in [SourceKind::Events, SourceKind::Nodes, SourceKind::Pods, SourceKind::Namespaces] {
-        assert_eq!(sources[&other], SourceState::Live, "{other:?} is unaffected: {sources:?}");
-    }
+    let sources = settled_with_proxy_refused(&mut state, &mut rx, SourceKind::Dcgm).await;
     assert_eq!(sources[&SourceKind::Pipelines], SourceState::NotInstalled, "no collector: {sources:?}");
     let node = state.gpu_nodes().values().next().unwrap();
     assert_eq!((node.allocated, node.devices.len()), (2, 0), "the node is there, without telemetry");

@@ -30,6 +30,21 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// The kind of policy object behind a denial by this engine, when a message names the
+    /// policy but not its kind (`ClusterPolicy` for Kyverno, `Constraint` for Gatekeeper).
+    pub fn policy_kind(self) -> &'static str {
+        match self {
+            Engine::Kyverno => "ClusterPolicy",
+            Engine::KyvernoCel => "ValidatingPolicy",
+            Engine::Gatekeeper => "Constraint",
+            Engine::ValidatingAdmissionPolicy => "ValidatingAdmissionPolicy",
+            Engine::PodSecurity => "PodSecurity level",
+            Engine::ResourceQuota => "ResourceQuota",
+            Engine::LimitRange => "LimitRange",
+            Engine::Webhook | Engine::Other => "ValidatingWebhookConfiguration",
+        }
+    }
+
     /// Short name for tables.
     pub fn label(self) -> &'static str {
         match self {

@@ -204,7 +204,7 @@ pub fn denial(event: &Event) -> Option<Denial> {
         .and_then(|k| Some((k, io.name.clone()?, io.namespace.clone())));
     let policy = match (finding.and_then(|f| f.policy.clone()), involved_policy) {
         (Some(name), _) => Some(PolicyRef {
-            kind: policy_kind(parsed.engine).into(),
+            kind: parsed.engine.policy_kind().into(),
             name,
             namespace: None,
             generation: None,
@@ -249,19 +249,6 @@ pub fn denial(event: &Event) -> Option<Denial> {
             excerpt: message,
         }],
     })
-}
-
-fn policy_kind(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Kyverno => "ClusterPolicy",
-        Engine::KyvernoCel => "ValidatingPolicy",
-        Engine::Gatekeeper => "Constraint",
-        Engine::ValidatingAdmissionPolicy => "ValidatingAdmissionPolicy",
-        Engine::PodSecurity => "PodSecurity level",
-        Engine::ResourceQuota => "ResourceQuota",
-        Engine::LimitRange => "LimitRange",
-        Engine::Webhook | Engine::Other => "ValidatingWebhookConfiguration",
-    }
 }
 
 #[cfg(test)]

@@ -343,24 +343,10 @@ fn object(event: Option<&EventObject>, named: Option<ObjectRef>) -> ObjectRef {
     ObjectRef { kind, namespace, name }
 }
 
-/// The kind of policy object behind an engine (as the Event projection names it).
-fn policy_kind(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Kyverno => "ClusterPolicy",
-        Engine::KyvernoCel => "ValidatingPolicy",
-        Engine::Gatekeeper => "Constraint",
-        Engine::ValidatingAdmissionPolicy => "ValidatingAdmissionPolicy",
-        Engine::PodSecurity => "PodSecurity level",
-        Engine::ResourceQuota => "ResourceQuota",
-        Engine::LimitRange => "LimitRange",
-        Engine::Webhook | Engine::Other => "ValidatingWebhookConfiguration",
-    }
-}
-
 /// One record of `request`.
 fn build(parts: Parts, request: &Request<'_>) -> Denial {
     let policy = parts.policy.map(|name| PolicyRef {
-        kind: policy_kind(parts.engine).to_string(),
+        kind: parts.engine.policy_kind().to_string(),
         name,
         namespace: None,
         generation: None,
