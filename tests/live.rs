@@ -644,7 +644,7 @@ async fn a_refused_proxy_and_garbage_metrics_are_findings_not_failures() {
     server.forbid("pods/proxy");
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
-    let sources = settled_with_proxy_refused(&mut state, &mut rx, SourceKind::Pipelines).await;
+    settled_with_proxy_refused(&mut state, &mut rx, SourceKind::Pipelines).await;
     assert_eq!(state.gpu_nodes().len(), 1, "the other sources still deliver");
     let refused = components(&state);
     assert_eq!(refused.len(), 1, "{refused:?}");
