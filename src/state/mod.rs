@@ -4,11 +4,13 @@
 //! observations and the app's ticks advance. Live mode and replay feed the same reducer, so
 //! the same observations always produce the same state (and the same screens).
 
+mod gpu_history;
 mod keyframe;
 mod merged;
 mod pipeline_history;
 mod snapshot;
 
+pub use gpu_history::{DeviceKey, GpuHistory};
 pub use keyframe::Keyframe;
 pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
 pub use pipeline_history::{HISTORY as PIPELINE_HISTORY, PipelineHistory, RateSample};
@@ -71,6 +73,7 @@ pub struct FleetState {
     indexes: Indexes,
     merged: MergedDenials,
     pipeline_history: PipelineHistory,
+    gpu_history: GpuHistory,
     version: u64,
     data_version: u64,
     applied: u64,
@@ -100,6 +103,7 @@ impl FleetState {
             indexes: Indexes::default(),
             merged: MergedDenials::default(),
             pipeline_history: PipelineHistory::default(),
+            gpu_history: GpuHistory::default(),
             version: 0,
             data_version: 0,
             applied: 0,
@@ -151,6 +155,9 @@ impl FleetState {
                 let id = RecordId::new(cluster, key);
                 if let Record::Policy(p) = &mut record {
                     p.rollout = rollout_of(self.policies.get(&id), p, obs.at);
+                }
+                if let Record::GpuNode(n) = &record {
+                    self.gpu_history.on_upsert(&id, n, obs.at);
                 }
                 self.upsert(id, record);
             }
@@ -222,6 +229,11 @@ impl FleetState {
     /// Denials merged across sources: the rows panes and `why` show (see [`MergedDenials`]).
     pub fn merged_denials(&self) -> &MergedDenials {
         &self.merged
+    }
+
+    /// Recent utilisation of each GPU, for sparklines (see [`GpuHistory`]).
+    pub fn gpu_history(&self) -> &GpuHistory {
+        &self.gpu_history
     }
 
     /// Recent rates of each pipeline component, for sparklines (see [`PipelineHistory`]).
@@ -365,6 +377,7 @@ impl FleetState {
             }
             RecordKind::GpuNode => {
                 self.gpu_nodes.remove(id);
+                self.gpu_history.on_remove(id);
             }
             RecordKind::Pipeline => {
                 self.pipelines.remove(id);

@@ -575,6 +575,9 @@ pub fn nodes() -> Spec<GpuNode> {
     }
 }
 
+/// Minutes of per-GPU utilisation the node detail draws.
+const UTIL_MINUTES: usize = 15;
+
 fn node_detail(ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
     let mut lines = vec![
         DetailLine::field("cluster", id.cluster.to_string()),
@@ -624,6 +627,16 @@ fn node_detail(ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
             ),
             scope: if idle { "gpu.idle" } else { "ui.text" },
         });
+        let util = ctx.state.gpu_history().per_minute(id, &(d.index, d.mig.clone()), ctx.now, UTIL_MINUTES);
+        if util.iter().any(Option::is_some) {
+            // Scaled to 100 %, not to the largest value (a flat 3 % must not look busy); a
+            // reading of 0 % is the lowest bar, a minute without one is blank.
+            let mut bins: Vec<u64> =
+                util.iter().map(|u| u.map_or(0, |u| (u.clamp(0.0, 100.0).round() as u64).max(1))).collect();
+            bins.push(100);
+            let spark: String = format::spark(&bins).chars().take(UTIL_MINUTES).collect();
+            lines.push(DetailLine::Text(format!("  util/{UTIL_MINUTES}m {spark}"), "ui.dim"));
+        }
         for p in &d.processes {
             lines.push(DetailLine::Text(process_line(p), "ui.dim"));
         }
