@@ -408,8 +408,8 @@ fn spawn_clusters(
     }
 }
 
-/// The live sources' options from `config.toml`'s `[pipelines]` (its warnings are shown by
-/// the UI and logged here).
+/// The live sources' options from `config.toml`: `[pipelines]`, `team_label` and
+/// `[exceptions]` (its warnings are shown by the UI and logged here).
 fn source_options() -> sources::kubernetes::Options {
     use crate::ui::config_pipelines::ExtraKind;
     use sources::kubernetes::scrape::{TargetKind, TargetSelector};
@@ -433,9 +433,23 @@ fn source_options() -> sources::kubernetes::Options {
         })
         .collect();
     let defaults = sources::kubernetes::Options::default();
+    // The user's keys come first; the built-in ones still apply after them.
+    let keys = config.keys;
+    let mut projection = (*defaults.projection).clone();
+    if let Some(label) = keys.team_label {
+        projection.team_label = label;
+    }
+    for (mine, all) in [
+        (keys.expiry_keys, &mut projection.expiry_keys),
+        (keys.owner_keys, &mut projection.owner_keys),
+        (keys.ticket_keys, &mut projection.ticket_keys),
+    ] {
+        all.splice(0..0, mine);
+    }
     sources::kubernetes::Options {
         scrape_every: pipelines.scrape_every.unwrap_or(defaults.scrape_every),
         extra_targets: std::sync::Arc::new(extra_targets),
+        projection: std::sync::Arc::new(projection),
         ..defaults
     }
 }

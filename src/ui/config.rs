@@ -47,6 +47,9 @@ pub struct UiConfig {
     pub prices: crate::analytics::Prices,
     /// `[pipelines]`: the scrape interval and extra targets of live mode.
     pub pipelines: super::config_pipelines::PipelineSettings,
+    /// `team_label` and `[exceptions]`: where live mode finds teams, expiries, owners and
+    /// tickets on objects.
+    pub keys: super::config_keys::KeySettings,
 }
 
 /// One problem in a configuration file (or on the command line), with enough context to fix it.
@@ -114,7 +117,7 @@ pub fn load(
     for (product, usd) in settings.prices {
         prices.set(&product, usd);
     }
-    (UiConfig { theme, keymap, prices, pipelines: settings.pipelines }, warnings)
+    (UiConfig { theme, keymap, prices, pipelines: settings.pipelines, keys: settings.keys }, warnings)
 }
 
 /// Orders warnings by file (in the order files were first mentioned), then by line.
@@ -263,6 +266,8 @@ struct Settings {
     prices: Vec<(String, f64)>,
     /// `[pipelines]`.
     pipelines: super::config_pipelines::PipelineSettings,
+    /// `team_label` and `[exceptions]`.
+    keys: super::config_keys::KeySettings,
 }
 
 /// Reads `config.toml`; a missing file gives the defaults.
@@ -300,8 +305,17 @@ fn settings_from(src: &Source<'_>, table: &DeTable<'_>, warnings: &mut Vec<Confi
                 settings.pipelines = super::config_pipelines::pipelines_from(src, value, warnings);
                 continue;
             }
+            "team_label" => {
+                settings.keys.team_label = super::config_keys::team_label_from(src, value, warnings);
+                continue;
+            }
+            "exceptions" => {
+                super::config_keys::exceptions_from(src, value, &mut settings.keys, warnings);
+                continue;
+            }
             _ => {
-                warnings.push(src.unknown_key(key, value, "", &["theme", "keymap", "prices", "pipelines"]));
+                let known = ["theme", "keymap", "prices", "pipelines", "team_label", "exceptions"];
+                warnings.push(src.unknown_key(key, value, "", &known));
                 continue;
             }
         };

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 pub mod config;
+pub mod config_keys;
 pub mod config_pipelines;
 pub mod cost;
 pub mod event;
