@@ -223,14 +223,15 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
     server.add(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": "replica-limit.example.com", "generation": 2}, "spec": {"validations": []}}));
     // A team's training job, admitted by Kueue an hour ago with 4 H100s: what the cost
-    // report of the recording must account for.
+    // report of the recording must account for. The team is in a label of the user's choice
+    // (`team_label` in config.toml), so the report also proves the config reaches live mode.
     let admitted = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
     server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
-        "metadata": {"name": "research-cq", "labels": {"team": "research"}},
+        "metadata": {"name": "research-cq", "labels": {"example.com/squad": "research"}},
         "spec": {"resourceGroups": [{"coveredResources": ["nvidia.com/gpu"],
             "flavors": [{"name": "h100", "resources": [{"name": "nvidia.com/gpu", "nominalQuota": "8"}]}]}]}}));
     server.add(json!({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
-        "metadata": {"name": "train-llm", "namespace": "ml", "labels": {"team": "research"},
+        "metadata": {"name": "train-llm", "namespace": "ml", "labels": {"example.com/squad": "research"},
             "creationTimestamp": admitted},
         "spec": {"queueName": "research", "podSets": [{"name": "main", "count": 1, "template": {"spec": {"containers": [
             {"name": "t", "image": "trainer", "resources": {"requests": {"nvidia.com/gpu": "4"}}}]}}}]},
@@ -243,6 +244,9 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig_yaml("lab")).unwrap();
     let file = home.path().join("live.fleetrec");
+    let config = home.path().join("config/fleettop");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "team_label = \"example.com/squad\"\n").unwrap();
 
     let t = Tmux::start(
         "live",
