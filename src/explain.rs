@@ -14,7 +14,11 @@ use crate::state::{FleetState, RecordId};
 pub struct Explanation<'a> {
     /// The merged row's cluster.
     pub cluster: &'a str,
-    /// The merged row.
+    /// The row's key: engine, action, policy, rule and object (the same for every source
+    /// record merged into it).
+    pub row: &'a str,
+    /// The row: the merged copy, or for a row of one record that record itself (its own `id`
+    /// and object name).
     pub denial: &'a Denial,
     /// The policy object, when fleettop watches one of that engine, kind and name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,7 +113,7 @@ pub struct ExceptionLink<'a> {
 
 /// Explains the merged denial row `id`, or `None` when there is no such row.
 pub fn explain<'a>(state: &'a FleetState, id: &'a RecordId) -> Option<Explanation<'a>> {
-    let denial = state.merged_denials().rows().get(id)?;
+    let denial = state.denial_row(id)?;
     let policy = find_policy(state, id, denial);
     let binding = denial.binding.as_deref().and_then(|b| {
         FleetState::in_cluster(state.policies(), &id.cluster)
@@ -118,6 +122,7 @@ pub fn explain<'a>(state: &'a FleetState, id: &'a RecordId) -> Option<Explanatio
     });
     Some(Explanation {
         cluster: id.cluster.as_str(),
+        row: id.key.as_str(),
         denial,
         policy,
         binding,
@@ -253,21 +258,21 @@ pub fn denials_linked_to<'a>(
     exception: &PolicyException,
 ) -> Vec<(&'a RecordId, &'a Denial, LinkReason)> {
     let names = [exception.name.clone(), exception.display_name()];
-    let mut out: Vec<(&RecordId, &Denial, LinkReason)> =
-        FleetState::in_cluster(state.merged_denials().rows(), &id.cluster)
-            .filter_map(|(rid, d)| {
-                if d.exceptions.iter().any(|n| names.contains(n) || bare(n) == exception.name) {
-                    return Some((rid, d, LinkReason::NamedBySource));
-                }
-                if !exception.covers_policy(d.engine, d.policy_name(), d.rule.as_deref()) {
-                    return None;
-                }
-                match exception.covers_object(&d.object)? {
-                    ScopeMatch::Matches => Some((rid, d, LinkReason::Covers)),
-                    ScopeMatch::MayMatch => Some((rid, d, LinkReason::MayCover)),
-                }
-            })
-            .collect();
+    let mut out: Vec<(&RecordId, &Denial, LinkReason)> = state
+        .denial_rows_in(&id.cluster)
+        .filter_map(|(rid, d)| {
+            if d.exceptions.iter().any(|n| names.contains(n) || bare(n) == exception.name) {
+                return Some((rid, d, LinkReason::NamedBySource));
+            }
+            if !exception.covers_policy(d.engine, d.policy_name(), d.rule.as_deref()) {
+                return None;
+            }
+            match exception.covers_object(&d.object)? {
+                ScopeMatch::Matches => Some((rid, d, LinkReason::Covers)),
+                ScopeMatch::MayMatch => Some((rid, d, LinkReason::MayCover)),
+            }
+        })
+        .collect();
     out.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
     out
 }
@@ -312,7 +317,8 @@ impl Query {
         }
         match &self.object {
             None => true,
-            Some((kind, name)) => object_matches(kind, name, &d.object),
+            // A row of one record keeps its pod's own name; match it as its row reads.
+            Some((kind, name)) => object_matches(kind, name, &crate::state::merged_object(&d.object)),
         }
     }
 }
@@ -371,12 +377,8 @@ fn object_matches(kind: &str, name: &str, o: &ObjectRef) -> bool {
 
 /// The merged rows that answer `query`, most recent first.
 pub fn find<'a>(state: &'a FleetState, query: &Query) -> Vec<&'a RecordId> {
-    let mut found: Vec<(&RecordId, &Denial)> = state
-        .merged_denials()
-        .rows()
-        .iter()
-        .filter(|(id, d)| query.matches(id.cluster.as_str(), d))
-        .collect();
+    let mut found: Vec<(&RecordId, &Denial)> =
+        state.denial_rows().filter(|(id, d)| query.matches(id.cluster.as_str(), d)).collect();
     found.sort_by(|(ia, a), (ib, b)| b.last_seen.cmp(&a.last_seen).then_with(|| ia.cmp(ib)));
     found.into_iter().map(|(id, _)| id).collect()
 }
@@ -465,7 +467,7 @@ mod tests {
     fn queries_narrow_by_cluster_pattern_namespace_policy_and_time() {
         let state = demo_end();
         let all = find(&state, &Query { since: Some(Timestamp::MIN), ..Query::default() });
-        assert_eq!(all.len(), state.merged_denials().rows().len());
+        assert_eq!(all.len(), state.merged_denials().len());
         let q = Query {
             clusters: vec!["prod-*".into()],
             policy: Some("require-run-as-nonroot".into()),
@@ -474,15 +476,19 @@ mod tests {
         let found = find(&state, &q);
         assert!(!found.is_empty());
         assert!(found.iter().all(|id| id.cluster.as_str().starts_with("prod-")));
-        let rows = state.merged_denials().rows();
-        let times: Vec<Timestamp> = found.iter().map(|id| rows[*id].last_seen).collect();
+        let times: Vec<Timestamp> =
+            found.iter().filter_map(|id| state.denial_row(id)).map(|d| d.last_seen).collect();
         assert!(times.windows(2).all(|w| w[0] >= w[1]), "latest first");
         let recent = Query { since: Some(state.now() - SignedDuration::from_mins(1)), ..Query::default() };
         assert!(find(&state, &recent).len() < all.len());
         let in_search =
             Query { namespace: Some("search".into()), since: Some(Timestamp::MIN), ..Query::default() };
         assert!(
-            find(&state, &in_search).iter().all(|id| rows[*id].object.namespace.as_deref() == Some("search"))
+            find(&state, &in_search).iter().all(|id| state.denial_row(id).is_some_and(|d| d
+                .object
+                .namespace
+                .as_deref()
+                == Some("search")))
         );
     }
 

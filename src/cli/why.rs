@@ -104,7 +104,7 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
             out,
             "no denial matches (state at {}, {} denial rows)",
             state.now(),
-            state.merged_denials().rows().len()
+            state.merged_denials().len()
         )?;
         return Ok(false);
     }
@@ -126,9 +126,8 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
     }
     writeln!(out)?;
     const LISTED: usize = 50;
-    let rows = state.merged_denials().rows();
     for id in found.iter().take(LISTED) {
-        let Some(d) = rows.get(*id) else { continue };
+        let Some(d) = state.denial_row(id) else { continue };
         writeln!(
             out,
             "  {:<16} {:<6} ×{:<5} {:<40} {} (last {})",
@@ -136,7 +135,7 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
             d.enforcement.label(),
             d.count,
             format!("{}/{}", d.policy_name(), d.rule.as_deref().unwrap_or("-")),
-            d.object.display(),
+            crate::state::merged_object(&d.object).display(),
             crate::ui::widgets::format::clock(d.last_seen)
         )?;
     }

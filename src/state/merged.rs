@@ -36,9 +36,47 @@ pub struct MergedDenials {
 }
 
 impl MergedDenials {
-    /// The merged rows, keyed by cluster and merge key.
-    pub fn rows(&self) -> &Table<Denial> {
-        &self.rows
+    /// One row: the merged copy when several records describe it, else the one record
+    /// itself (no copy is kept for the many rows that have one record; such a row keeps its
+    /// record's `id` and object name: see [`merged_object`] for display).
+    pub fn get<'a>(&'a self, row: &RecordId, raw: &'a Table<Denial>) -> Option<&'a Denial> {
+        let members = self.members.get(row)?;
+        match members.len() {
+            1 => members.first().and_then(|only| raw.get(only)),
+            _ => self.rows.get(row),
+        }
+    }
+
+    /// Every row, in row id order (cluster, then merge key).
+    pub fn iter<'a>(
+        &'a self,
+        raw: &'a Table<Denial>,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a Denial)> + 'a {
+        self.members.keys().filter_map(move |row| Some((row, self.get(row, raw)?)))
+    }
+
+    /// The rows of one cluster.
+    pub fn in_cluster<'a>(
+        &'a self,
+        cluster: &crate::model::ClusterId,
+        raw: &'a Table<Denial>,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a Denial)> + 'a {
+        let start = RecordId::new(cluster.clone(), String::new());
+        let cluster = cluster.clone();
+        self.members
+            .range(start..)
+            .take_while(move |(row, _)| row.cluster == cluster)
+            .filter_map(move |(row, _)| Some((row, self.get(row, raw)?)))
+    }
+
+    /// How many rows there are.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
     }
 
     /// The source records merged into `row`.
@@ -122,31 +160,34 @@ impl MergedDenials {
 
     fn refresh(&mut self, raw: &Table<Denial>, row: &RecordId) {
         let members: Vec<&Denial> = self.members(row).filter_map(|id| raw.get(id)).collect();
+        let policy = policy_of_key(&row.key);
         if members.is_empty() {
             self.members.remove(row);
-            if let Some(old) = self.rows.remove(row)
-                && let Some(set) = self.by_policy.get_mut(old.policy_name())
-            {
+            self.rows.remove(row);
+            if let Some(set) = self.by_policy.get_mut(policy) {
                 set.remove(row);
                 if set.is_empty() {
-                    self.by_policy.remove(old.policy_name());
+                    self.by_policy.remove(policy);
                 }
             }
             return;
         }
-        let merged = merge(&row.key, &members);
-        // The key holds the policy name, so a row never moves between policies.
-        match self.by_policy.get_mut(merged.policy_name()) {
+        match self.by_policy.get_mut(policy) {
             Some(set) => {
                 if !set.contains(row) {
                     set.insert(row.clone());
                 }
             }
             None => {
-                self.by_policy.insert(merged.policy_name().to_string(), BTreeSet::from([row.clone()]));
+                self.by_policy.insert(policy.to_string(), BTreeSet::from([row.clone()]));
             }
         }
-        self.rows.insert(row.clone(), merged);
+        // One record: it is the row (see [`MergedDenials::get`]); only real merges are copies.
+        if members.len() == 1 {
+            self.rows.remove(row);
+        } else {
+            self.rows.insert(row.clone(), merge(&row.key, &members));
+        }
     }
 
     /// Adds the occurrences `new` brings over `old` to the record's history: the increase at
@@ -258,6 +299,14 @@ pub fn merged_object(o: &ObjectRef) -> ObjectRef {
             ObjectRef { kind: o.kind.clone(), namespace: o.namespace.clone(), name: format!("{prefix}*") }
         }
         None => o.clone(),
+    }
+}
+
+/// The policy (or webhook) name a merge key holds, as [`Denial::policy_name`] gives it.
+fn policy_of_key(key: &str) -> &str {
+    match key.splitn(4, '|').nth(2) {
+        Some("") | None => "(unknown)",
+        Some(p) => p,
     }
 }
 
@@ -406,7 +455,7 @@ mod tests {
     #[test]
     fn reporters_of_one_request_merge_and_count_once() {
         // The ReplicaSet's FailedCreate and Kyverno's policy-centric event for two blocked pods.
-        let (_, merged) = state(vec![
+        let (raw, merged) = state(vec![
             denial(
                 "event/shop/rs.1",
                 "payments-7d9c-x2k4q",
@@ -429,8 +478,8 @@ mod tests {
                 3,
             ),
         ]);
-        assert_eq!(merged.rows().len(), 1);
-        let (row_id, row) = merged.rows().iter().next().unwrap();
+        assert_eq!(merged.len(), 1);
+        let (row_id, row) = merged.iter(&raw).next().unwrap();
         assert_eq!(row.object.display(), "Pod/shop/payments-7d9c-*");
         assert_eq!(row.count, 5, "FailedCreate saw 3 + 2; Kyverno's events saw 3 of those");
         assert_eq!(row.evidence.len(), 3);
@@ -458,13 +507,52 @@ mod tests {
             4,
         );
         let (mut raw, mut merged) = state(vec![audit, other_rule, deny]);
-        assert_eq!(merged.rows().len(), 3);
+        assert_eq!(merged.len(), 3);
         let id = RecordId::new(ClusterId::new("prod-eu"), "event/shop/d");
         let old = raw.remove(&id);
         merged.on_change(&raw, &id, old.as_ref());
-        assert_eq!(merged.rows().len(), 2);
+        assert_eq!(merged.len(), 2);
         assert!(merged.row_of(&id).is_none());
-        assert!(merged.rows().values().all(|d| d.count == 1));
+        assert!(merged.iter(&raw).all(|(_, d)| d.count == 1));
+    }
+
+    #[test]
+    fn a_row_of_one_record_is_that_record_and_becomes_a_copy_only_when_a_second_joins() {
+        let first = denial(
+            "event/shop/a",
+            "payments-7d9c-x2k4q",
+            EvidenceSource::Event,
+            "Event shop/a (FailedCreate)",
+            2,
+        );
+        let (mut raw, mut merged) = state(vec![first]);
+        let (row, d) = merged.iter(&raw).next().unwrap();
+        let row = row.clone();
+        assert!(std::ptr::eq(d, raw.values().next().unwrap()), "no copy for one record");
+        assert_eq!(d.object.name, "payments-7d9c-x2k4q", "it keeps its own name");
+        let second = denial(
+            "event/shop/b",
+            "payments-7d9c-b5nfm",
+            EvidenceSource::Event,
+            "Event shop/b (FailedCreate)",
+            3,
+        );
+        let id = RecordId::new(ClusterId::new("prod-eu"), "event/shop/b");
+        raw.insert(id.clone(), second);
+        merged.on_change(&raw, &id, None);
+        let d = merged.get(&row, &raw).unwrap();
+        assert_eq!((d.object.name.as_str(), d.count), ("payments-7d9c-*", 5), "merged: a copy");
+        let old = raw.remove(&id);
+        merged.on_change(&raw, &id, old.as_ref());
+        assert!(
+            std::ptr::eq(merged.get(&row, &raw).unwrap(), raw.values().next().unwrap()),
+            "one record again"
+        );
+        assert_eq!(merged.by_policy()["require-run-as-nonroot"].len(), 1);
+        let first_id = RecordId::new(ClusterId::new("prod-eu"), "event/shop/a");
+        let old = raw.remove(&first_id);
+        merged.on_change(&raw, &first_id, old.as_ref());
+        assert!(merged.is_empty() && merged.by_policy().is_empty(), "nothing left behind");
     }
 
     #[test]
@@ -482,8 +570,8 @@ mod tests {
         audit.first_seen = ts("2026-11-27T14:08:00Z");
         audit.evidence[0].at = ts("2026-11-27T14:08:00Z");
         audit.exceptions = vec!["shop/payments-hotfix".into()];
-        let (_, merged) = state(vec![event, audit]);
-        let row = merged.rows().values().next().unwrap();
+        let (raw, merged) = state(vec![event, audit]);
+        let row = merged.iter(&raw).next().unwrap().1;
         assert_eq!(row.user.as_deref(), Some("system:serviceaccount:kube-system:replicaset-controller"));
         assert_eq!(row.operation.as_deref(), Some("CREATE"));
         assert_eq!(row.first_seen, ts("2026-11-27T14:08:00Z"));
@@ -504,7 +592,7 @@ mod tests {
         d.first_seen = ts("2026-11-27T14:07:00Z");
         d.last_seen = ts("2026-11-27T14:10:30Z");
         let (mut raw, mut merged) = state(vec![d.clone()]);
-        let row = merged.rows().keys().next().unwrap().clone();
+        let row = merged.iter(&raw).next().unwrap().0.clone();
         let now = ts("2026-11-27T14:11:00Z");
         assert_eq!(merged.rate(&row, &raw, now, 5), vec![1, 1, 1, 1, 0], "14:07..14:11");
         let mut later = d;

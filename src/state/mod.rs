@@ -231,6 +231,24 @@ impl FleetState {
         &self.merged
     }
 
+    /// Every denial row (merged across sources), in row id order.
+    pub fn denial_rows(&self) -> impl Iterator<Item = (&RecordId, &Denial)> {
+        self.merged.iter(&self.denials)
+    }
+
+    /// One denial row.
+    pub fn denial_row(&self, id: &RecordId) -> Option<&Denial> {
+        self.merged.get(id, &self.denials)
+    }
+
+    /// The denial rows of one cluster.
+    pub fn denial_rows_in<'a>(
+        &'a self,
+        cluster: &ClusterId,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a Denial)> + 'a {
+        self.merged.in_cluster(cluster, &self.denials)
+    }
+
     /// Recent utilisation of each GPU, for sparklines (see [`GpuHistory`]).
     pub fn gpu_history(&self) -> &GpuHistory {
         &self.gpu_history

@@ -18,7 +18,7 @@ pub fn denials(state: &FleetState) -> Vec<Segment> {
     let mut by_action: BTreeMap<Enforcement, u64> = BTreeMap::new();
     let mut clusters = BTreeSet::new();
     let mut total = 0u64;
-    for (id, d) in state.merged_denials().rows() {
+    for (id, d) in state.denial_rows() {
         *by_action.entry(d.enforcement).or_default() += d.count;
         clusters.insert(&id.cluster);
         total += d.count;
@@ -33,12 +33,11 @@ pub fn denials(state: &FleetState) -> Vec<Segment> {
     for (a, n) in by_action {
         out.push((format!("{} {n}  ", a.label()), crate::ui::panes::denials::enforcement_scope(a)));
     }
-    let rows = state.merged_denials().rows();
     let top = state
         .merged_denials()
         .by_policy()
         .iter()
-        .map(|(p, ids)| (ids.iter().filter_map(|id| rows.get(id)).map(|d| d.count).sum::<u64>(), p))
+        .map(|(p, ids)| (ids.iter().filter_map(|id| state.denial_row(id)).map(|d| d.count).sum::<u64>(), p))
         .max();
     if let Some((n, p)) = top {
         out.push((format!("· most: {p} ({n})"), "ui.dim"));
@@ -110,7 +109,7 @@ pub fn rollouts(state: &FleetState) -> Vec<RolloutFinding> {
             let ids = state.merged_denials().by_policy().get(&f.policy);
             let mut clusters = BTreeSet::new();
             for id in ids.into_iter().flatten() {
-                let Some(d) = state.merged_denials().rows().get(id) else { continue };
+                let Some(d) = state.denial_row(id) else { continue };
                 let generation = d.policy.as_ref().and_then(|p| p.generation);
                 let after = match generation {
                     Some(g) => Some(g) == f.generation,
@@ -356,14 +355,13 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
     for r in &rollouts {
         out.push(vec![(r.words(), "denials.enforcement.deny")]);
     }
-    let merged = state.merged_denials().rows();
     let top = state
         .merged_denials()
         .by_policy()
         .iter()
         .filter(|_| rollouts.is_empty())
         .map(|(p, ids)| {
-            let rows: Vec<_> = ids.iter().filter_map(|id| merged.get(id).map(|d| (id, d))).collect();
+            let rows: Vec<_> = ids.iter().filter_map(|id| state.denial_row(id).map(|d| (id, d))).collect();
             let deny: u64 =
                 rows.iter().filter(|(_, d)| d.enforcement == Enforcement::Deny).map(|(_, d)| d.count).sum();
             let clusters: BTreeSet<_> = rows
@@ -416,7 +414,7 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
             (bad > 0).then(|| format!("{bad}!"))
         }
         PaneId::Denials => {
-            let rows = state.merged_denials().rows();
+            let rows = state.merged_denials();
             (!rows.is_empty()).then(|| rows.len().to_string())
         }
         PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
@@ -471,9 +469,8 @@ mod tests {
         // Only deny-enforced denials at generation 4: the generation-3 audit findings are not
         // counted, and Kyverno's own event for a blocked pod does not count it twice.
         let by_hand: u64 = state
-            .merged_denials()
-            .rows()
-            .values()
+            .denial_rows()
+            .map(|(_, d)| d)
             .filter(|d| d.policy_name() == "require-run-as-nonroot" && d.enforcement == Enforcement::Deny)
             .filter(|d| d.policy.as_ref().and_then(|p| p.generation) == Some(4))
             .map(|d| d.count)

@@ -82,7 +82,7 @@ pub struct Group {
 pub fn groups(state: &FleetState, by: GroupBy) -> BTreeMap<String, Group> {
     let merged = state.merged_denials();
     let mut out: BTreeMap<String, Group> = BTreeMap::new();
-    for (id, d) in merged.rows() {
+    for (id, d) in state.denial_rows() {
         let g = out.entry(by.key(id, d)).or_default();
         g.rows.push(id.clone());
         g.count += d.count;
@@ -231,9 +231,8 @@ impl TableView for GroupedDenials {
             if let Some(t) = g.last_seen {
                 lines.push(DetailLine::field("last", format!("{t} ({} ago)", format::since(now, t))));
             }
-            let rows = state.merged_denials().rows();
             let mut top: Vec<(&RecordId, &Denial)> =
-                g.rows.iter().filter_map(|r| rows.get(r).map(|d| (r, d))).collect();
+                g.rows.iter().filter_map(|r| state.denial_row(r).map(|d| (r, d))).collect();
             top.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
             const SHOWN: usize = 15;
             lines.push(DetailLine::Section(format!("top rows ({} of {})", top.len().min(SHOWN), top.len())));
@@ -245,7 +244,7 @@ impl TableView for GroupedDenials {
                         d.enforcement.label(),
                         d.policy.as_ref().map(|p| p.display()).unwrap_or_else(|| d.policy_name().to_string()),
                         d.rule.as_deref().unwrap_or("—"),
-                        d.object.display()
+                        crate::state::merged_object(&d.object).display()
                     ),
                 ));
             }
@@ -262,8 +261,8 @@ mod tests {
     fn groups_of_the_demo_add_up_to_the_whole_table() {
         let sim = crate::sim::demo_incident(crate::sim::DEMO_SEED, crate::sim::demo_start());
         let state = sim.state_at(sim.end);
-        let rows = state.merged_denials().rows();
-        let total: u64 = rows.values().map(|d| d.count).sum();
+        let total: u64 = state.denial_rows().map(|(_, d)| d.count).sum();
+        let rows = state.merged_denials();
         for by in [GroupBy::Policy, GroupBy::Namespace, GroupBy::Cluster, GroupBy::Engine] {
             let g = groups(&state, by);
             assert_eq!(g.values().map(|g| g.count).sum::<u64>(), total, "{by:?}");

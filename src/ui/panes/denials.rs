@@ -4,12 +4,10 @@ use ratatui::layout::Constraint;
 
 use crate::explain::{self, Explanation};
 use crate::model::{Denial, Enforcement};
-use crate::state::RecordId;
+use crate::state::{RecordId, merged_object};
 use crate::ui::panes::denial_groups::RATE_MINUTES;
 use crate::ui::widgets::format;
-use crate::ui::widgets::table::{
-    Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
-};
+use crate::ui::widgets::table::{Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column};
 
 /// The theme scope of an enforcement action.
 pub fn enforcement_scope(e: Enforcement) -> &'static str {
@@ -28,8 +26,8 @@ fn policy_cell(d: &Denial) -> String {
 /// The Denials table.
 pub fn spec() -> Spec<Denial> {
     Spec {
-        all: |s| table_rows(s.merged_denials().rows()),
-        get: |s, id| s.merged_denials().rows().get(id),
+        all: |s| s.denial_rows().map(|(id, d)| (id.clone(), d)).collect(),
+        get: |s, id| s.denial_row(id),
         default_sort: (1, true),
         filter_text: |id, d| {
             format!(
@@ -38,7 +36,7 @@ pub fn spec() -> Spec<Denial> {
                 d.engine.label(),
                 policy_cell(d),
                 d.rule.as_deref().unwrap_or(""),
-                d.object.display(),
+                merged_object(&d.object).display(),
                 d.message
             )
         },
@@ -90,8 +88,8 @@ pub fn spec() -> Spec<Denial> {
             Column {
                 title: "OBJECT",
                 width: Constraint::Fill(3),
-                cell: |_, _, d| Cell::text(d.object.display()),
-                key: |_, _, d| SortKey::Text(d.object.display()),
+                cell: |_, _, d| Cell::text(merged_object(&d.object).display()),
+                key: |_, _, d| SortKey::Text(merged_object(&d.object).display()),
             },
             Column {
                 title: "MESSAGE",
@@ -114,7 +112,9 @@ fn rate(ctx: &Ctx, id: &RecordId) -> Vec<u64> {
 fn detail(ctx: &Ctx, id: &RecordId, d: &Denial) -> Detail {
     match explain::explain(ctx.state, id) {
         Some(e) => explanation_detail(ctx.now, &e),
-        None => Detail { title: format!("denial · {}", d.object.display()), lines: Vec::new() },
+        None => {
+            Detail { title: format!("denial · {}", merged_object(&d.object).display()), lines: Vec::new() }
+        }
     }
 }
 
@@ -125,7 +125,7 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
     let d = e.denial;
     let mut lines = vec![
         DetailLine::Section("what was denied".into()),
-        DetailLine::field("object", d.object.display()),
+        DetailLine::field("object", merged_object(&d.object).display()),
         DetailLine::field("operation", d.operation.clone().unwrap_or_else(|| "unknown".into())),
         DetailLine::field(
             "user",
@@ -266,5 +266,7 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
             "ui.text",
         ));
     }
-    Detail { title: format!("denial · {} · {}", d.policy_name(), d.object.display()), lines }
+    Detail {
+        title: format!("denial · {} · {}", d.policy_name(), merged_object(&d.object).display()), lines
+    }
 }

@@ -116,18 +116,8 @@ pub fn spec() -> Spec<ClusterStatus> {
             Column {
                 title: "DENIALS",
                 width: Constraint::Length(7),
-                cell: |ctx, id, _| {
-                    Cell::text(
-                        FleetState::in_cluster(ctx.state.merged_denials().rows(), &id.cluster)
-                            .count()
-                            .to_string(),
-                    )
-                },
-                key: |ctx, id, _| {
-                    SortKey::Num(
-                        FleetState::in_cluster(ctx.state.merged_denials().rows(), &id.cluster).count() as f64,
-                    )
-                },
+                cell: |ctx, id, _| Cell::text(ctx.state.denial_rows_in(&id.cluster).count().to_string()),
+                key: |ctx, id, _| SortKey::Num(ctx.state.denial_rows_in(&id.cluster).count() as f64),
             },
             Column {
                 title: "GPU WAIT",
