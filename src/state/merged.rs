@@ -304,7 +304,7 @@ pub fn merged_object(o: &ObjectRef) -> ObjectRef {
 
 /// The policy (or webhook) name a merge key holds, as [`Denial::policy_name`] gives it.
 fn policy_of_key(key: &str) -> &str {
-    match key.splitn(4, '|').nth(2) {
+    match key.split('|').nth(2) {
         Some("") | None => "(unknown)",
         Some(p) => p,
     }
