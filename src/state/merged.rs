@@ -40,11 +40,7 @@ impl MergedDenials {
     /// itself (no copy is kept for the many rows that have one record; such a row keeps its
     /// record's `id` and object name: see [`merged_object`] for display).
     pub fn get<'a>(&'a self, row: &RecordId, raw: &'a Table<Denial>) -> Option<&'a Denial> {
-        let members = self.members.get(row)?;
-        match members.len() {
-            1 => members.first().and_then(|only| raw.get(only)),
-            _ => self.rows.get(row),
-        }
+        self.row(row, self.members.get(row)?, raw)
     }
 
     /// Every row, in row id order (cluster, then merge key).
@@ -52,7 +48,20 @@ impl MergedDenials {
         &'a self,
         raw: &'a Table<Denial>,
     ) -> impl Iterator<Item = (&'a RecordId, &'a Denial)> + 'a {
-        self.members.keys().filter_map(move |row| Some((row, self.get(row, raw)?)))
+        self.members.iter().filter_map(move |(row, members)| Some((row, self.row(row, members, raw)?)))
+    }
+
+    /// The row `row` whose source records are `members`.
+    fn row<'a>(
+        &'a self,
+        row: &RecordId,
+        members: &BTreeSet<RecordId>,
+        raw: &'a Table<Denial>,
+    ) -> Option<&'a Denial> {
+        match members.len() {
+            1 => members.first().and_then(|only| raw.get(only)),
+            _ => self.rows.get(row),
+        }
     }
 
     /// The rows of one cluster.
@@ -66,7 +75,7 @@ impl MergedDenials {
         self.members
             .range(start..)
             .take_while(move |(row, _)| row.cluster == cluster)
-            .filter_map(move |(row, _)| Some((row, self.get(row, raw)?)))
+            .filter_map(move |(row, members)| Some((row, self.row(row, members, raw)?)))
     }
 
     /// How many rows there are.
