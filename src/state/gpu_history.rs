@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::RecordId;
+use super::minutes::{bin, minute, push_recent};
 use crate::model::GpuNode;
 
 /// How far back samples are kept.
@@ -31,12 +32,7 @@ impl GpuHistory {
         for d in &node.devices {
             let Some(util) = d.utilization_pct else { continue };
             let series = devices.entry((d.index, d.mig.clone())).or_default();
-            if series.last().is_some_and(|(t, _)| *t >= at) {
-                continue;
-            }
-            series.push((at, util));
-            let stale = series.iter().take_while(|(t, _)| *t < at - HISTORY).count();
-            series.drain(..stale);
+            push_recent(series, (at, util), at, |(t, _)| *t, HISTORY);
         }
     }
 
@@ -54,16 +50,12 @@ impl GpuHistory {
         now: Timestamp,
         bins: usize,
     ) -> Vec<Option<f32>> {
-        let end = now.as_second().div_euclid(60);
-        let start = end - bins as i64 + 1;
         let mut sums = vec![(0.0_f32, 0u32); bins];
         let samples = self.series.get(id).and_then(|d| d.get(device)).map_or(&[][..], Vec::as_slice);
         for (t, u) in samples {
-            let m = t.as_second().div_euclid(60);
-            if (start..=end).contains(&m) {
-                let slot = &mut sums[(m - start) as usize];
-                slot.0 += u;
-                slot.1 += 1;
+            if let Some(i) = bin(minute(*t), now, bins) {
+                sums[i].0 += u;
+                sums[i].1 += 1;
             }
         }
         sums.into_iter().map(|(s, n)| (n > 0).then(|| s / n as f32)).collect()

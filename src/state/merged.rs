@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
+use super::minutes::{bin, first_bin, minute};
 use super::{RecordId, Table};
 use crate::model::{Denial, EvidenceSource, ObjectRef};
 
@@ -106,8 +107,7 @@ impl MergedDenials {
     /// Occurrences of `row` per minute, for the `bins` minutes up to and including `now`'s
     /// minute, oldest first. Counted like the row: the reporter that saw most.
     pub fn rate(&self, row: &RecordId, raw: &Table<Denial>, now: Timestamp, bins: usize) -> Vec<u64> {
-        let end = minute(now);
-        let start = end - bins as i64 + 1;
+        let start = first_bin(now, bins);
         // Drawn for every visible row of every frame: a small vector, no allocation per
         // member beyond the series themselves.
         let mut by_reporter: Vec<(Reporter<'_>, Vec<u64>)> = Vec::new();
@@ -123,8 +123,8 @@ impl MergedDenials {
             };
             let series = &mut by_reporter[i].1;
             for (m, n) in h.iter().rev().take_while(|(m, _)| *m >= start) {
-                if *m <= end {
-                    series[(m - start) as usize] += n;
+                if let Some(i) = bin(*m, now, bins) {
+                    series[i] += n;
                 }
             }
         }
@@ -241,10 +241,6 @@ fn reporter(d: &Denial) -> Reporter<'_> {
         }
         None => (EvidenceSource::Object, ""),
     }
-}
-
-fn minute(t: Timestamp) -> i64 {
-    t.as_second().div_euclid(60)
 }
 
 /// Adds `n` occurrences at minute `m` to a history kept sorted by minute; the usual case (the

@@ -7,6 +7,7 @@
 mod gpu_history;
 mod keyframe;
 mod merged;
+mod minutes;
 mod pipeline_history;
 mod snapshot;
 

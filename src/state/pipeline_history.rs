@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::RecordId;
+use super::minutes::{bin, minute, push_recent};
 use crate::model::PipelineComponent;
 
 /// How far back samples are kept.
@@ -52,13 +53,7 @@ impl PipelineHistory {
     /// scrape re-sends the last rates with the same time, which adds nothing).
     pub(super) fn on_upsert(&mut self, id: &RecordId, p: &PipelineComponent) {
         let series = self.series.entry(id.clone()).or_default();
-        if series.last().is_some_and(|s| s.at >= p.scraped_at) {
-            return;
-        }
-        series.push(RateSample::of(p));
-        let keep_from = p.scraped_at - HISTORY;
-        let stale = series.iter().take_while(|s| s.at < keep_from).count();
-        series.drain(..stale);
+        push_recent(series, RateSample::of(p), p.scraped_at, |s| s.at, HISTORY);
     }
 
     /// The component is gone.
@@ -75,14 +70,10 @@ impl PipelineHistory {
         bins: usize,
         value: impl Fn(&RateSample) -> f64,
     ) -> Vec<f64> {
-        let end = now.as_second().div_euclid(60);
-        let start = end - bins as i64 + 1;
         let mut out = vec![0.0_f64; bins];
         for s in self.samples(id) {
-            let m = s.at.as_second().div_euclid(60);
-            if (start..=end).contains(&m) {
-                let slot = &mut out[(m - start) as usize];
-                *slot = f64::max(*slot, value(s));
+            if let Some(i) = bin(minute(s.at), now, bins) {
+                out[i] = f64::max(out[i], value(s));
             }
         }
         out
