@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{Denial, Engine, ObjectRef, Policy, PolicyException, ScopeMatch};
+use crate::model::{Denial, ObjectRef, Policy, PolicyException, ScopeMatch};
 use crate::state::{FleetState, RecordId};
 
 /// A denial with everything it joins to.
@@ -137,15 +137,6 @@ fn bare(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
-/// Engines count as one family when their policies share exceptions and kinds.
-fn same_engine(a: Engine, b: Engine) -> bool {
-    let family = |e: Engine| match e {
-        Engine::KyvernoCel => Engine::Kyverno,
-        e => e,
-    };
-    family(a) == family(b)
-}
-
 /// The policy object of `denial` in its cluster: same engine family and name; a namespaced
 /// policy only for its own namespace (the `ns/` in the name, else the object's).
 fn find_policy<'a>(state: &'a FleetState, id: &RecordId, denial: &Denial) -> Option<&'a Policy> {
@@ -156,7 +147,7 @@ fn find_policy<'a>(state: &'a FleetState, id: &RecordId, denial: &Denial) -> Opt
     };
     FleetState::in_cluster(state.policies(), &id.cluster)
         .map(|(_, p)| p)
-        .filter(|p| same_engine(p.engine, denial.engine) && p.binds.is_none() && p.name == name)
+        .filter(|p| p.engine.same_family(denial.engine) && p.binds.is_none() && p.name == name)
         .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == ns)
         // A cluster-wide policy and a namespaced one of the same name: the namespaced one is
         // the more specific match.

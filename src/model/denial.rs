@@ -45,6 +45,16 @@ impl Engine {
         }
     }
 
+    /// True when both are the same engine, Kyverno's classic and CEL policies counting as one
+    /// (they share exceptions and reports).
+    pub fn same_family(self, other: Engine) -> bool {
+        let family = |e: Engine| match e {
+            Engine::KyvernoCel => Engine::Kyverno,
+            e => e,
+        };
+        family(self) == family(other)
+    }
+
     /// Short name for tables.
     pub fn label(self) -> &'static str {
         match self {

@@ -211,11 +211,7 @@ impl PolicyException {
     /// the policy (`*` for all) and the rule (no rules listed for all). Pod Security
     /// exemptions cover every Pod Security denial.
     pub fn covers_policy(&self, engine: Engine, policy: &str, rule: Option<&str>) -> bool {
-        let family = |e: Engine| match e {
-            Engine::KyvernoCel => Engine::Kyverno,
-            e => e,
-        };
-        if family(self.engine) != family(engine) {
+        if !self.engine.same_family(engine) {
             return false;
         }
         if self.engine == Engine::PodSecurity {
