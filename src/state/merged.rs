@@ -328,15 +328,9 @@ pub fn merge_key(d: &Denial) -> String {
     )
 }
 
-/// One row from the records that describe the same denial (at least one).
+/// One row from the records that describe the same denial (two or more: a row of one
+/// record is that record, see [`MergedDenials::get`]).
 fn merge(key: &str, members: &[&Denial]) -> Denial {
-    // Most rows have one source record: no ordering, counting or evidence merge to do.
-    if let [only] = members {
-        let mut out = (*only).clone();
-        out.id = key.to_string();
-        out.object = merged_object(&only.object);
-        return out;
-    }
     // Sources with the most to say go first: the audit log knows the user, an event the
     // admission message, a report the policy's metadata.
     let rank = |d: &Denial| match d.evidence.first().map(|e| e.source) {
