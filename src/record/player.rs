@@ -25,6 +25,17 @@ pub const MAX_SPEED: f64 = 1000.0;
 /// when the keyframe skips at least this many of them.
 const KEYFRAME_JUMP_MIN: usize = 512;
 
+/// A state rebuilt for a seek replays this much recording time before the head (from the
+/// keyframe before it), so the derived per-minute histories behind the sparklines (denial
+/// rates, pipeline flow, GPU utilisation: 15 minutes each) are the ones a continuous replay
+/// draws, not ones that start at the nearest keyframe.
+const HISTORY_WARMUP: SignedDuration = SignedDuration::from_mins(15);
+
+/// At most this many observations are replayed for [`HISTORY_WARMUP`] (about a second of
+/// ingest): in a recording busier than that the sparklines start later after a seek, the
+/// records and counts are exact either way.
+const HISTORY_WARMUP_MAX: usize = 150_000;
+
 /// Plays a [`Recording`] into a [`FleetState`].
 #[derive(Debug, Clone)]
 pub struct Player {
@@ -84,7 +95,8 @@ impl Player {
         let t = t.clamp(self.start(), self.end());
         if t < self.head {
             let n = self.recording.position(t);
-            let mut state = self.recording.state_after(n);
+            let (mut state, from) = self.warm_base(n, t);
+            state.apply_all(&self.recording.observations()[from..n]);
             state.set_clock(t);
             self.state = state;
             self.cursor = n;
@@ -187,15 +199,30 @@ impl Player {
         }
     }
 
+    /// The state to rebuild the first `n` observations (the head at `t`) from and its index:
+    /// the keyframe before `t` − [`HISTORY_WARMUP`], or the one that leaves at most
+    /// [`HISTORY_WARMUP_MAX`] observations to replay when that is later.
+    fn warm_base(&self, n: usize, t: Timestamp) -> (FleetState, usize) {
+        let warm_from = self
+            .recording
+            .position(t.saturating_sub(HISTORY_WARMUP).unwrap_or(t))
+            .max(n.saturating_sub(HISTORY_WARMUP_MAX))
+            .min(n);
+        self.recording.base_for(warm_from)
+    }
+
     /// Moves the head forward to `t` (`t >= head`).
     fn move_forward(&mut self, t: Timestamp) {
         let n = self.recording.position(t);
         if n > self.cursor {
             let keyframe = self.recording.keyframe_index_before(n);
             if keyframe >= self.cursor + KEYFRAME_JUMP_MIN {
-                let (state, from) = self.recording.base_for(n);
-                self.state = state;
-                self.cursor = from;
+                let (state, from) = self.warm_base(n, t);
+                // Jump only when the warm base is ahead of what is already applied.
+                if from > self.cursor {
+                    self.state = state;
+                    self.cursor = from;
+                }
             }
             self.state.apply_all(&self.recording.observations()[self.cursor..n]);
             self.cursor = n;

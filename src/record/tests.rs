@@ -1125,3 +1125,40 @@ fn golden_bytes() -> &'static [u8] {
     static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     BYTES.get_or_init(|| record(&sample(40), 5, KeyframeInterval { observations: 10, seconds: 0 }))
 }
+
+#[test]
+fn a_seek_rebuilds_the_sparkline_histories_a_continuous_replay_draws() {
+    let rec = Arc::new(crate::demo::recording().unwrap());
+    let at = |mins: i64| rec.start() + SignedDuration::from_mins(mins);
+    let mut p = Player::new(rec.clone());
+    // Back from the end and forward past keyframes: both rebuild from keyframes.
+    for mins in [29, 18, 27] {
+        p.seek_to(rec.end());
+        p.seek_to(at(mins));
+        let mut continuous = replay(&rec, at(mins));
+        continuous.set_clock(at(mins));
+        assert!(p.state().same_facts(&continuous), "{mins}m");
+        let s = p.state();
+        assert!(s.pipelines().len() > 10);
+        // What is drawn: the last 15 minutes, per minute.
+        let now = s.now();
+        for id in s.pipelines().keys() {
+            let flow = |st: &FleetState| st.pipeline_history().per_minute(id, now, 15, |r| r.flow);
+            assert_eq!(flow(s), flow(&continuous), "flow of {id:?} at {mins}m");
+        }
+        let mut gpus = 0;
+        for (id, node) in s.gpu_nodes() {
+            for d in &node.devices {
+                let key = (d.index, d.mig.clone());
+                let util = |st: &FleetState| st.gpu_history().per_minute(id, &key, now, 15);
+                assert_eq!(util(s), util(&continuous), "GPU {key:?} of {id:?} at {mins}m");
+                gpus += usize::from(util(s).iter().flatten().count() > 1);
+            }
+        }
+        assert!(gpus > 0, "some GPU has more than a minute of history at {mins}m");
+        for (id, _) in s.denial_rows() {
+            let rate = |st: &FleetState| st.merged_denials().rate(id, st.denials(), st.now(), 15);
+            assert_eq!(rate(s), rate(&continuous), "denial rate of {id:?} at {mins}m");
+        }
+    }
+}
