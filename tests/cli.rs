@@ -375,6 +375,29 @@ fn report_prices_come_from_the_config_file() {
 }
 
 #[test]
+fn pipeline_thresholds_from_the_config_file_change_the_verdicts() {
+    fn losing(v: &serde_json::Value) -> Vec<String> {
+        v["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["health"] == "losing")
+            .map(|p| format!("{} {}", p["cluster"], p["name"]))
+            .collect()
+    }
+    let home = tempfile::tempdir().unwrap();
+    let strict = json(&fleettop(&["snapshot", "--json", "--demo", "--at", "20m"], home.path()));
+    assert!(!losing(&strict).is_empty(), "the demo loses data at 20 minutes");
+    let dir = home.path().join("config/fleettop");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Tolerate a billion lost items a second: nothing is losing any more.
+    std::fs::write(dir.join("config.toml"), "[pipelines.thresholds]\ndropped_per_s = 1e9\n").unwrap();
+    let lenient = json(&fleettop(&["snapshot", "--json", "--demo", "--at", "20m"], home.path()));
+    assert_eq!(losing(&lenient), Vec::<String>::new());
+    assert_eq!(strict["pipelines"].as_array().unwrap().len(), lenient["pipelines"].as_array().unwrap().len());
+}
+
+#[test]
 fn why_explains_a_policy_and_an_object_of_the_demo_like_its_golden_files() {
     let home = tempfile::tempdir().unwrap();
     let policy =

@@ -31,6 +31,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
         }
         Some(Command::Snapshot { json, demo, ref replay, ref at, timeout }) => {
+            // Only for the pipeline thresholds, so the verdicts printed are the UI's.
+            let (_, warnings) = ui_config(&cli.ui);
+            for w in &warnings {
+                eprintln!("fleettop: {w}");
+            }
             let (rec, name) = match (demo, replay) {
                 (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
                 (true, None) => (demo::recording()?, "the bundled demo".to_string()),
@@ -235,6 +240,8 @@ fn ui_config(args: &UiArgs) -> (crate::ui::config::UiConfig, Vec<String>) {
     for w in &warnings {
         tracing::warn!(%w, "config");
     }
+    // Verdicts read the thresholds process-wide, so they are set before any state is built.
+    crate::model::set_pipeline_thresholds(config.pipelines.thresholds);
     (config, warnings.iter().map(|w| w.to_string()).collect())
 }
 

@@ -20,7 +20,10 @@ pub use gpu::{
     FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER,
     IDLE_UTILIZATION_PCT, PendingGpuPod, WorkloadEvent, WorkloadState, is_gpu_resource,
 };
-pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, Signal};
+pub use pipeline::{
+    ComponentKind, PipelineComponent, PipelineHealth, PipelineThresholds, Signal, pipeline_thresholds,
+    set_pipeline_thresholds,
+};
 pub use policy::{Policy, Rollout};
 
 use jiff::Timestamp;

@@ -1,7 +1,46 @@
 //! Telemetry pipeline components (OpenTelemetry Collector, Prometheus, Fluent Bit) and their health.
 
+use std::sync::OnceLock;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+/// Where a component's verdict turns: `[pipelines.thresholds]` in `config.toml`.
+///
+/// The defaults are the strict ones: any loss is losing, any send failure degraded, a queue
+/// 80 % full degraded, and a component silent only when nothing at all flows. Fleets whose
+/// exporters shed a trickle by design raise them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PipelineThresholds {
+    /// Exporter queue fill (0..=1) from which a component is degraded.
+    pub queue_fill: f64,
+    /// Send failures per second above which a component is degraded.
+    pub send_failed_per_s: f64,
+    /// Items lost per second (refused plus enqueue-failed) above which it is losing.
+    pub dropped_per_s: f64,
+    /// Flow per second (accepted, and sent) at or below which it is silent.
+    pub silent_per_s: f64,
+}
+
+impl Default for PipelineThresholds {
+    fn default() -> Self {
+        Self { queue_fill: 0.8, send_failed_per_s: 0.0, dropped_per_s: 0.0, silent_per_s: 0.0 }
+    }
+}
+
+static THRESHOLDS: OnceLock<PipelineThresholds> = OnceLock::new();
+
+/// Sets the thresholds every verdict of this process uses, once, at start (before any state
+/// is drawn, so the UI, `snapshot` and the findings never disagree). A second call is
+/// ignored and returns false.
+pub fn set_pipeline_thresholds(t: PipelineThresholds) -> bool {
+    THRESHOLDS.set(t).is_ok()
+}
+
+/// The thresholds in force: those set at start, else the defaults.
+pub fn pipeline_thresholds() -> PipelineThresholds {
+    THRESHOLDS.get().copied().unwrap_or_default()
+}
 
 /// A telemetry signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -159,18 +198,88 @@ impl PipelineComponent {
         }
     }
 
-    /// The verdict, from the rates and the queue.
+    /// Items through it per second: what a receiver accepts, an exporter sends, and for a
+    /// processor the larger of what comes in and goes out (never their sum).
+    pub fn throughput_per_s(&self) -> f64 {
+        self.accepted_per_s.max(self.sent_per_s)
+    }
+
+    /// Items lost per second: refused plus those that could not be queued.
+    pub fn dropped_per_s(&self) -> f64 {
+        self.enqueue_failed_per_s + self.refused_per_s
+    }
+
+    /// The verdict under the thresholds in force ([`pipeline_thresholds`]).
     pub fn health(&self) -> PipelineHealth {
+        self.health_under(&pipeline_thresholds())
+    }
+
+    /// The verdict from the rates and the queue under `t`: a failed scrape, then loss, then
+    /// send failures or a filling queue, then no flow.
+    pub fn health_under(&self, t: &PipelineThresholds) -> PipelineHealth {
         if self.scrape_error.is_some() {
             PipelineHealth::ScrapeFailed
-        } else if self.enqueue_failed_per_s > 0.0 || self.refused_per_s > 0.0 {
+        } else if self.dropped_per_s() > t.dropped_per_s {
             PipelineHealth::Losing
-        } else if self.send_failed_per_s > 0.0 || self.queue_fill().is_some_and(|f| f >= 0.8) {
+        } else if self.send_failed_per_s > t.send_failed_per_s || self.queue_filling(t) {
             PipelineHealth::Degraded
-        } else if self.accepted_per_s == 0.0 && self.sent_per_s == 0.0 {
+        } else if self.accepted_per_s <= t.silent_per_s && self.sent_per_s <= t.silent_per_s {
             PipelineHealth::Silent
         } else {
             PipelineHealth::Healthy
         }
+    }
+
+    /// True when the exporter queue is at least `t.queue_fill` full.
+    pub fn queue_filling(&self, t: &PipelineThresholds) -> bool {
+        self.queue_fill().is_some_and(|f| f >= t.queue_fill)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exporter(sent: f64, failed: f64, lost: f64, queue: Option<(u64, u64)>) -> PipelineComponent {
+        let mut p = PipelineComponent::unmeasured(
+            "otel/gw".into(),
+            ComponentKind::Exporter,
+            "otlp".into(),
+            Signal::Traces,
+            Timestamp::UNIX_EPOCH,
+        );
+        (p.sent_per_s, p.send_failed_per_s, p.enqueue_failed_per_s) = (sent, failed, lost);
+        (p.queue_size, p.queue_capacity) = (queue.map(|q| q.0), queue.map(|q| q.1));
+        p
+    }
+
+    #[test]
+    fn the_default_thresholds_flag_any_loss_failure_full_queue_or_silence() {
+        let t = PipelineThresholds::default();
+        assert_eq!(exporter(100.0, 0.0, 0.1, None).health_under(&t), PipelineHealth::Losing);
+        assert_eq!(exporter(100.0, 0.1, 0.0, None).health_under(&t), PipelineHealth::Degraded);
+        assert_eq!(exporter(100.0, 0.0, 0.0, Some((800, 1000))).health_under(&t), PipelineHealth::Degraded);
+        assert_eq!(exporter(100.0, 0.0, 0.0, Some((799, 1000))).health_under(&t), PipelineHealth::Healthy);
+        assert_eq!(exporter(0.0, 0.0, 0.0, None).health_under(&t), PipelineHealth::Silent);
+    }
+
+    #[test]
+    fn raised_thresholds_tolerate_a_trickle_and_lowered_ones_catch_a_queue_earlier() {
+        let t = PipelineThresholds {
+            queue_fill: 0.5,
+            send_failed_per_s: 1.0,
+            dropped_per_s: 2.0,
+            silent_per_s: 0.5,
+        };
+        // 1.5/s lost is under 2/s; 0.5/s failed is under 1/s: healthy.
+        assert_eq!(exporter(100.0, 0.5, 1.5, None).health_under(&t), PipelineHealth::Healthy);
+        assert_eq!(exporter(100.0, 0.0, 2.5, None).health_under(&t), PipelineHealth::Losing);
+        assert_eq!(exporter(100.0, 0.0, 0.0, Some((500, 1000))).health_under(&t), PipelineHealth::Degraded);
+        // 0.4/s sent is "nothing" under a 0.5/s floor.
+        assert_eq!(exporter(0.4, 0.0, 0.0, None).health_under(&t), PipelineHealth::Silent);
+        // A failed scrape is unknown whatever the thresholds.
+        let mut p = exporter(100.0, 0.0, 0.0, None);
+        p.scrape_error = Some("403".into());
+        assert_eq!(p.health_under(&t), PipelineHealth::ScrapeFailed);
     }
 }

@@ -18,7 +18,7 @@ pub const HISTORY: SignedDuration = SignedDuration::from_mins(15);
 pub struct RateSample {
     /// When the rates were computed.
     pub at: Timestamp,
-    /// Items through it per second: accepted (receivers, processors) plus sent (exporters).
+    /// Items through it per second ([`PipelineComponent::throughput_per_s`]).
     pub flow: f64,
     /// Items lost per second: refused plus enqueue failures.
     pub lost: f64,
@@ -30,8 +30,8 @@ impl RateSample {
     fn of(p: &PipelineComponent) -> Self {
         RateSample {
             at: p.scraped_at,
-            flow: p.accepted_per_s + p.sent_per_s,
-            lost: p.refused_per_s + p.enqueue_failed_per_s,
+            flow: p.throughput_per_s(),
+            lost: p.dropped_per_s(),
             failed: p.send_failed_per_s,
         }
     }

@@ -351,14 +351,7 @@ fn prices_from(
     let mut out = Vec::new();
     for (product, price) in table {
         let path = join_key("prices", product.get_ref());
-        let usd = match price.get_ref() {
-            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            DeValue::Integer(i) => {
-                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok().map(|v| v as f64)
-            }
-            _ => None,
-        };
-        match usd {
+        match number(price) {
             Some(usd) if usd.is_finite() && usd >= 0.0 => out.push((product.get_ref().to_string(), usd)),
             _ => warnings.push(src.warn(
                 price.span(),
@@ -368,6 +361,17 @@ fn prices_from(
         }
     }
     out
+}
+
+/// A TOML integer or float as a number; `None` for anything else.
+pub(crate) fn number(value: &Spanned<DeValue<'_>>) -> Option<f64> {
+    match value.get_ref() {
+        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+        DeValue::Integer(i) => {
+            i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok().map(|v| v as f64)
+        }
+        _ => None,
+    }
 }
 
 /// Reads a file that may not exist. Missing → `Ok(None)`; unreadable → a warning.

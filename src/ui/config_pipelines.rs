@@ -13,6 +13,12 @@
 //! port_names = ["metrics"]  # the metrics port, by container port name (optional)
 //! port = 8888               # else this port (optional; the kind's usual port)
 //! path = "/metrics"         # (optional; the kind's usual path)
+//!
+//! [pipelines.thresholds]      # where verdicts turn (these are the defaults)
+//! dropped_per_s = 0           # losing when refused + enqueue-failed is above this
+//! send_failed_per_s = 0       # degraded when send failures are above this…
+//! queue_fill = 0.8            # …or an exporter queue is at least this full (0 to 1)
+//! silent_per_s = 0            # silent when accepted and sent are at or below this
 //! ```
 //!
 //! A bad entry is skipped with a warning naming the file, line and key; the rest applies.
@@ -22,18 +28,21 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::config::{ConfigWarning, Source, join_key};
+use super::config::{ConfigWarning, Source, join_key, number};
+use crate::model::PipelineThresholds;
 
 /// The shortest scrape interval accepted.
 pub const MIN_SCRAPE_EVERY: Duration = Duration::from_secs(1);
 
 /// What `[pipelines]` says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PipelineSettings {
     /// Scrape interval for pipelines and DCGM; `None`: the default (15 s).
     pub scrape_every: Option<Duration>,
     /// Extra pods to scrape.
     pub targets: Vec<ExtraTarget>,
+    /// Where the components' verdicts turn.
+    pub thresholds: PipelineThresholds,
 }
 
 /// What an extra target is, as `kind = "…"` names it.
@@ -117,10 +126,67 @@ pub(crate) fn pipelines_from(
                     ),
                 )),
             },
-            _ => warnings.push(src.unknown_key(key, value, "pipelines", &["scrape_every", "targets"])),
+            "thresholds" => out.thresholds = thresholds(src, value, warnings),
+            _ => warnings.push(src.unknown_key(
+                key,
+                value,
+                "pipelines",
+                &["scrape_every", "targets", "thresholds"],
+            )),
         }
     }
     out
+}
+
+/// `[pipelines.thresholds]`: each a number (rates 0 or more, `queue_fill` above 0 and at most
+/// 1); a bad value keeps its default with a warning.
+fn thresholds(
+    src: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> PipelineThresholds {
+    const AT: &str = "pipelines.thresholds";
+    let mut t = PipelineThresholds::default();
+    let DeValue::Table(table) = value.get_ref() else {
+        let found = value.get_ref().type_str();
+        warnings.push(src.warn(value.span(), AT, format!("expected a table, found {found}")));
+        return t;
+    };
+    for (key, value) in table {
+        let path = join_key(AT, key.get_ref());
+        let (slot, fraction) = match key.get_ref().as_ref() {
+            "dropped_per_s" => (&mut t.dropped_per_s, false),
+            "send_failed_per_s" => (&mut t.send_failed_per_s, false),
+            "silent_per_s" => (&mut t.silent_per_s, false),
+            "queue_fill" => (&mut t.queue_fill, true),
+            _ => {
+                warnings.push(src.unknown_key(
+                    key,
+                    value,
+                    AT,
+                    &["dropped_per_s", "send_failed_per_s", "queue_fill", "silent_per_s"],
+                ));
+                continue;
+            }
+        };
+        let default = *slot;
+        match number(value) {
+            Some(v) if fraction && v > 0.0 && v <= 1.0 => *slot = v,
+            Some(v) if !fraction && v.is_finite() && v >= 0.0 => *slot = v,
+            _ => warnings.push(src.warn(
+                value.span(),
+                &path,
+                if fraction {
+                    format!(
+                        "expected a fill above 0 and at most 1 (0.8 is 80 %); the default ({default}) applies"
+                    )
+                } else {
+                    format!("expected items per second, 0 or more; the default ({default}) applies")
+                },
+            )),
+        }
+    }
+    t
 }
 
 /// `"30s"`, `"1m"`: at least [`MIN_SCRAPE_EVERY`].
@@ -325,6 +391,38 @@ port_names = ["http"]
             (2021, "/api/v1/metrics/prometheus", &["logs".to_string()][..])
         );
         assert_eq!(f.port_names, ["http"]);
+    }
+
+    #[test]
+    fn thresholds_replace_the_defaults_they_name_and_bad_ones_keep_theirs() {
+        let (s, warnings) = read(
+            r#"
+[pipelines.thresholds]
+dropped_per_s = 5
+queue_fill = 0.95
+send_failed_per_s = -1
+silent_per_s = "low"
+colour = 1
+"#,
+        );
+        let t = s.thresholds;
+        assert_eq!((t.dropped_per_s, t.queue_fill), (5.0, 0.95));
+        let d = PipelineThresholds::default();
+        assert_eq!((t.send_failed_per_s, t.silent_per_s), (d.send_failed_per_s, d.silent_per_s));
+        let mut keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "pipelines.thresholds.colour",
+                "pipelines.thresholds.send_failed_per_s",
+                "pipelines.thresholds.silent_per_s"
+            ],
+            "{warnings:#?}"
+        );
+        let (s, warnings) = read("[pipelines.thresholds]\nqueue_fill = 80\n");
+        assert_eq!(s.thresholds.queue_fill, 0.8, "80 is not a fill: the default stays");
+        assert!(warnings[0].message.contains("0.8 is 80 %"), "{warnings:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use ratatui::layout::Constraint;
 
-use crate::model::{PipelineComponent, PipelineHealth};
+use crate::model::{PipelineComponent, PipelineHealth, PipelineThresholds, pipeline_thresholds};
 use crate::state::RecordId;
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
@@ -18,6 +18,29 @@ pub fn health_scope(h: PipelineHealth) -> &'static str {
         PipelineHealth::Degraded => "pipelines.degraded",
         PipelineHealth::Healthy => "pipelines.ok",
     }
+}
+
+/// Minutes in the table's FLOW sparkline (the detail view draws the whole history).
+pub const FLOW_MINUTES: usize = 10;
+
+/// A sparkline of the component's throughput per minute, oldest first, over `minutes`
+/// ending now: a blank is a minute where nothing flowed (or nothing was scraped), so a
+/// pipeline going silent shows as its bars stopping (and one no longer scraped, as blanks
+/// up to now). True as well when a minute lost data.
+fn flow_spark(ctx: &Ctx, id: &RecordId, minutes: usize) -> (String, bool) {
+    let h = ctx.state.pipeline_history();
+    // The minute under way has no scrape yet for up to an interval: until then the sparkline
+    // ends with the last scraped minute, so a blank is never just "not yet".
+    let end = match h.samples(id).last() {
+        Some(last) if ctx.now.duration_since(last.at) < jiff::SignedDuration::from_mins(1) => last.at,
+        _ => ctx.now,
+    };
+    // Hundredths of an item: the sparkline scales to its largest bar, so the unit only keeps
+    // a trickle (0.3/s) from rounding to a blank.
+    let flow: Vec<u64> =
+        h.per_minute(id, end, minutes, |s| s.flow).iter().map(|v| (v * 100.0).round() as u64).collect();
+    let lost = h.per_minute(id, end, minutes, |s| s.lost).iter().any(|v| *v > 0.0);
+    (format::spark(&flow), lost)
 }
 
 fn rate_cell(v: f64, bad: &'static str) -> Cell {
@@ -69,16 +92,14 @@ pub fn spec() -> Spec<PipelineComponent> {
                 key: |_, _, p| SortKey::Text(p.signal.label().into()),
             },
             Column {
-                title: "IN",
-                width: Constraint::Length(8),
-                cell: |_, _, p| Cell::text(format::rate(p.accepted_per_s)),
-                key: |_, _, p| SortKey::Num(p.accepted_per_s),
-            },
-            Column {
-                title: "OUT",
-                width: Constraint::Length(8),
-                cell: |_, _, p| Cell::text(format::rate(p.sent_per_s)),
-                key: |_, _, p| SortKey::Num(p.sent_per_s),
+                title: "FLOW (10m)   NOW",
+                width: Constraint::Length(FLOW_MINUTES as u16 + 9),
+                cell: |ctx, id, p| {
+                    let (spark, lost) = flow_spark(ctx, id, FLOW_MINUTES);
+                    let scope = if lost { "pipelines.losing" } else { "pipelines.queue" };
+                    Cell::styled(format!("{spark} {:>8}", format::rate(p.throughput_per_s())), scope)
+                },
+                key: |_, _, p| SortKey::Num(p.throughput_per_s()),
             },
             Column {
                 title: "FAILED",
@@ -89,8 +110,8 @@ pub fn spec() -> Spec<PipelineComponent> {
             Column {
                 title: "DROPPED",
                 width: Constraint::Length(8),
-                cell: |_, _, p| rate_cell(p.enqueue_failed_per_s + p.refused_per_s, "pipelines.losing"),
-                key: |_, _, p| SortKey::Num(p.enqueue_failed_per_s + p.refused_per_s),
+                cell: |_, _, p| rate_cell(p.dropped_per_s(), "pipelines.losing"),
+                key: |_, _, p| SortKey::Num(p.dropped_per_s()),
             },
             Column {
                 title: "QUEUE",
@@ -98,7 +119,11 @@ pub fn spec() -> Spec<PipelineComponent> {
                 cell: |_, _, p| match p.queue_fill() {
                     Some(f) => Cell::styled(
                         format!("{} {:>3.0}%", format::bar(f, 8), f * 100.0),
-                        if f >= 0.8 { "pipelines.degraded" } else { "pipelines.queue" },
+                        if p.queue_filling(&pipeline_thresholds()) {
+                            "pipelines.degraded"
+                        } else {
+                            "pipelines.queue"
+                        },
                     ),
                     None => Cell::styled("—", "ui.dim"),
                 },
@@ -106,6 +131,17 @@ pub fn spec() -> Spec<PipelineComponent> {
             },
         ],
     }
+}
+
+/// The rules behind every verdict, as `[pipelines.thresholds]` set them.
+fn thresholds_line(t: &PipelineThresholds) -> String {
+    format!(
+        "losing if lost > {}, degraded if send failures > {} or queue ≥ {:.0}%, silent if flow ≤ {}",
+        format::rate(t.dropped_per_s),
+        format::rate(t.send_failed_per_s),
+        t.queue_fill * 100.0,
+        format::rate(t.silent_per_s)
+    )
 }
 
 fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
@@ -124,11 +160,17 @@ fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
     let mut lines = vec![
         DetailLine::Field { label: "verdict".into(), value: h.label().into(), scope: health_scope(h) },
         DetailLine::Text(verdict.into(), health_scope(h)),
+        DetailLine::field("thresholds", thresholds_line(&pipeline_thresholds())),
         DetailLine::field("cluster", id.cluster.to_string()),
         DetailLine::field("workload", p.workload.clone()),
         DetailLine::field("component", format!("{} {}", p.kind.label(), p.name)),
         DetailLine::field("signal", p.signal.label()),
         DetailLine::Section("rates".into()),
+        DetailLine::field("throughput", format::rate(p.throughput_per_s())),
+        DetailLine::field(
+            &format!("last {} min", crate::state::PIPELINE_HISTORY.as_mins()),
+            flow_spark(ctx, id, crate::state::PIPELINE_HISTORY.as_mins() as usize).0,
+        ),
         DetailLine::field("accepted", format::rate(p.accepted_per_s)),
         DetailLine::field("refused", format::rate(p.refused_per_s)),
         DetailLine::field("sent", format::rate(p.sent_per_s)),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{
     ClusterHealth, ClusterId, ComponentKind, PipelineComponent, PipelineHealth, Signal, SourceKind,
-    SourceState,
+    SourceState, pipeline_thresholds,
 };
 use crate::state::FleetState;
 use crate::ui::widgets::format;
@@ -64,22 +64,25 @@ fn blind(state: &FleetState, cluster: &ClusterId) -> Option<String> {
 /// unknown (failed scrape), then a silent pipeline, then one at risk; a single idle
 /// component while the signal flows elsewhere is not a finding.
 fn cell(comps: &[&PipelineComponent]) -> Cell {
+    let t = pipeline_thresholds();
     let worst = |h: PipelineHealth| comps.iter().copied().filter(move |p| p.health() == h);
-    if let Some(p) = worst(PipelineHealth::Losing).max_by(|a, b| lost(a).total_cmp(&lost(b))) {
+    if let Some(p) =
+        worst(PipelineHealth::Losing).max_by(|a, b| a.dropped_per_s().total_cmp(&b.dropped_per_s()))
+    {
         return Cell {
             verdict: PipelineHealth::Losing,
-            reason: format!("{} loses {}", p.name, format::rate(lost(p))),
+            reason: format!("{} loses {}", p.name, format::rate(p.dropped_per_s())),
         };
     }
     if let Some(p) = worst(PipelineHealth::ScrapeFailed).next() {
         return Cell { verdict: PipelineHealth::ScrapeFailed, reason: format!("{} not scraped", p.workload) };
     }
-    if let Some(reason) = silent(comps) {
+    if let Some(reason) = silent(comps, t.silent_per_s) {
         return Cell { verdict: PipelineHealth::Silent, reason };
     }
     if let Some(p) = worst(PipelineHealth::Degraded).next() {
         let reason = match p.queue_fill() {
-            Some(f) if f >= 0.8 && p.send_failed_per_s == 0.0 => {
+            Some(f) if p.queue_filling(&t) && p.send_failed_per_s <= t.send_failed_per_s => {
                 format!("{} queue {:.0}%", p.name, f * 100.0)
             }
             _ => format!("{} fails {}", p.name, format::rate(p.send_failed_per_s)),
@@ -89,14 +92,11 @@ fn cell(comps: &[&PipelineComponent]) -> Cell {
     Cell { verdict: PipelineHealth::Healthy, reason: String::new() }
 }
 
-fn lost(p: &PipelineComponent) -> f64 {
-    p.enqueue_failed_per_s + p.refused_per_s
-}
-
 /// Silent: nothing flows through any component, or a workload takes data in (its receivers
-/// accept) while its exporters send nothing.
-fn silent(comps: &[&PipelineComponent]) -> Option<String> {
-    let flowing = |p: &&PipelineComponent| p.accepted_per_s > 0.0 || p.sent_per_s > 0.0;
+/// accept) while its exporters send nothing; "nothing" is at most `floor` per second
+/// (`[pipelines.thresholds] silent_per_s`).
+fn silent(comps: &[&PipelineComponent], floor: f64) -> Option<String> {
+    let flowing = |p: &&PipelineComponent| p.accepted_per_s > floor || p.sent_per_s > floor;
     if !comps.iter().any(flowing) {
         return Some("nothing flows".into());
     }
@@ -114,7 +114,7 @@ fn silent(comps: &[&PipelineComponent]) -> Option<String> {
     }
     workloads
         .into_iter()
-        .find(|(_, (accepted, sent, has_exporter))| *accepted > 0.0 && *has_exporter && *sent == 0.0)
+        .find(|(_, (accepted, sent, has_exporter))| *accepted > floor && *has_exporter && *sent <= floor)
         .map(|(w, (accepted, _, _))| format!("{w} takes {}, sends none", format::rate(accepted)))
 }
 
