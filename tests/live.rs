@@ -1071,3 +1071,66 @@ async fn a_collector_with_labels_of_its_own_is_found_once_configured() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn fleet_file_services_and_urls_are_scraped_the_url_without_credentials() {
+    use fleettop::sources::fleet::parse_fleet_file;
+    let server = TestApiServer::start().await;
+    seed(&server);
+    // No collector pod at all: the fleet file names a Service and a published endpoint.
+    server.set_service_metrics("monitoring", "otel-gateway", &otel_dump());
+    server.set_direct_metrics("/edge/metrics", &otel_dump());
+    let fleet = format!(
+        r#"
+        [[cluster]]
+        context = "a"
+        [[cluster.scrape]]
+        kind = "collector"
+        service = "monitoring/otel-gateway:8888"
+        [[cluster.scrape]]
+        kind = "collector"
+        url = "{}/edge/metrics"
+        name = "edge-gateway"
+        [[cluster.scrape]]
+        kind = "collector"
+        url = "http://127.0.0.1:1/metrics"
+        name = "nobody-home"
+        "#,
+        server.url()
+    );
+    let (file, warnings) = parse_fleet_file(std::path::Path::new("fleet.toml"), &fleet).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let fixed = file.clusters[0].scrape.clone();
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml("a")).unwrap();
+    let (tx, mut rx) = channel(64);
+    let mut state = FleetState::default();
+    state.add_cluster(id("a"));
+    let options = Options { fixed_targets: std::sync::Arc::new(fixed), ..fast_options() };
+    tokio::spawn(run_cluster_with(kubeconfig, id("a"), tx, options));
+    let workloads = |s: &FleetState| -> std::collections::BTreeSet<String> {
+        s.pipelines().values().map(|p| p.workload.clone()).collect()
+    };
+    until(&mut state, &mut rx, "the Service, the URL and the dead URL as records", |s| {
+        workloads(s).len() == 3 && pipelines_state(s, "a") == Some(SourceState::Live)
+    })
+    .await;
+    assert_eq!(
+        workloads(&state).into_iter().collect::<Vec<_>>(),
+        ["edge-gateway", "monitoring/service/otel-gateway", "nobody-home"]
+    );
+    let dead: Vec<PipelineComponent> =
+        components(&state).into_iter().filter(|p| p.workload == "nobody-home").collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].health(), PipelineHealth::ScrapeFailed, "an unreachable URL is a finding: {dead:?}");
+    let requests = server.requests();
+    let service = requests
+        .iter()
+        .find(|r| r.path == "/api/v1/namespaces/monitoring/services/otel-gateway:8888/proxy/metrics")
+        .expect("scraped through the service proxy");
+    assert!(service.authorized, "the API server's proxy is asked with the kubeconfig's credentials");
+    let direct: Vec<_> = requests.iter().filter(|r| r.path == "/edge/metrics").collect();
+    assert!(!direct.is_empty(), "the URL is read directly");
+    assert!(direct.iter().all(|r| !r.authorized), "a URL never gets the cluster's credentials: {direct:?}");
+    assert!(requests.iter().all(|r| r.method == "GET"));
+    server.shutdown().await;
+}

@@ -393,7 +393,8 @@ fn spawn_clusters(
 ) {
     let options = source_options();
     for c in selected {
-        let options = options.clone();
+        let mut options = options.clone();
+        options.fixed_targets = std::sync::Arc::new(c.scrape.clone());
         let id = ClusterId::new(&c.context);
         if let Some(path) = c.audit_log.clone() {
             rt.spawn(sources::auditlog::run(path, id.clone(), tx.clone(), sources::auditlog::POLL_EVERY));
@@ -418,8 +419,7 @@ fn spawn_clusters(
 /// The live sources' options from `config.toml`: `[pipelines]`, `team_label` and
 /// `[exceptions]` (its warnings are shown by the UI and logged here).
 fn source_options() -> sources::kubernetes::Options {
-    use crate::ui::config_pipelines::ExtraKind;
-    use sources::kubernetes::scrape::{TargetKind, TargetSelector};
+    use sources::kubernetes::scrape::TargetSelector;
     let dir = crate::ui::config::default_config_dir();
     let (config, warnings) = crate::ui::config::load(dir.as_deref(), None, None, false);
     for w in &warnings {
@@ -429,15 +429,7 @@ fn source_options() -> sources::kubernetes::Options {
     let extra_targets = pipelines
         .targets
         .iter()
-        .map(|t| {
-            let kind = match t.kind {
-                ExtraKind::Collector => TargetKind::Collector,
-                ExtraKind::Prometheus => TargetKind::Prometheus,
-                ExtraKind::FluentBit => TargetKind::FluentBit,
-                ExtraKind::Dcgm => TargetKind::DcgmExporter,
-            };
-            TargetSelector::configured(kind, &t.label, &t.values, &t.port_names, t.port, &t.path)
-        })
+        .map(|t| TargetSelector::configured(t.kind, &t.label, &t.values, &t.port_names, t.port, &t.path))
         .collect();
     let defaults = sources::kubernetes::Options::default();
     // The user's keys come first; the built-in ones still apply after them.

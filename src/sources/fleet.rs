@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use glob::Pattern;
 
+use super::kubernetes::scrape::{Target, TargetKind, Via};
+
 /// One cluster of the fleet, as selected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectedCluster {
@@ -17,6 +19,8 @@ pub struct SelectedCluster {
     pub labels: BTreeMap<String, String>,
     /// API server audit log to tail for this cluster, from the fleet file.
     pub audit_log: Option<PathBuf>,
+    /// Services and URLs to scrape in this cluster (`[[cluster.scrape]]`).
+    pub scrape: Vec<Target>,
 }
 
 /// One `[[cluster]]` entry of a fleet file.
@@ -28,6 +32,8 @@ pub struct FleetEntry {
     pub labels: BTreeMap<String, String>,
     /// Audit log file for the matching context.
     pub audit_log: Option<PathBuf>,
+    /// Services and URLs to scrape in the matching contexts.
+    pub scrape: Vec<Target>,
 }
 
 /// A parsed fleet file.
@@ -133,6 +139,7 @@ fn decorate(context: &str, fleet: Option<&FleetFile>) -> SelectedCluster {
         context: context.to_string(),
         labels: entry.map(|e| e.labels.clone()).unwrap_or_default(),
         audit_log: entry.and_then(|e| e.audit_log.clone()),
+        scrape: entry.map(|e| e.scrape.clone()).unwrap_or_default(),
     }
 }
 
@@ -198,10 +205,104 @@ fn parse_entry(v: &toml::Value) -> Result<(FleetEntry, Vec<String>), String> {
         }
         None => None,
     };
-    for k in t.keys().filter(|k| !matches!(k.as_str(), "context" | "labels" | "audit_log")) {
+    let mut scrape = Vec::new();
+    match t.get("scrape") {
+        Some(toml::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match scrape_target(item) {
+                    Ok(target) => scrape.push(target),
+                    Err(m) => warnings.push(format!("scrape[{i}] skipped: {m}")),
+                }
+            }
+        }
+        Some(other) => {
+            warnings.push(format!("scrape = {other}: expected [[cluster.scrape]] tables; ignored"))
+        }
+        None => {}
+    }
+    for k in t.keys().filter(|k| !matches!(k.as_str(), "context" | "labels" | "audit_log" | "scrape")) {
         warnings.push(format!("unknown key {k:?}; ignored"));
     }
-    Ok((FleetEntry { context, labels, audit_log }, warnings))
+    Ok((FleetEntry { context, labels, audit_log, scrape }, warnings))
+}
+
+/// One `[[cluster.scrape]]` table: a `kind` and either `service = "namespace/name[:port]"`
+/// (through the API server's service proxy) or `url = "http://…"` (read from this machine),
+/// with an optional `path` (a Service's; the kind's usual one by default) and `name` (a
+/// URL's, shown as its workload; its host and port by default).
+fn scrape_target(v: &toml::Value) -> Result<Target, String> {
+    let t = v.as_table().ok_or("expected a table")?;
+    let text = |key: &str| -> Result<Option<&str>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim())),
+            Some(other) => Err(format!("{key} = {other}: expected a non-empty string")),
+        }
+    };
+    if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "kind" | "service" | "url" | "path" | "name")) {
+        return Err(format!("unknown key {k:?}"));
+    }
+    let kind_name = text("kind")?.ok_or_else(|| format!("no kind (one of: {})", TargetKind::names()))?;
+    let kind = TargetKind::from_name(kind_name)
+        .ok_or_else(|| format!("kind = {kind_name:?}: expected one of: {}", TargetKind::names()))?;
+    let (default_port, default_path) = kind.defaults();
+    let path: &'static str = match text("path")? {
+        Some(p) if p.starts_with('/') && !p.contains("..") => Box::leak(p.to_string().into_boxed_str()),
+        Some(p) => return Err(format!("path = {p:?}: expected an absolute path like \"/metrics\"")),
+        None => default_path,
+    };
+    match (text("service")?, text("url")?) {
+        (Some(service), None) => {
+            let (namespace, rest) = service
+                .split_once('/')
+                .ok_or_else(|| format!("service = {service:?}: expected namespace/name[:port]"))?;
+            let (name, port) = match rest.split_once(':') {
+                Some((name, port)) => (
+                    name,
+                    port.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("service = {service:?}: {port:?} is not a port number"))?,
+                ),
+                None => (rest, default_port),
+            };
+            if namespace.is_empty() || name.is_empty() || name.contains('/') {
+                return Err(format!("service = {service:?}: expected namespace/name[:port]"));
+            }
+            Ok(Target {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                port,
+                kind,
+                node: None,
+                path,
+                via: Via::Service,
+            })
+        }
+        (None, Some(_)) if t.contains_key("path") => {
+            Err("path is for a service; a URL carries its own path".into())
+        }
+        (None, Some(url)) => {
+            let bad = || format!("url = {url:?}: expected an http:// or https:// URL");
+            let uri: http::Uri = url.parse().map_err(|_| bad())?;
+            let authority = match (uri.scheme_str(), uri.authority()) {
+                (Some("http" | "https"), Some(a)) => a.to_string(),
+                _ => return Err(bad()),
+            };
+            let name = text("name")?.map_or(authority, str::to_string);
+            Ok(Target {
+                namespace: String::new(),
+                name,
+                port: uri.port_u16().unwrap_or(0),
+                kind,
+                node: None,
+                path,
+                via: Via::Url(url.to_string()),
+            })
+        }
+        (Some(_), Some(_)) => Err("both service and url: a target is one or the other".into()),
+        (None, None) => Err("neither service nor url".into()),
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +384,91 @@ mod tests {
         let s = select(&ctx(), None, &["prod-us-1".to_string()], false, Some(&f)).unwrap();
         assert_eq!(names(&s), ["prod-us-1"]);
         assert_eq!(s[0].labels["env"], "prod");
+    }
+
+    #[test]
+    fn scrape_entries_name_services_and_urls_and_bad_ones_are_skipped_with_a_warning() {
+        let text = r#"
+            [[cluster]]
+            context = "prod-eu-1"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            service = "monitoring/otel-gateway:8889"
+
+            [[cluster.scrape]]
+            kind = "prometheus"
+            service = "monitoring/prometheus-k8s"
+
+            [[cluster.scrape]]
+            kind = "fluent-bit"
+            url = "http://10.0.3.7:2020/api/v1/metrics/prometheus"
+            name = "edge-logs"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            url = "https://otel.example.com/metrics"
+
+            [[cluster.scrape]]
+            kind = "jaeger"
+            service = "tracing/jaeger"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            service = "otel-gateway"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            service = "monitoring/otel:x"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            url = "10.0.3.7:8888/metrics"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            service = "monitoring/otel"
+            url = "http://10.0.3.7:8888/metrics"
+
+            [[cluster.scrape]]
+            kind = "collector"
+            url = "http://10.0.3.7:8888/metrics"
+            path = "/other"
+        "#;
+        let (f, warnings) = parse_fleet_file(Path::new("fleet.toml"), text).unwrap();
+        let targets = &f.clusters[0].scrape;
+        assert_eq!(targets.len(), 4, "{warnings:#?}");
+        let t = &targets[0];
+        assert_eq!(
+            (t.kind, t.via.clone(), t.port, t.path),
+            (TargetKind::Collector, Via::Service, 8889, "/metrics")
+        );
+        assert_eq!(t.proxy_path(), "/api/v1/namespaces/monitoring/services/otel-gateway:8889/proxy/metrics");
+        assert_eq!(
+            (targets[1].port, targets[1].workload().as_str()),
+            (9090, "monitoring/service/prometheus-k8s")
+        );
+        let t = &targets[2];
+        assert_eq!(t.via, Via::Url("http://10.0.3.7:2020/api/v1/metrics/prometheus".into()));
+        assert_eq!(t.workload(), "edge-logs");
+        assert_eq!(targets[3].workload(), "otel.example.com", "a URL is named by its host by default");
+        let skipped: Vec<&String> = warnings.iter().filter(|w| w.contains("skipped")).collect();
+        assert_eq!(skipped.len(), 6, "{warnings:#?}");
+        for (i, why) in [
+            (4, "jaeger"),
+            (5, "namespace/name"),
+            (6, "not a port"),
+            (7, "http://"),
+            (8, "both"),
+            (9, "its own path"),
+        ] {
+            assert!(
+                warnings.iter().any(|w| w.contains(&format!("scrape[{i}] skipped")) && w.contains(why)),
+                "scrape[{i}]: {why}: {warnings:#?}"
+            );
+        }
+        let s = select(&ctx(), None, &[], false, Some(&f)).unwrap();
+        assert_eq!(s[0].scrape.len(), 4, "the selected cluster carries its targets");
     }
 
     #[test]

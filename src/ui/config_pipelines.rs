@@ -30,6 +30,7 @@ use toml::de::DeValue;
 
 use super::config::{ConfigWarning, Source, join_key, number};
 use crate::model::PipelineThresholds;
+use crate::sources::kubernetes::scrape::TargetKind;
 
 /// The shortest scrape interval accepted.
 pub const MIN_SCRAPE_EVERY: Duration = Duration::from_secs(1);
@@ -45,43 +46,11 @@ pub struct PipelineSettings {
     pub thresholds: PipelineThresholds,
 }
 
-/// What an extra target is, as `kind = "…"` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExtraKind {
-    /// An OpenTelemetry Collector.
-    Collector,
-    /// A Prometheus server.
-    Prometheus,
-    /// A Fluent Bit agent.
-    FluentBit,
-    /// An NVIDIA dcgm-exporter.
-    Dcgm,
-}
-
-impl ExtraKind {
-    const NAMES: [(&'static str, ExtraKind); 4] = [
-        ("collector", ExtraKind::Collector),
-        ("prometheus", ExtraKind::Prometheus),
-        ("fluent-bit", ExtraKind::FluentBit),
-        ("dcgm", ExtraKind::Dcgm),
-    ];
-
-    /// The usual metrics port and path of this kind.
-    pub fn defaults(self) -> (u16, &'static str) {
-        match self {
-            ExtraKind::Collector => (8888, "/metrics"),
-            ExtraKind::Prometheus => (9090, "/metrics"),
-            ExtraKind::FluentBit => (2020, "/api/v1/metrics/prometheus"),
-            ExtraKind::Dcgm => (9400, "/metrics"),
-        }
-    }
-}
-
 /// One `[[pipelines.targets]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraTarget {
     /// What the pods are.
-    pub kind: ExtraKind,
+    pub kind: TargetKind,
     /// The label key.
     pub label: String,
     /// Accepted values.
@@ -244,14 +213,13 @@ fn target(
         let path_key = join_key(at, key.get_ref());
         match key.get_ref().as_ref() {
             "kind" => match src.expect_str(&path_key, value) {
-                Ok(k) => match ExtraKind::NAMES.iter().find(|(n, _)| *n == k) {
-                    Some((_, kind_)) => kind = Some(*kind_),
+                Ok(k) => match TargetKind::from_name(k) {
+                    Some(kind_) => kind = Some(kind_),
                     None => {
-                        let names: Vec<&str> = ExtraKind::NAMES.iter().map(|(n, _)| *n).collect();
                         warnings.push(src.warn(
                             value.span(),
                             &path_key,
-                            format!("expected one of: {}; entry skipped", names.join(", ")),
+                            format!("expected one of: {}; entry skipped", TargetKind::names()),
                         ));
                         bad = true;
                     }
@@ -383,7 +351,7 @@ port_names = ["http"]
         let (c, f) = (&s.targets[0], &s.targets[1]);
         assert_eq!(
             (c.kind, c.label.as_str(), c.port, c.path.as_str()),
-            (ExtraKind::Collector, "app", 8888, "/metrics")
+            (TargetKind::Collector, "app", 8888, "/metrics")
         );
         assert_eq!(c.values, ["otel-gateway", "otel-agent"]);
         assert_eq!(

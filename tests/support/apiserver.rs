@@ -359,6 +359,8 @@ pub struct RecordedRequest {
     pub query: String,
     /// Whether the query asked for a watch (`watch=true` or `watch=1`).
     pub watch: bool,
+    /// Whether the request carried an `Authorization` header (credentials).
+    pub authorized: bool,
 }
 
 /// The kind of a watch event.
@@ -632,6 +634,22 @@ users:
         self.shared.lock().proxied.insert((namespace.to_string(), name.to_string()), body.to_string());
     }
 
+    /// Serves `body` for every request through the service proxy to Service `namespace/name`
+    /// (`GET /api/v1/namespaces/<ns>/services/<name>[:<port>]/proxy/…`); `403` after
+    /// [`TestApiServer::forbid`]`("services/proxy")`.
+    pub fn set_service_metrics(&self, namespace: &str, name: &str, body: &str) {
+        self.shared
+            .lock()
+            .proxied
+            .insert((namespace.to_string(), format!("services/{name}")), body.to_string());
+    }
+
+    /// Serves `body` at `path` of this server to anyone, without credentials, as a
+    /// collector's own published metrics endpoint would (a URL target of a fleet file).
+    pub fn set_direct_metrics(&self, path: &str, body: &str) {
+        self.shared.lock().proxied.insert((String::new(), path.to_string()), body.to_string());
+    }
+
     /// Serves `summary` (a `PendingWorkloadsSummary`) at Kueue's visibility API for the
     /// ClusterQueue `cluster_queue` (`/apis/visibility.kueue.x-k8s.io/v1beta2/…`); other
     /// ClusterQueues and v1beta1 answer 404.
@@ -739,6 +757,7 @@ async fn handle(
     let query = request.uri().query().unwrap_or_default().to_string();
     let params = parse_query(&query);
     let watch = params.as_ref().map(|p| is_true(p.get("watch"))).unwrap_or(false);
+    let authorized = request.headers().contains_key(hyper::header::AUTHORIZATION);
     let aggregated = request
         .headers()
         .get_all(ACCEPT)
@@ -748,7 +767,13 @@ async fn handle(
 
     let latency = {
         let mut st = shared.lock();
-        st.requests.push(RecordedRequest { method: method.to_string(), path: path.clone(), query, watch });
+        st.requests.push(RecordedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            query,
+            watch,
+            authorized,
+        });
         st.latency
     };
     if !latency.is_zero() {
@@ -824,6 +849,22 @@ fn route(
         ),
         ["apis", group, version] if serves(shared, group, version) => resource_list(group, version),
         ["api", "v1", "namespaces", ns, "pods", target, "proxy", ..] => pod_proxy(shared, ns, target),
+        ["api", "v1", "namespaces", ns, "services", target, "proxy", ..] => {
+            let name = target.rsplit_once(':').map_or(*target, |(n, _)| n);
+            if shared.lock().forbidden.contains("services/proxy") {
+                let message = format!(
+                    "services \"{name}\" is forbidden: User \"{TEST_USER}\" cannot get resource \"services/proxy\" in API group \"\" in the namespace \"{ns}\""
+                );
+                status_response(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                    &message,
+                    Some(json!({"name": name, "kind": "services"})),
+                )
+            } else {
+                proxied_body(shared, ns, &format!("services/{name}"), "services")
+            }
+        }
         ["apis", "visibility.kueue.x-k8s.io", "v1beta2", "clusterqueues", cq, "pendingworkloads"] => {
             let summary = shared.lock().pending_workloads.get(*cq).cloned();
             match summary {
@@ -834,7 +875,14 @@ fn route(
         ["api", "v1", rest @ ..] => resource_request(shared, "", "v1", rest, params),
         ["apis", group, ..] if shared.lock().hidden_groups.contains(*group) => not_found(),
         ["apis", group, version, rest @ ..] => resource_request(shared, group, version, rest, params),
-        _ => not_found(),
+        _ => {
+            let path = format!("/{}", segs.join("/"));
+            if shared.lock().proxied.contains_key(&(String::new(), path.clone())) {
+                proxied_body(shared, "", &path, "metrics")
+            } else {
+                not_found()
+            }
+        }
     }
 }
 
@@ -951,7 +999,16 @@ fn pod_proxy(shared: &Arc<Shared>, namespace: &str, target: &str) -> hyper::Resp
         let details = json!({"name": name, "kind": "pods"});
         return status_response(StatusCode::FORBIDDEN, "Forbidden", &message, Some(details));
     }
-    match st.proxied.get(&(namespace.to_string(), name.to_string())) {
+    drop(st);
+    proxied_body(shared, namespace, name, "pods")
+}
+
+/// The body set for (`namespace`, `key`) as `text/plain` metrics, or a `404` naming the
+/// `kind` of object.
+fn proxied_body(shared: &Arc<Shared>, namespace: &str, key: &str, kind: &str) -> hyper::Response<Body> {
+    let st = shared.lock();
+    let name = key.rsplit('/').next().unwrap_or(key);
+    match st.proxied.get(&(namespace.to_string(), key.to_string())) {
         Some(body) => {
             let full = Full::new(Bytes::from(body.clone())).map_err(|never: Infallible| match never {});
             let mut response = hyper::Response::new(UnsyncBoxBody::new(full));
@@ -963,8 +1020,8 @@ fn pod_proxy(shared: &Arc<Shared>, namespace: &str, target: &str) -> hyper::Resp
         None => status_response(
             StatusCode::NOT_FOUND,
             "NotFound",
-            &format!("pods \"{name}\" not found"),
-            Some(json!({"name": name, "kind": "pods"})),
+            &format!("{kind} \"{name}\" not found"),
+            Some(json!({"name": name, "kind": kind})),
         ),
     }
 }

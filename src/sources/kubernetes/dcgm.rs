@@ -30,7 +30,7 @@ use jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use tokio::sync::watch;
 
-use super::scrape::{METRICS_PATH, ScrapeFailure, Scraped, TargetKind, TargetSelector, run_rounds};
+use super::scrape::{METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds};
 use crate::model::{ClusterId, GpuDevice, SourceKind, SourceState};
 use crate::sources::ObservationSender;
 use crate::sources::parse::dcgm::{self, Exporter};
@@ -234,14 +234,16 @@ pub async fn run(
     every: Duration,
     telemetry: Telemetry,
     extra: &[TargetSelector],
+    fixed: &[Target],
 ) {
+    let fixed: Vec<Target> = fixed.iter().filter(|t| t.kind == TargetKind::DcgmExporter).cloned().collect();
     let mut rounds = Rounds::default();
     let selectors: Vec<TargetSelector> = SELECTORS
         .iter()
         .chain(extra.iter().filter(|s| s.kind == TargetKind::DcgmExporter))
         .copied()
         .collect();
-    run_rounds(client, cluster, tx, SourceKind::Dcgm, &selectors, every, |results| {
+    run_rounds(client, cluster, tx, SourceKind::Dcgm, &selectors, &fixed, every, |results| {
         let (devices, state) = rounds.round(results);
         telemetry.publish(devices);
         (Vec::new(), state)
@@ -254,7 +256,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::sources::kubernetes::scrape::Target;
 
     fn exporter(name: &str, node: &str) -> Target {
         Target {
@@ -264,6 +265,7 @@ mod tests {
             kind: TargetKind::DcgmExporter,
             node: Some(node.into()),
             path: super::super::scrape::METRICS_PATH,
+            via: Default::default(),
         }
     }
 

@@ -106,6 +106,8 @@ pub struct Options {
     /// Extra pods to scrape (`[[pipelines.targets]]` in `config.toml`), beside the built-in
     /// selectors of the pipelines and DCGM sources.
     pub extra_targets: Arc<Vec<scrape::TargetSelector>>,
+    /// This cluster's Services and URLs to scrape (`[[cluster.scrape]]` in the fleet file).
+    pub fixed_targets: Arc<Vec<scrape::Target>>,
 }
 
 impl Default for Options {
@@ -116,6 +118,7 @@ impl Default for Options {
             projection: Arc::new(ProjectionConfig::default()),
             scrape_every: scrape::SCRAPE_EVERY,
             extra_targets: Arc::new(Vec::new()),
+            fixed_targets: Arc::new(Vec::new()),
         }
     }
 }
@@ -175,7 +178,8 @@ pub async fn run_cluster_with(
             cluster.clone(),
             tx.clone(),
             options.scrape_every,
-            &options.extra_targets
+            &options.extra_targets,
+            &options.fixed_targets
         ),
         dcgm::run(
             client.clone(),
@@ -183,7 +187,8 @@ pub async fn run_cluster_with(
             tx.clone(),
             options.scrape_every,
             telemetry.clone(),
-            &options.extra_targets
+            &options.extra_targets,
+            &options.fixed_targets
         ),
         pump(
             Api::<Event>::all(client.clone()),

@@ -5,9 +5,9 @@
 //! machinery of [`super::scrape`]:
 //!
 //! 1. **discovers** the targets: one LIST of pods per entry of [`SELECTORS`] and of the user's
-//!    `[[pipelines.targets]]` in `config.toml` (explicit URLs from the fleet file come later), keeping
-//!    Running pods, with the metrics port taken from the first container port whose name the
-//!    entry lists, else the entry's default port;
+//!    `[[pipelines.targets]]` in `config.toml`, keeping Running pods, with the metrics port taken
+//!    from the first container port whose name the entry lists, else the entry's default port;
+//!    plus the cluster's `[[cluster.scrape]]` Services and URLs from the fleet file;
 //! 2. **scrapes** every target in parallel with `GET
 //!    /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/metrics` (needs `get` on `pods/proxy`),
 //!    each with a timeout and a body-size cap;
@@ -40,7 +40,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::Client;
 
-use super::scrape::{METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds};
+use super::scrape::{
+    FLUENT_BIT_PATH, METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds,
+};
 use super::watch::observe;
 use crate::model::{
     Change, ClusterId, ComponentKind, Observation, PipelineComponent, Record, RecordKind, Signal, SourceKind,
@@ -95,7 +97,7 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["fluent-bit"],
         port_names: &["http", "http-metrics", "metrics"],
         default_port: 2020,
-        path: "/api/v1/metrics/prometheus",
+        path: FLUENT_BIT_PATH,
     },
     TargetSelector {
         kind: TargetKind::FluentBit,
@@ -103,7 +105,7 @@ pub const SELECTORS: &[TargetSelector] = &[
         values: &["fluent-bit-logging", "fluent-bit"],
         port_names: &["http", "http-metrics", "metrics"],
         default_port: 2020,
-        path: "/api/v1/metrics/prometheus",
+        path: FLUENT_BIT_PATH,
     },
 ];
 
@@ -226,7 +228,9 @@ pub async fn run(
     tx: ObservationSender,
     every: Duration,
     extra: &[TargetSelector],
+    fixed: &[Target],
 ) {
+    let fixed: Vec<Target> = fixed.iter().filter(|t| t.kind != TargetKind::DcgmExporter).cloned().collect();
     let mut scraper = Scraper::default();
     let round_cluster = cluster.clone();
     let selectors: Vec<TargetSelector> = SELECTORS
@@ -234,7 +238,7 @@ pub async fn run(
         .chain(extra.iter().filter(|s| s.kind != TargetKind::DcgmExporter))
         .copied()
         .collect();
-    run_rounds(client, cluster, tx, SourceKind::Pipelines, &selectors, every, |results| {
+    run_rounds(client, cluster, tx, SourceKind::Pipelines, &selectors, &fixed, every, |results| {
         scraper.round(&round_cluster, results)
     })
     .await;
@@ -266,6 +270,7 @@ mod tests {
             kind: TargetKind::Collector,
             node: None,
             path: METRICS_PATH,
+            via: Default::default(),
         }
     }
 

@@ -54,6 +54,36 @@ pub enum TargetKind {
     FluentBit,
 }
 
+impl TargetKind {
+    /// Every kind by the name configuration files use (`kind = "collector"`).
+    pub const NAMES: [(&'static str, TargetKind); 4] = [
+        ("collector", TargetKind::Collector),
+        ("prometheus", TargetKind::Prometheus),
+        ("fluent-bit", TargetKind::FluentBit),
+        ("dcgm", TargetKind::DcgmExporter),
+    ];
+
+    /// The kind a configuration file names, if any.
+    pub fn from_name(name: &str) -> Option<TargetKind> {
+        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    /// The configuration names, comma separated (for error messages).
+    pub fn names() -> String {
+        Self::NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The usual metrics port and path of this kind.
+    pub fn defaults(self) -> (u16, &'static str) {
+        match self {
+            TargetKind::Collector => (8888, METRICS_PATH),
+            TargetKind::Prometheus => (9090, METRICS_PATH),
+            TargetKind::FluentBit => (2020, FLUENT_BIT_PATH),
+            TargetKind::DcgmExporter => (9400, METRICS_PATH),
+        }
+    }
+}
+
 /// One way to find pods to scrape: pods whose `label` has one of `values`.
 #[derive(Debug, Clone, Copy)]
 pub struct TargetSelector {
@@ -74,6 +104,9 @@ pub struct TargetSelector {
 
 /// The usual metrics path.
 pub const METRICS_PATH: &str = "/metrics";
+
+/// Fluent Bit's Prometheus-format metrics path on its HTTP server.
+pub const FLUENT_BIT_PATH: &str = "/api/v1/metrics/prometheus";
 
 impl TargetSelector {
     /// A selector the user configured. Selectors are `'static` like the built-in tables; the
@@ -118,12 +151,28 @@ impl TargetSelector {
     }
 }
 
-/// A pod to scrape.
+/// How a target's metrics are reached.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Via {
+    /// Through the API server's pod proxy (`get pods/proxy`): one pod, found by its labels.
+    #[default]
+    Pod,
+    /// Through the API server's service proxy (`get services/proxy`): a Service named in the
+    /// fleet file. Each scrape reaches one of its endpoints, so it suits single-replica
+    /// workloads (a Prometheus server, a gateway with one pod); rates across replicas would
+    /// mix counters.
+    Service,
+    /// Directly from this machine, at a URL in the fleet file (a collector's published
+    /// endpoint). Sent without the cluster's credentials.
+    Url(String),
+}
+
+/// A pod, Service or URL to scrape.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Target {
-    /// Namespace.
+    /// Namespace (empty for a URL).
     pub namespace: String,
-    /// Pod name.
+    /// Pod or Service name; for a URL, the name the fleet file gives it or its host and port.
     pub name: String,
     /// The metrics port.
     pub port: u16,
@@ -133,18 +182,49 @@ pub struct Target {
     pub node: Option<String>,
     /// The metrics path on the port, starting with `/`.
     pub path: &'static str,
+    /// How it is reached.
+    pub via: Via,
 }
 
 impl Target {
-    /// `namespace/pod`.
+    /// How its records name it: `namespace/pod`, `namespace/service/name`, or a URL
+    /// target's name.
     pub fn workload(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        match &self.via {
+            Via::Pod => format!("{}/{}", self.namespace, self.name),
+            Via::Service => format!("{}/service/{}", self.namespace, self.name),
+            Via::Url(_) => self.name.clone(),
+        }
     }
 
-    /// The API server path of its metrics through the pod proxy.
+    /// The path (through the API server's proxy) or URL its metrics are read from.
     pub fn proxy_path(&self) -> String {
-        format!("/api/v1/namespaces/{}/pods/{}:{}/proxy{}", self.namespace, self.name, self.port, self.path)
+        let (ns, name, port, path) = (&self.namespace, &self.name, self.port, self.path);
+        match &self.via {
+            Via::Pod => format!("/api/v1/namespaces/{ns}/pods/{name}:{port}/proxy{path}"),
+            Via::Service => format!("/api/v1/namespaces/{ns}/services/{name}:{port}/proxy{path}"),
+            Via::Url(url) => url.clone(),
+        }
     }
+}
+
+/// A kube client for a URL target's origin (scheme, host and port), with no credentials: it
+/// speaks plain HTTP or TLS with the system's roots, like any metrics scraper. The URL's
+/// path is the request's.
+pub fn direct_client(url: &str) -> Result<(Client, String), String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: not a URL: {e}"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(format!("{url}: expected an absolute http:// or https:// URL"));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("{url}: expected an http:// or https:// URL"));
+    }
+    let origin: http::Uri =
+        format!("{scheme}://{authority}").parse().map_err(|e| format!("{url}: not a URL: {e}"))?;
+    let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
+    // Made inside the runtime (the client's buffer task is spawned there).
+    let client = Client::try_from(kube::Config::new(origin)).map_err(|e| format!("{url}: {e}"))?;
+    Ok((client, path))
 }
 
 /// The target `pod` makes under `selector`: `None` unless it is Running and named.
@@ -177,6 +257,7 @@ pub fn target(pod: &Pod, selector: &TargetSelector) -> Option<Target> {
         kind: selector.kind,
         node: pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()),
         path: selector.path,
+        via: Via::Pod,
     })
 }
 
@@ -207,12 +288,13 @@ pub async fn discover(client: &Client, selectors: &[TargetSelector]) -> Result<V
     Ok(found.into_values().collect())
 }
 
-/// One scrape through the pod proxy: the body, or why not.
-pub async fn fetch(client: &Client, target: &Target, timeout: Duration) -> Result<String, ScrapeFailure> {
+/// One scrape: GET `path` with `client` (the cluster's for the proxies, a [`direct_client`]
+/// for a URL): the body, or why not.
+pub async fn fetch(client: &Client, path: &str, timeout: Duration) -> Result<String, ScrapeFailure> {
     let fail = |message: String| ScrapeFailure { message, forbidden: false };
-    let request = http::Request::get(target.proxy_path())
+    let request = http::Request::get(path)
         .body(Vec::new())
-        .map_err(|e| fail(format!("bad request for {}: {e}", target.proxy_path())))?;
+        .map_err(|e| fail(format!("bad request for {path}: {e}")))?;
     let read = async {
         let body = client.request_stream(request).await.map_err(|e| match e {
             kube::Error::Api(s) => ScrapeFailure {
@@ -241,22 +323,43 @@ pub async fn fetch(client: &Client, target: &Target, timeout: Duration) -> Resul
 /// Runs `source`'s scrape rounds on `client`'s cluster every `every` (at least
 /// [`MIN_SCRAPE_EVERY`]), forever; returns when the app has gone away.
 ///
-/// Reports `Syncing` first. Each round discovers the pods of `selectors`, scrapes them all (at
-/// most [`PARALLEL_SCRAPES`] at once, each within [`SCRAPE_TIMEOUT`] or the interval) and
-/// passes the results to `round`, which returns the observations to send and the source's
-/// state; the state is sent when it changes. When the pods cannot be listed, `round` is not
-/// called and the state says why.
+/// Reports `Syncing` first. Each round discovers the pods of `selectors`, adds the `fixed`
+/// targets (Services and URLs from the fleet file), scrapes them all (at most
+/// [`PARALLEL_SCRAPES`] at once, each within [`SCRAPE_TIMEOUT`] or the interval) and passes
+/// the results to `round`, which returns the observations to send and the source's state;
+/// the state is sent when it changes. When the pods cannot be listed, `round` is not called
+/// (the records are kept as they were) and the state says why.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_rounds(
     client: Client,
     cluster: ClusterId,
     tx: ObservationSender,
     source: SourceKind,
     selectors: &[TargetSelector],
+    fixed: &[Target],
     every: Duration,
     mut round: impl FnMut(Vec<Scraped>) -> (Vec<Observation>, SourceState),
 ) {
     let every = every.max(MIN_SCRAPE_EVERY);
     let timeout = SCRAPE_TIMEOUT.min(every);
+    // One client per URL target, made once; a bad URL is that target's scrape failure.
+    let direct: BTreeMap<String, Result<(Client, String), String>> = fixed
+        .iter()
+        .filter_map(|t| match &t.via {
+            Via::Url(url) => Some((url.clone(), direct_client(url))),
+            _ => None,
+        })
+        .collect();
+    let request = |t: &Target| -> Result<(Client, String), ScrapeFailure> {
+        match &t.via {
+            Via::Url(url) => match direct.get(url) {
+                Some(Ok(c)) => Ok(c.clone()),
+                Some(Err(message)) => Err(ScrapeFailure { message: message.clone(), forbidden: false }),
+                None => Err(ScrapeFailure { message: format!("{url}: no client"), forbidden: false }),
+            },
+            Via::Pod | Via::Service => Ok((client.clone(), t.proxy_path())),
+        }
+    };
     let mut shown: Option<SourceState> = None;
     let syncing = observe(&cluster, Change::Source { source, state: SourceState::Syncing });
     if !tx.send(vec![syncing]).await {
@@ -270,12 +373,16 @@ pub async fn run_rounds(
         // the interval is shorter.
         let (mut out, state) = match tokio::time::timeout(SCRAPE_TIMEOUT, discover(&client, selectors)).await
         {
-            Ok(Ok(targets)) => {
+            Ok(Ok(mut targets)) => {
+                targets.extend(fixed.iter().cloned());
                 let results: Vec<Scraped> = futures::stream::iter(targets)
                     .map(|t| {
-                        let client = &client;
+                        let request = request(&t);
                         async move {
-                            let result = fetch(client, &t, timeout).await;
+                            let result = match request {
+                                Ok((client, path)) => fetch(&client, &path, timeout).await,
+                                Err(failure) => Err(failure),
+                            };
                             (t, Timestamp::now(), result)
                         }
                     })
@@ -319,6 +426,32 @@ mod tests {
         default_port: 9400,
         path: METRICS_PATH,
     };
+
+    // A kube client needs a runtime to be made.
+    #[tokio::test]
+    async fn services_and_urls_are_read_where_the_fleet_file_says() {
+        let service = Target {
+            namespace: "monitoring".into(),
+            name: "otel-gateway".into(),
+            port: 8888,
+            kind: TargetKind::Collector,
+            node: None,
+            path: METRICS_PATH,
+            via: Via::Service,
+        };
+        assert_eq!(
+            service.proxy_path(),
+            "/api/v1/namespaces/monitoring/services/otel-gateway:8888/proxy/metrics"
+        );
+        assert_eq!(service.workload(), "monitoring/service/otel-gateway");
+        let (_, path) = direct_client("http://10.0.3.7:8888/metrics?format=text").unwrap();
+        assert_eq!(path, "/metrics?format=text");
+        let (_, path) = direct_client("https://otel.example.com").unwrap();
+        assert_eq!(path, "/");
+        for bad in ["10.0.3.7:8888/metrics", "ftp://host/metrics", "http://", "not a url"] {
+            assert!(direct_client(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_target_knows_the_node_its_pod_runs_on() {
