@@ -360,9 +360,8 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
         .filter(|(k, _)| !["admission_policies", "pipelines", "dcgm"].contains(&k.as_str()))
         .collect();
     assert!(states.iter().all(|(_, s)| s["state"] == "live"), "{reader}");
-    // The role lets fleettop look for collectors, Prometheus servers and GPU exporters; this
-    // apiserver has no kubelet, so none runs (the pod proxy itself is tested on the tier-1
-    // server).
+    // The role lets fleettop look for collectors, Prometheus servers and GPU exporters; none
+    // runs yet (the proxies are tried at the end, [`scrape_through_the_real_proxies`]).
     assert_eq!(reader["sources"]["pipelines"]["state"], "not_installed", "{reader}");
     assert_eq!(reader["sources"]["dcgm"]["state"], "not_installed", "{reader}");
     assert_eq!(v["gpu_nodes"].as_array().unwrap().len(), 1);
@@ -403,6 +402,200 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
         .filter_map(|e| e["denial"]["enforcement"].as_str())
         .collect();
     assert!(actions.contains(&"deny") && actions.contains(&"audit"), "{by_policy:#}");
+
+    scrape_through_the_real_proxies(&real);
+}
+
+/// The pod proxy and the service proxy of a real apiserver, under the reader role. This
+/// apiserver runs no kubelet, but its proxies dial a pod's IP themselves: a pod object whose
+/// status says it runs at this host's address, and a Service whose Endpoints name that pod,
+/// lead to a metrics server this test runs. First the Service has no endpoints (the apiserver's
+/// own 503 is the scrape failure), then the real collector dump flows through both proxies.
+fn scrape_through_the_real_proxies(real: &RealCluster) {
+    use fleettop::model::{Change, ClusterId, ComponentKind, PipelineComponent, Record, Signal};
+    use fleettop::sources::kubernetes::{Options, run_cluster_with};
+
+    let Some(ip) = host_ipv4() else {
+        eprintln!("SKIPPED: tier 2 proxies: this host has no non-loopback IPv4 for the apiserver to dial");
+        return;
+    };
+    let body = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/real/otel/otelcol-contrib-v0.93-dev-filelog-issue31074-excerpt.prom"),
+    )
+    .unwrap();
+    let port = serve_metrics(body);
+    real.kubectl(&["apply", "-f", "-"], Some(&prometheus_service()));
+    let fleet = "[[cluster]]\ncontext = \"real-noaccess\"\n[[cluster.scrape]]\nkind = \"prometheus\"\nservice = \"default/prometheus-k8s:9090\"\n";
+    let (file, warnings) =
+        fleettop::sources::fleet::parse_fleet_file(Path::new("fleet.toml"), fleet).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let kubeconfig = kube::config::Kubeconfig::read_from(&real.kubeconfig).unwrap();
+    let cluster = ClusterId::new("real-noaccess");
+    let options = Options {
+        // Each scrape may take up to the interval: the first through a proxy needs its TLS.
+        scrape_every: std::time::Duration::from_secs(2),
+        fixed_targets: std::sync::Arc::new(file.clusters[0].scrape.clone()),
+        ..Options::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (tx, mut rx) = fleettop::sources::channel(256);
+        tokio::spawn(run_cluster_with(kubeconfig, cluster, tx, options));
+        let mut components: std::collections::BTreeMap<String, PipelineComponent> = Default::default();
+        let mut wait = async |what: &str,
+                              done: &dyn Fn(
+            &std::collections::BTreeMap<String, PipelineComponent>,
+        ) -> bool| {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !done(&components) {
+                let batch = tokio::time::timeout_at(deadline, rx.recv())
+                    .await
+                    .unwrap_or_else(|_| panic!("{what}: not within 60 s: {components:#?}"))
+                    .expect("sources run");
+                for obs in batch {
+                    match obs.change {
+                        Change::Upsert { record: Record::Pipeline(p) } => {
+                            components.insert(p.key(), p);
+                        }
+                        Change::Delete { key, .. } => {
+                            components.remove(&key);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            components.clone()
+        };
+        // No endpoints yet: the real apiserver's answer is the finding.
+        let seen = wait("the Service's scrape failure", &|c| {
+            c.values().any(|p| {
+                p.workload == "default/service/prometheus-k8s"
+                    && p.scrape_error.as_deref().is_some_and(|e| e.contains("no endpoints available"))
+            })
+        })
+        .await;
+        let failed = seen.values().find(|p| p.workload == "default/service/prometheus-k8s").unwrap();
+        let error = failed.scrape_error.as_deref().unwrap();
+        assert!(error.contains("503") && !error.contains("forbidden"), "the reader role may proxy: {error}");
+
+        // The pod runs at this host's address: both proxies reach the metrics server.
+        real.kubectl(&["apply", "-f", "-"], Some(&prometheus_pod(port)));
+        let status = pod_running_at(real, &ip);
+        real.kubectl(
+            &["replace", "--raw", "/api/v1/namespaces/default/pods/prometheus-k8s-0/status", "-f", "-"],
+            Some(&status),
+        );
+        real.kubectl(&["apply", "-f", "-"], Some(&endpoints(&ip, port)));
+        let seen = wait("rates through the pod proxy and the service proxy", &|c| {
+            ["default/prometheus-k8s-0", "default/service/prometheus-k8s"]
+                .iter()
+                .all(|w| c.values().any(|p| p.workload == *w && p.scrape_error.is_none() && p.name == "file"))
+        })
+        .await;
+        // The dump's one exporter, read the same through either proxy.
+        let files: Vec<_> = seen.values().filter(|p| p.name == "file").collect();
+        assert_eq!(files.len(), 2, "{files:#?}");
+        for p in files {
+            assert_eq!((p.kind, p.signal), (ComponentKind::Exporter, Signal::Logs), "{p:?}");
+        }
+    });
+    rt.shutdown_background();
+}
+
+/// This host's first non-loopback IPv4 address (`hostname -I`), which the apiserver can dial.
+fn host_ipv4() -> Option<String> {
+    let out = Command::new("hostname").arg("-I").output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
+        .find(|a| !a.is_loopback())
+        .map(|a| a.to_string())
+}
+
+/// Serves `body` to every HTTP request on a port of all addresses, on a thread, for the rest
+/// of the test process; returns the port.
+fn serve_metrics(body: String) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body.as_bytes()));
+        }
+    });
+    port
+}
+
+/// A Prometheus Service in `default`, with Endpoints listing no address yet.
+fn prometheus_service() -> String {
+    r#"
+apiVersion: v1
+kind: Service
+metadata: {name: prometheus-k8s, namespace: default}
+spec:
+  selector: {app.kubernetes.io/name: prometheus}
+  ports: [{name: web, port: 9090, targetPort: web}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: prometheus-k8s, namespace: default}
+subsets: []
+"#
+    .to_string()
+}
+
+/// Its pod, labelled as the chart does, its `web` port the metrics server's. It never runs:
+/// its status is set by hand ([`pod_running_at`]).
+fn prometheus_pod(port: u16) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: prometheus-k8s-0, namespace: default, labels: {{app.kubernetes.io/name: prometheus}}}}
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - name: prometheus
+    image: registry.invalid/prometheus
+    ports: [{{name: web, containerPort: {port}}}]
+"#
+    )
+}
+
+/// The pod's status subresource saying it runs at `ip`.
+fn pod_running_at(real: &RealCluster, ip: &str) -> String {
+    let out = real.kubectl(&["get", "pod", "-n", "default", "prometheus-k8s-0", "-o", "json"], None);
+    let mut pod: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    pod["status"] = serde_json::json!({"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]});
+    pod.to_string()
+}
+
+/// The Service's Endpoints: the pod at `ip`, the metrics server's port as `web`.
+fn endpoints(ip: &str, port: u16) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: prometheus-k8s, namespace: default}}
+subsets:
+- addresses: [{{ip: "{ip}", targetRef: {{kind: Pod, name: prometheus-k8s-0, namespace: default}}}}]
+  ports: [{{name: web, port: {port}}}]
+"#
+    )
 }
 
 /// See [`real_apiserver_fleet_under_admin_and_under_the_reader_role`]'s last part.

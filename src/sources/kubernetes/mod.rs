@@ -66,14 +66,38 @@ pub fn settled(state: &crate::state::FleetState, cluster: &ClusterId) -> bool {
 /// tokens and proxies are handled by kube-rs as kubectl does).
 /// Returns the client and the API server's URL (for messages).
 pub async fn client_for(kubeconfig: &Kubeconfig, context: &str) -> Result<(Client, String), String> {
+    clients_for(kubeconfig, context).await.map(|c| (c.api, c.url))
+}
+
+/// The clients of one context.
+#[derive(Clone)]
+pub struct Clients {
+    /// For watches, lists and probes: kube's default retries of 429/503/504 apply.
+    pub api: Client,
+    /// For scrapes through the proxies: no retries. A 503 there is the target's answer (a
+    /// Service without endpoints, an exporter that is down), a finding to show now; kube's
+    /// retries would back off past the scrape's timeout and hide it as "no answer". The next
+    /// round is the retry.
+    pub scrape: Client,
+    /// The API server's URL.
+    pub url: String,
+}
+
+/// [`Clients`] for `context`.
+pub async fn clients_for(kubeconfig: &Kubeconfig, context: &str) -> Result<Clients, String> {
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
         .await
         .map_err(|e| format!("kubeconfig context {context:?}: {}", chain(&e)))?;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config)
-        .map_err(|e| format!("context {context:?}: cannot build a client: {}", chain(&e)))?;
-    Ok((client, url))
+    let build = |config: Config| {
+        Client::try_from(config)
+            .map_err(|e| format!("context {context:?}: cannot build a client: {}", chain(&e)))
+    };
+    let mut no_retry = config.clone();
+    no_retry.default_retry = false;
+    let scrape = build(no_retry)?;
+    Ok(Clients { api: build(config)?, scrape, url })
 }
 
 /// An error with its causes (`client error (Connect): tcp connect error: Connection refused`).
@@ -136,18 +160,19 @@ pub async fn run_cluster_with(
     tx: ObservationSender,
     options: Options,
 ) {
-    let (client, url) = match client_for(&kubeconfig, cluster.as_str()).await {
-        Ok(c) => c,
-        Err(error) => {
-            let since = jiff::Timestamp::now();
-            let update = ClusterUpdate {
-                connection: Some(ConnectionState::Unreachable { since, error }),
-                ..Default::default()
-            };
-            tx.send(vec![observe(&cluster, Change::Cluster(update))]).await;
-            return;
-        }
-    };
+    let Clients { api: client, scrape: scrape_client, url } =
+        match clients_for(&kubeconfig, cluster.as_str()).await {
+            Ok(c) => c,
+            Err(error) => {
+                let since = jiff::Timestamp::now();
+                let update = ClusterUpdate {
+                    connection: Some(ConnectionState::Unreachable { since, error }),
+                    ..Default::default()
+                };
+                tx.send(vec![observe(&cluster, Change::Cluster(update))]).await;
+                return;
+            }
+        };
     let states = SourceStates::default();
     let events = Projection::<Event> {
         kind: RecordKind::Denial,
@@ -174,7 +199,7 @@ pub async fn run_cluster_with(
     tokio::join!(
         probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
         pipelines::run(
-            client.clone(),
+            scrape_client.clone(),
             cluster.clone(),
             tx.clone(),
             options.scrape_every,
@@ -182,7 +207,7 @@ pub async fn run_cluster_with(
             &options.fixed_targets
         ),
         dcgm::run(
-            client.clone(),
+            scrape_client.clone(),
             cluster.clone(),
             tx.clone(),
             options.scrape_every,

@@ -208,9 +208,9 @@ impl Target {
     }
 }
 
-/// A kube client for a URL target's origin (scheme, host and port), with no credentials: it
-/// speaks plain HTTP or TLS with the system's roots, like any metrics scraper. The URL's
-/// path is the request's.
+/// A kube client for a URL target's origin (scheme, host and port), with no credentials and
+/// no retries: it speaks plain HTTP or TLS with the system's roots, like any metrics scraper.
+/// The URL's path is the request's.
 pub fn direct_client(url: &str) -> Result<(Client, String), String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("{url}: not a URL: {e}"))?;
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
@@ -223,7 +223,10 @@ pub fn direct_client(url: &str) -> Result<(Client, String), String> {
         format!("{scheme}://{authority}").parse().map_err(|e| format!("{url}: not a URL: {e}"))?;
     let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
     // Made inside the runtime (the client's buffer task is spawned there).
-    let client = Client::try_from(kube::Config::new(origin)).map_err(|e| format!("{url}: {e}"))?;
+    // No retries, as for the proxies (see `Clients::scrape`).
+    let mut config = kube::Config::new(origin);
+    config.default_retry = false;
+    let client = Client::try_from(config).map_err(|e| format!("{url}: {e}"))?;
     Ok((client, path))
 }
 
