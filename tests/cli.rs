@@ -398,6 +398,23 @@ fn pipeline_thresholds_from_the_config_file_change_the_verdicts() {
 }
 
 #[test]
+fn the_expiring_soon_horizon_from_the_config_file_changes_the_statuses() {
+    fn count(v: &serde_json::Value, status: &str) -> usize {
+        v["exceptions"].as_array().unwrap().iter().filter(|e| e["status"] == status).count()
+    }
+    let home = tempfile::tempdir().unwrap();
+    let week = json(&fleettop(&["snapshot", "--json", "--demo"], home.path()));
+    let dir = home.path().join("config/fleettop");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[exceptions]\nexpiring_within = \"365d\"\n").unwrap();
+    let year = json(&fleettop(&["snapshot", "--json", "--demo"], home.path()));
+    assert!(count(&week, "active") > 0, "the demo has exceptions expiring in more than a week");
+    assert_eq!(count(&year, "active"), 0, "none of them is a year away");
+    assert_eq!(count(&year, "expiring"), count(&week, "expiring") + count(&week, "active"));
+    assert_eq!(count(&year, "expired"), count(&week, "expired"));
+}
+
+#[test]
 fn why_explains_a_policy_and_an_object_of_the_demo_like_its_golden_files() {
     let home = tempfile::tempdir().unwrap();
     let policy =

@@ -240,8 +240,11 @@ fn ui_config(args: &UiArgs) -> (crate::ui::config::UiConfig, Vec<String>) {
     for w in &warnings {
         tracing::warn!(%w, "config");
     }
-    // Verdicts read the thresholds process-wide, so they are set before any state is built.
+    // Verdicts read these process-wide, so they are set before any state is built.
     crate::model::set_pipeline_thresholds(config.pipelines.thresholds);
+    if let Some(window) = config.keys.expiring_within {
+        crate::model::set_expiry_window(window);
+    }
     (config, warnings.iter().map(|w| w.to_string()).collect())
 }
 

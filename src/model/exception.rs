@@ -195,6 +195,23 @@ pub struct PolicyException {
     pub evidence: Vec<Evidence>,
 }
 
+/// How far ahead an exception counts as "expiring soon" unless `config.toml` says otherwise
+/// (`[exceptions] expiring_within`).
+pub const DEFAULT_EXPIRY_WINDOW: SignedDuration = SignedDuration::from_hours(24 * 7);
+
+static EXPIRY_WINDOW: std::sync::OnceLock<SignedDuration> = std::sync::OnceLock::new();
+
+/// Sets the "expiring soon" horizon every status of this process uses, once, at start (so the
+/// panes, the findings and `snapshot --json` agree). A second call is ignored and returns false.
+pub fn set_expiry_window(window: SignedDuration) -> bool {
+    EXPIRY_WINDOW.set(window).is_ok()
+}
+
+/// The "expiring soon" horizon in force: the one set at start, else [`DEFAULT_EXPIRY_WINDOW`].
+pub fn expiry_window() -> SignedDuration {
+    EXPIRY_WINDOW.get().copied().unwrap_or(DEFAULT_EXPIRY_WINDOW)
+}
+
 impl PolicyException {
     /// The record key within its cluster.
     pub fn key(&self) -> String {
@@ -228,6 +245,11 @@ impl PolicyException {
     /// filter does, or when the scope is unknown (empty).
     pub fn covers_object(&self, object: &super::ObjectRef) -> Option<ScopeMatch> {
         self.scope.iter().filter_map(|f| f.matches(object)).min()
+    }
+
+    /// Status at `now` under the "expiring soon" horizon in force ([`expiry_window`]).
+    pub fn status_at(&self, now: Timestamp) -> ExceptionStatus {
+        self.status(now, expiry_window())
     }
 
     /// Status at `now`, with `window` as the "expiring soon" horizon.

@@ -14,7 +14,8 @@ mod policy;
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
 pub use exception::{
-    ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter, ScopeMatch, glob_matches,
+    DEFAULT_EXPIRY_WINDOW, ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter,
+    ScopeMatch, expiry_window, glob_matches, set_expiry_window,
 };
 pub use gpu::{
     FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER,

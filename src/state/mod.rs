@@ -15,7 +15,7 @@ pub use gpu_history::{DeviceKey, GpuHistory};
 pub use keyframe::Keyframe;
 pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
 pub use pipeline_history::{HISTORY as PIPELINE_HISTORY, PipelineHistory, RateSample};
-pub use snapshot::{EXPIRY_WINDOW, SECTIONS, StateSnapshot};
+pub use snapshot::{SECTIONS, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! The JSON view of a state that `fleettop snapshot --json` prints: every pane's records,
 //! each with its cluster, plus the derived verdicts (health, status) at the state's clock.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{FleetState, Table};
@@ -86,9 +86,6 @@ pub const SECTIONS: [&str; 9] = [
     "policies",
 ];
 
-/// How far ahead an exception counts as "expiring".
-pub const EXPIRY_WINDOW: SignedDuration = SignedDuration::from_hours(24 * 7);
-
 fn plain<T: Serialize>(t: &Table<T>) -> Vec<InCluster<'_, T>> {
     t.iter().map(|(id, r)| InCluster { cluster: &id.cluster, record: r, derived: () }).collect()
 }
@@ -132,7 +129,7 @@ impl FleetState {
                 .map(|(id, e)| InCluster {
                     cluster: &id.cluster,
                     record: e,
-                    derived: ExceptionDerived { status: e.status(now, EXPIRY_WINDOW) },
+                    derived: ExceptionDerived { status: e.status_at(now) },
                 })
                 .collect(),
             policies: plain(&self.policies),

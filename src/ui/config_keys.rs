@@ -9,6 +9,7 @@
 //! expiry_keys = ["example.com/expires"]
 //! owner_keys = ["example.com/approver"]
 //! ticket_keys = ["example.com/jira"]
+//! expiring_within = "14d"   # "expiring soon" horizon (default 7d)
 //! ```
 
 use toml::Spanned;
@@ -27,6 +28,8 @@ pub struct KeySettings {
     pub owner_keys: Vec<String>,
     /// Extra ticket keys, tried first.
     pub ticket_keys: Vec<String>,
+    /// How far ahead an exception counts as "expiring soon", when set.
+    pub expiring_within: Option<jiff::SignedDuration>,
 }
 
 /// Reads `team_label`.
@@ -66,6 +69,10 @@ pub(crate) fn exceptions_from(
     };
     for (key, value) in table {
         let path = join_key("exceptions", key.get_ref());
+        if key.get_ref() == "expiring_within" {
+            settings.expiring_within = horizon(src, &path, value, warnings);
+            continue;
+        }
         let slot = match key.get_ref().as_ref() {
             "expiry_keys" => &mut settings.expiry_keys,
             "owner_keys" => &mut settings.owner_keys,
@@ -75,7 +82,7 @@ pub(crate) fn exceptions_from(
                     key,
                     value,
                     "exceptions",
-                    &["expiry_keys", "owner_keys", "ticket_keys"],
+                    &["expiry_keys", "owner_keys", "ticket_keys", "expiring_within"],
                 ));
                 continue;
             }
@@ -88,6 +95,36 @@ pub(crate) fn exceptions_from(
             }
         }
     }
+}
+
+/// `"7d"`, `"36h"`, `"2w"`: a positive span of at most a year (days are 24 hours).
+fn horizon(
+    src: &Source<'_>,
+    path: &str,
+    value: &Spanned<DeValue<'_>>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Option<jiff::SignedDuration> {
+    let text = match src.expect_str(path, value) {
+        Ok(t) => t,
+        Err(w) => {
+            warnings.push(w);
+            return None;
+        }
+    };
+    let parsed = text
+        .trim()
+        .parse::<jiff::Span>()
+        .ok()
+        .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok())
+        .filter(|d| d.is_positive() && *d <= jiff::SignedDuration::from_hours(24 * 366));
+    if parsed.is_none() {
+        warnings.push(src.warn(
+            value.span(),
+            path,
+            "expected a duration like \"7d\" or \"36h\" (up to a year); the default (7d) applies",
+        ));
+    }
+    parsed
 }
 
 /// A plausible Kubernetes annotation or label key: `[prefix/]name`, no spaces.
@@ -103,6 +140,27 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn the_expiring_soon_horizon_reads_days_weeks_and_hours_and_rejects_the_rest() {
+        let read = |v: &str| {
+            let text = format!("[exceptions]\nexpiring_within = {v}\n");
+            let src = Source::new(std::path::Path::new("config.toml"), &text);
+            let table = src.parse().unwrap();
+            let mut settings = KeySettings::default();
+            let mut warnings = Vec::new();
+            let (_, value) = table.iter().find(|(k, _)| k.get_ref() == "exceptions").unwrap();
+            exceptions_from(&src, value, &mut settings, &mut warnings);
+            (settings.expiring_within, warnings.len())
+        };
+        let h = jiff::SignedDuration::from_hours;
+        assert_eq!(read("\"14d\""), (Some(h(14 * 24)), 0));
+        assert_eq!(read("\"2w\""), (Some(h(14 * 24)), 0));
+        assert_eq!(read("\"36h\""), (Some(h(36)), 0));
+        for bad in ["\"0d\"", "\"-3d\"", "\"2y\"", "\"soon\"", "7"] {
+            assert_eq!(read(bad), (None, 1), "{bad}");
+        }
+    }
 
     #[test]
     fn keys_are_read_and_bad_ones_skipped_with_warnings() {

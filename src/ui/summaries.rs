@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{
     ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceKind, SourceState,
 };
-use crate::state::{EXPIRY_WINDOW, FleetState};
+use crate::state::FleetState;
 use crate::ui::panes::denial_groups::GroupBy;
 use crate::ui::panes::{PaneId, gpu};
 use crate::ui::widgets::format;
@@ -201,7 +201,7 @@ pub fn trust_matrix(state: &FleetState) -> Vec<Vec<Segment>> {
 pub fn exceptions(state: &FleetState) -> Vec<Segment> {
     let mut counts: BTreeMap<ExceptionStatus, usize> = BTreeMap::new();
     for e in state.exceptions().values() {
-        *counts.entry(e.status(state.now(), EXPIRY_WINDOW)).or_default() += 1;
+        *counts.entry(e.status_at(state.now())).or_default() += 1;
     }
     if counts.is_empty() {
         return vec![("no policy exceptions seen".into(), "ui.dim")];
@@ -211,7 +211,9 @@ pub fn exceptions(state: &FleetState) -> Vec<Segment> {
         .map(|(s, n)| {
             let text = match s {
                 ExceptionStatus::Expired => format!("{n} expired but still bypassing  "),
-                ExceptionStatus::Expiring => format!("{n} expiring within 7d  "),
+                ExceptionStatus::Expiring => {
+                    format!("{n} expiring within {}  ", format::age(crate::model::expiry_window()))
+                }
                 ExceptionStatus::NoExpiry => format!("{n} with no expiry  "),
                 ExceptionStatus::Active => format!("{n} active  "),
             };
@@ -338,7 +340,7 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         }
     }
     for (id, e) in state.exceptions() {
-        if e.status(now, EXPIRY_WINDOW) == ExceptionStatus::Expired {
+        if e.status_at(now) == ExceptionStatus::Expired {
             let when = e.expires_at.map(|t| format::countdown(now, t)).unwrap_or_default();
             out.push(vec![(
                 format!(
@@ -424,11 +426,8 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
             (losing > 0).then(|| format!("{losing} losing"))
         }
         PaneId::Exceptions => {
-            let expired = state
-                .exceptions()
-                .values()
-                .filter(|e| e.status(now, EXPIRY_WINDOW) == ExceptionStatus::Expired)
-                .count();
+            let expired =
+                state.exceptions().values().filter(|e| e.status_at(now) == ExceptionStatus::Expired).count();
             (expired > 0).then(|| format!("{expired} expired"))
         }
         PaneId::Cost => None,

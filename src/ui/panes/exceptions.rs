@@ -3,7 +3,7 @@
 use ratatui::layout::Constraint;
 
 use crate::model::{Enforcement, ExceptionStatus, PolicyException};
-use crate::state::{EXPIRY_WINDOW, RecordId};
+use crate::state::RecordId;
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
     Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
@@ -59,19 +59,18 @@ pub fn spec() -> Spec<PolicyException> {
                 title: "STATUS",
                 width: Constraint::Length(9),
                 cell: |ctx, _, e| {
-                    let s = e.status(ctx.now, EXPIRY_WINDOW);
+                    let s = e.status_at(ctx.now);
                     Cell::styled(s.label(), status_scope(s))
                 },
-                key: |ctx, _, e| SortKey::Num(e.status(ctx.now, EXPIRY_WINDOW) as u8 as f64),
+                key: |ctx, _, e| SortKey::Num(e.status_at(ctx.now) as u8 as f64),
             },
             Column {
                 title: "EXPIRES",
                 width: Constraint::Length(13),
                 cell: |ctx, _, e| match e.expires_at {
-                    Some(t) => Cell::styled(
-                        format::countdown(ctx.now, t),
-                        status_scope(e.status(ctx.now, EXPIRY_WINDOW)),
-                    ),
+                    Some(t) => {
+                        Cell::styled(format::countdown(ctx.now, t), status_scope(e.status_at(ctx.now)))
+                    }
                     None => Cell::styled("never", "exceptions.no_expiry"),
                 },
                 key: |ctx, _, e| SortKey::Num(expiry_key(ctx, e)),
@@ -105,7 +104,7 @@ pub fn spec() -> Spec<PolicyException> {
 }
 
 fn detail(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Detail {
-    let s = e.status(ctx.now, EXPIRY_WINDOW);
+    let s = e.status_at(ctx.now);
     let mut lines = vec![
         DetailLine::Field { label: "status".into(), value: s.label().into(), scope: status_scope(s) },
         DetailLine::field(

@@ -5,7 +5,7 @@ use ratatui::layout::Constraint;
 use crate::model::{
     ClusterHealth, ClusterStatus, ConnectionState, ExceptionStatus, PipelineHealth, SourceState,
 };
-use crate::state::{EXPIRY_WINDOW, FleetState, RecordId};
+use crate::state::{FleetState, RecordId};
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec};
 
@@ -50,7 +50,7 @@ fn count_exceptions(ctx: &Ctx, id: &RecordId) -> (usize, usize) {
     let mut expired = 0;
     let mut expiring = 0;
     for (_, e) in FleetState::in_cluster(ctx.state.exceptions(), &id.cluster) {
-        match e.status(ctx.now, EXPIRY_WINDOW) {
+        match e.status_at(ctx.now) {
             ExceptionStatus::Expired => expired += 1,
             ExceptionStatus::Expiring => expiring += 1,
             _ => {}
