@@ -34,6 +34,9 @@ pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> any
     if let Some(t) = rec.truncated() {
         eprintln!("fleettop: {name}: {t}; using what came before it");
     }
+    if let Some(w) = rec.skipped_warning() {
+        eprintln!("fleettop: {name}: {w}");
+    }
     let window = match args.window {
         Some(len) => Window::last(window::parse_length(len).map_err(anyhow::Error::msg)?, rec.end()),
         None => Window::between(rec.start(), rec.end()),

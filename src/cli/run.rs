@@ -28,6 +28,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(t) = rec.truncated() {
                 eprintln!("fleettop: {}: {t}; replaying what came before it", file.display());
             }
+            if let Some(w) = rec.skipped_warning() {
+                eprintln!("fleettop: {}: {w}", file.display());
+            }
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
         }
         Some(Command::Snapshot { json, demo, ref replay, ref at, timeout }) => {
@@ -267,6 +270,9 @@ fn replay_ui(
     if let Some(t) = rec.truncated() {
         warnings.push(format!("recording: {t}; showing what came before it"));
     }
+    if let Some(w) = rec.skipped_warning() {
+        warnings.push(format!("recording: {w}"));
+    }
     let mut player = crate::record::Player::new(Arc::new(rec));
     player.set_speed(speed);
     if let Some(at) = at {
@@ -368,6 +374,9 @@ fn why(
         Some((rec, name)) => {
             if let Some(t) = rec.truncated() {
                 eprintln!("fleettop: {name}: {t}; using what came before it");
+            }
+            if let Some(w) = rec.skipped_warning() {
+                eprintln!("fleettop: {name}: {w}");
             }
             let t = match at {
                 Some(w) => crate::record::when::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,

@@ -10,6 +10,9 @@ pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyho
     if let Some(t) = rec.truncated() {
         eprintln!("fleettop: {name}: {t}; using what came before it");
     }
+    if let Some(w) = rec.skipped_warning() {
+        eprintln!("fleettop: {name}: {w}");
+    }
     let t = match at {
         Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
         None => rec.end(),

@@ -82,6 +82,12 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The `op` of every variant, as recordings spell it. A reader skips observations whose
+    /// `op` is not here (a later 1.x added it; see `docs/recording-format.md`).
+    pub const OPS: [&'static str; 6] = ["cluster", "source", "upsert", "delete", "sync_start", "sync_end"];
+}
+
 /// A partial update of a cluster's connection facts; `None` fields are left unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClusterUpdate {

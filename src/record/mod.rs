@@ -17,6 +17,7 @@ mod error;
 mod format;
 pub mod player;
 mod reader;
+mod unknown;
 pub mod when;
 mod writer;
 
@@ -29,6 +30,7 @@ pub use format::{
 };
 pub use player::Player;
 pub use reader::{KeyframeEntry, Recording, Truncation, TruncationKind};
+pub use unknown::Skipped;
 pub use writer::RecordWriter;
 
 /// The file name extension of recordings (without the dot).

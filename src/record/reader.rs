@@ -10,6 +10,7 @@ use super::format::{
     FRAME_HEADER_LEN, FormatVersion, FrameHeader, KIND_KEYFRAME, KIND_OBSERVATIONS, MAGIC, MAX_HEADER_LEN,
     MAX_PAYLOAD_LEN, PREAMBLE_LEN, RecordingHeader, decompress, u16_at, u32_at,
 };
+use super::unknown::{self, Skipped};
 use crate::model::Observation;
 use crate::state::{FleetState, Keyframe};
 
@@ -51,7 +52,8 @@ impl fmt::Display for Truncation {
 }
 
 /// A keyframe of a recording: the whole state after the first [`KeyframeEntry::index`]
-/// observations. Kept compressed in memory and decoded on seek.
+/// observations this build read (observations of unknown kinds are not counted). Kept
+/// compressed in memory and decoded on seek.
 #[derive(Debug, Clone)]
 pub struct KeyframeEntry {
     index: usize,
@@ -70,10 +72,19 @@ impl KeyframeEntry {
         self.at
     }
 
-    /// Decodes the keyframe (checked once when the recording was read).
+    /// Decodes the keyframe (checked once when the recording was read), without the records
+    /// of tables this build does not know; its `applied` is [`KeyframeEntry::index`], what a
+    /// replay of this recording's observations has applied at that point.
     pub fn decode(&self) -> Result<Keyframe, String> {
-        let json = decompress(&self.payload)?;
-        serde_json::from_slice(&json).map_err(|e| format!("keyframe JSON is invalid: {e}"))
+        let (mut frame, _) = self.decode_as_written()?;
+        frame.applied = self.index as u64;
+        Ok(frame)
+    }
+
+    /// The keyframe as the file holds it (`applied` counts every observation before it) and
+    /// how many records of unknown tables were left out.
+    fn decode_as_written(&self) -> Result<(Keyframe, u64), String> {
+        unknown::keyframe(&decompress(&self.payload)?)
     }
 }
 
@@ -92,6 +103,9 @@ pub struct Recording {
     frontier: Vec<Timestamp>,
     keyframes: Vec<KeyframeEntry>,
     truncated: Option<Truncation>,
+    /// Observations in the file's frames, those of unknown kinds included.
+    in_file: u64,
+    skipped: Skipped,
     byte_len: u64,
 }
 
@@ -141,6 +155,33 @@ impl Recording {
     /// Set when the file ends with a torn or damaged frame; reading stopped there.
     pub fn truncated(&self) -> Option<&Truncation> {
         self.truncated.as_ref()
+    }
+
+    /// What was skipped because this build does not know its kind (a newer fleettop wrote
+    /// the file): nothing in a file this build could have written.
+    pub fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+
+    /// The warning to show when observations were skipped (see [`Recording::skipped`]).
+    pub fn skipped_warning(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let what = match self.skipped.observations {
+            0 => "records of kinds this fleettop does not know were left out of its keyframes".to_string(),
+            n => format!(
+                "{n} observation{} of kinds this fleettop does not know {} skipped",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" }
+            ),
+        };
+        Some(format!(
+            "{what} (written by fleettop {}, format {}; this is fleettop {}): upgrade fleettop to see them",
+            self.header.fleettop_version,
+            self.version,
+            env!("CARGO_PKG_VERSION")
+        ))
     }
 
     /// Size of the file in bytes.
@@ -222,6 +263,8 @@ fn parse(bytes: &[u8], file: String) -> Result<Recording, RecordError> {
         frontier: Vec::new(),
         keyframes: Vec::new(),
         truncated: None,
+        in_file: 0,
+        skipped: Skipped::default(),
         byte_len: bytes.len() as u64,
     };
     while pos < bytes.len() {
@@ -354,24 +397,25 @@ fn read_frame(bytes: &[u8], pos: usize, rec: &mut Recording) -> Result<usize, (T
     match fh.kind {
         KIND_OBSERVATIONS => {
             let json = decompress(payload).map_err(|e| (Corrupt, e))?;
-            let batch: Vec<Observation> = serde_json::from_slice(&json)
-                .map_err(|e| (Corrupt, format!("observations JSON is invalid: {e}")))?;
-            if batch.len() as u64 != fh.count {
+            let batch = unknown::observations(&json).map_err(|e| (Corrupt, e))?;
+            if batch.total as u64 != fh.count {
                 return Err((
                     Corrupt,
                     format!(
                         "the frame header announces {} observations, the payload holds {}",
-                        fh.count,
-                        batch.len()
+                        fh.count, batch.total
                     ),
                 ));
             }
-            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            let Some((first, last)) = batch.times else {
                 return Err((Corrupt, "an observations frame holds no observation".to_string()));
             };
-            if first.at.as_millisecond() != fh.t_first || last.at.as_millisecond() != fh.t_last {
+            if first.as_millisecond() != fh.t_first || last.as_millisecond() != fh.t_last {
                 return Err((Corrupt, "the frame header's times do not match its observations".to_string()));
             }
+            rec.in_file += fh.count;
+            rec.skipped.observations += (batch.total - batch.kept.len()) as u64;
+            let batch = batch.kept;
             let mut frontier = rec.frontier.last().copied();
             for obs in &batch {
                 let max = frontier.map_or(obs.at, |f| f.max(obs.at));
@@ -381,18 +425,19 @@ fn read_frame(bytes: &[u8], pos: usize, rec: &mut Recording) -> Result<usize, (T
             rec.observations.extend(batch);
         }
         KIND_KEYFRAME => {
-            let index = rec.observations.len();
-            if fh.count != index as u64 {
+            if fh.count != rec.in_file {
                 return Err((
                     Corrupt,
-                    format!("the keyframe follows {} observations but {index} precede it", fh.count),
+                    format!("the keyframe follows {} observations but {} precede it", fh.count, rec.in_file),
                 ));
             }
+            let index = rec.observations.len();
             let entry = KeyframeEntry { index, at: Timestamp::UNIX_EPOCH, payload: payload.to_vec() };
-            let frame = entry.decode().map_err(|e| (Corrupt, e))?;
+            let (frame, left_out) = entry.decode_as_written().map_err(|e| (Corrupt, e))?;
             if frame.applied != fh.count || frame.now.as_millisecond() != fh.t_first {
                 return Err((Corrupt, "the keyframe's header does not match its content".to_string()));
             }
+            rec.skipped.keyframe_records = rec.skipped.keyframe_records.max(left_out);
             rec.keyframes.push(KeyframeEntry { at: frame.now, ..entry });
         }
         // A frame type from a newer minor version: intact (checksums match), skipped.

@@ -678,6 +678,87 @@ fn newer_minor_version_is_read() {
     assert_eq!(rec.keyframes().len(), 1);
 }
 
+/// A file as a newer fleettop (format 1.9) writes it: a record type and a change this build
+/// does not know among the known observations, and a keyframe holding the unknown record.
+fn with_unknown_kinds(obs: &[Observation]) -> Vec<u8> {
+    let version = FormatVersion { major: 1, minor: 9 };
+    let mut h = header(EVERY);
+    h.format_version = version;
+    let mut bytes = encode_file_header(version, &serde_json::to_vec(&h).unwrap()).unwrap();
+    let mut state = live_state(&h);
+    let mut in_file = 0u64;
+    for (i, chunk) in obs.chunks(10).enumerate() {
+        let mut frame: Vec<serde_json::Value> = Vec::new();
+        for (j, o) in chunk.iter().enumerate() {
+            frame.push(serde_json::to_value(o).unwrap());
+            if (i + j) % 4 == 1 {
+                // Same time as its neighbour, so the clocks agree with a replay that skips it.
+                let at = serde_json::to_value(o.at).unwrap();
+                let change = if j % 2 == 0 {
+                    serde_json::json!({"op": "upsert", "record": {"record": "hologram", "id": j}})
+                } else {
+                    serde_json::json!({"op": "teleport", "to": "mars"})
+                };
+                frame.push(serde_json::json!({"at": at, "cluster": o.cluster, "change": change}));
+            }
+        }
+        let (first, last) = (chunk[0].at.as_millisecond(), chunk[chunk.len() - 1].at.as_millisecond());
+        let json = serde_json::to_vec(&frame).unwrap();
+        bytes.extend(encode_frame(1, first, last, frame.len() as u64, &json).unwrap());
+        in_file += frame.len() as u64;
+        state.apply_all(chunk);
+        let mut kf = serde_json::to_value(state.keyframe()).unwrap();
+        kf["applied"] = in_file.into();
+        kf["records"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(["prod-eu", {"record": "hologram", "id": i}]));
+        let now = state.now().as_millisecond();
+        bytes.extend(encode_frame(2, now, now, in_file, &serde_json::to_vec(&kf).unwrap()).unwrap());
+    }
+    bytes
+}
+
+#[test]
+fn observations_and_records_of_unknown_kinds_are_skipped_with_a_warning() {
+    let obs = sample(40);
+    let rec = Recording::from_bytes(&with_unknown_kinds(&obs)).expect("a newer minor is read");
+    assert!(rec.truncated().is_none(), "{:?}", rec.truncated());
+    assert_eq!(rec.observations(), &obs[..], "every known observation, in order");
+    assert_eq!(rec.skipped(), Skipped { observations: 10, keyframe_records: 1 });
+    let w = rec.skipped_warning().unwrap();
+    assert!(
+        w.starts_with("10 observations of kinds this fleettop does not know were skipped")
+            && w.contains("format 1.9")
+            && w.ends_with("upgrade fleettop to see them"),
+        "{w}"
+    );
+    assert_eq!(rec.keyframes().len(), 4);
+    assert_eq!(rec.keyframes()[1].index(), 20, "keyframes count the observations this build read");
+    check_seeking(&rec);
+    let plain = Recording::from_bytes(&record(&obs, 10, EVERY)).unwrap();
+    assert_eq!((plain.skipped(), plain.skipped_warning()), (Skipped::default(), None));
+}
+
+#[test]
+fn a_damaged_known_observation_still_stops_reading() {
+    let obs = sample(20);
+    let h = header(EVERY);
+    let mut bytes = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
+    let ms = obs[0].at.as_millisecond();
+    bytes.extend(encode_frame(1, ms, ms, 1, &serde_json::to_vec(&obs[..1]).unwrap()).unwrap());
+    let mut bad = serde_json::to_value(&obs[1]).unwrap();
+    bad["change"] = serde_json::json!({"op": "upsert", "record": {"record": "denial", "id": 7}});
+    let frame = serde_json::to_vec(&serde_json::json!([bad])).unwrap();
+    let ms = obs[1].at.as_millisecond();
+    bytes.extend(encode_frame(1, ms, ms, 1, &frame).unwrap());
+    let rec = Recording::from_bytes(&bytes).unwrap();
+    assert_eq!(rec.observations().len(), 1);
+    let t = rec.truncated().expect("the damaged frame ends the recording");
+    assert!(t.reason.contains("observations JSON is invalid"), "{}", t.reason);
+    assert!(rec.skipped().is_empty());
+}
+
 #[test]
 fn header_json_must_agree_with_preamble() {
     let mut h = header(KeyframeInterval::default());
