@@ -10,6 +10,7 @@ mod exception;
 mod gpu;
 mod pipeline;
 mod policy;
+mod skip;
 
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
@@ -26,6 +27,7 @@ pub use pipeline::{
     set_pipeline_thresholds,
 };
 pub use policy::{Policy, Rollout};
+pub use skip::ReportSkip;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -125,6 +127,8 @@ pub enum Record {
     Pipeline(PipelineComponent),
     /// A policy object (its version, rules and enforcement).
     Policy(Policy),
+    /// A policy report's `skip` result naming the exceptions behind it (format 1.2).
+    Skip(ReportSkip),
 }
 
 /// The tables of [`crate::state::FleetState`], one per record type.
@@ -147,11 +151,13 @@ pub enum RecordKind {
     Pipeline,
     /// [`Policy`] records.
     Policy,
+    /// [`ReportSkip`] records (format 1.2).
+    Skip,
 }
 
 impl RecordKind {
     /// Every table, in the order the state and snapshots list them.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Denial,
         RecordKind::Exception,
         RecordKind::GpuQueue,
@@ -160,6 +166,7 @@ impl RecordKind {
         RecordKind::GpuNode,
         RecordKind::Pipeline,
         RecordKind::Policy,
+        RecordKind::Skip,
     ];
 }
 
@@ -175,6 +182,7 @@ impl Record {
             Record::GpuNode(_) => RecordKind::GpuNode,
             Record::Pipeline(_) => RecordKind::Pipeline,
             Record::Policy(_) => RecordKind::Policy,
+            Record::Skip(_) => RecordKind::Skip,
         }
     }
 
@@ -189,6 +197,7 @@ impl Record {
             Record::GpuNode(r) => r.key(),
             Record::Pipeline(r) => r.key(),
             Record::Policy(r) => r.key(),
+            Record::Skip(r) => r.key(),
         }
     }
 }

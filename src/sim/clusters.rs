@@ -190,6 +190,7 @@ fn sources_of(kind: RecordKind) -> &'static [SourceKind] {
         RecordKind::GpuNode => &[S::Nodes],
         RecordKind::Pipeline => &[S::Pipelines],
         RecordKind::Policy => &[S::Kyverno, S::Gatekeeper, S::AdmissionPolicies],
+        RecordKind::Skip => &[S::PolicyReports],
     }
 }
 

@@ -38,6 +38,7 @@ impl FleetState {
         push(&mut records, &self.gpu_nodes, Record::GpuNode);
         push(&mut records, &self.pipelines, Record::Pipeline);
         push(&mut records, &self.policies, Record::Policy);
+        push(&mut records, &self.skips, Record::Skip);
         Keyframe {
             now: self.now,
             applied: self.applied,

@@ -9,12 +9,14 @@ mod keyframe;
 mod merged;
 mod minutes;
 mod pipeline_history;
+mod reach;
 mod snapshot;
 
 pub use gpu_history::{DeviceKey, GpuHistory};
 pub use keyframe::Keyframe;
 pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
 pub use pipeline_history::{HISTORY as PIPELINE_HISTORY, PipelineHistory, RateSample};
+pub use reach::Reach;
 pub use snapshot::{SECTIONS, StateSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,7 +25,7 @@ use jiff::Timestamp;
 
 use crate::model::{
     Change, ClusterId, ClusterStatus, ClusterUpdate, Denial, GpuNode, GpuQueue, GpuWorkload, Observation,
-    PendingGpuPod, PipelineComponent, Policy, PolicyException, Record, RecordKind,
+    PendingGpuPod, PipelineComponent, Policy, PolicyException, Record, RecordKind, ReportSkip,
 };
 
 /// A record's identity in the fleet: its cluster, then its key within the cluster.
@@ -54,6 +56,8 @@ pub struct Indexes {
     pub exceptions_by_policy: BTreeMap<String, BTreeSet<RecordId>>,
     /// (cluster, ClusterQueue) → workloads that go through it.
     pub workloads_by_queue: BTreeMap<(ClusterId, String), BTreeSet<RecordId>>,
+    /// (cluster, exception name without namespace) → the skip results that name it.
+    pub skips_by_exception: BTreeMap<(ClusterId, String), BTreeSet<RecordId>>,
 }
 
 /// Everything fleettop knows about the fleet at one moment.
@@ -69,6 +73,7 @@ pub struct FleetState {
     gpu_nodes: Table<GpuNode>,
     pipelines: Table<PipelineComponent>,
     policies: Table<Policy>,
+    skips: Table<ReportSkip>,
     /// Keys still awaiting re-confirmation in an open relist, per cluster and kind.
     relists: BTreeMap<(ClusterId, RecordKind), BTreeSet<String>>,
     indexes: Indexes,
@@ -100,6 +105,7 @@ impl FleetState {
             gpu_nodes: Table::new(),
             pipelines: Table::new(),
             policies: Table::new(),
+            skips: Table::new(),
             relists: BTreeMap::new(),
             indexes: Indexes::default(),
             merged: MergedDenials::default(),
@@ -295,6 +301,27 @@ impl FleetState {
         &self.policies
     }
 
+    /// Policy report `skip` results naming exceptions (what exceptions bypassed).
+    pub fn skips(&self) -> &Table<ReportSkip> {
+        &self.skips
+    }
+
+    /// The skip results in `cluster` that name the exception called `name` (a namespace
+    /// prefix is ignored: reports name exceptions bare), in id order.
+    pub fn skips_naming<'a>(
+        &'a self,
+        cluster: &ClusterId,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a ReportSkip)> + 'a {
+        let bare = name.rsplit('/').next().unwrap_or(name).to_string();
+        self.indexes
+            .skips_by_exception
+            .get(&(cluster.clone(), bare))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.skips.get(id).map(|s| (id, s)))
+    }
+
     /// Secondary indexes.
     pub fn indexes(&self) -> &Indexes {
         &self.indexes
@@ -320,6 +347,7 @@ impl FleetState {
             + self.gpu_nodes.len()
             + self.pipelines.len()
             + self.policies.len()
+            + self.skips.len()
     }
 
     fn upsert(&mut self, id: RecordId, record: Record) {
@@ -365,6 +393,19 @@ impl FleetState {
             Record::Policy(r) => {
                 self.policies.insert(id, r);
             }
+            Record::Skip(r) => {
+                let names: Vec<String> = r.exception_names().map(str::to_string).collect();
+                if let Some(old) = self.skips.insert(id.clone(), r) {
+                    unindex_skip(&mut self.indexes.skips_by_exception, &old, &id);
+                }
+                for n in names {
+                    self.indexes
+                        .skips_by_exception
+                        .entry((id.cluster.clone(), n))
+                        .or_default()
+                        .insert(id.clone());
+                }
+            }
         }
     }
 
@@ -405,6 +446,11 @@ impl FleetState {
             RecordKind::Policy => {
                 self.policies.remove(id);
             }
+            RecordKind::Skip => {
+                if let Some(old) = self.skips.remove(id) {
+                    unindex_skip(&mut self.indexes.skips_by_exception, &old, id);
+                }
+            }
         }
     }
 
@@ -421,6 +467,7 @@ impl FleetState {
             RecordKind::GpuNode => keys(&self.gpu_nodes, cluster),
             RecordKind::Pipeline => keys(&self.pipelines, cluster),
             RecordKind::Policy => keys(&self.policies, cluster),
+            RecordKind::Skip => keys(&self.skips, cluster),
         }
     }
 }
@@ -449,6 +496,16 @@ fn apply_cluster_update(status: &mut ClusterStatus, update: &ClusterUpdate) {
     }
     if let Some(labels) = &update.labels {
         status.labels = labels.clone();
+    }
+}
+
+fn unindex_skip(
+    index: &mut BTreeMap<(ClusterId, String), BTreeSet<RecordId>>,
+    old: &ReportSkip,
+    id: &RecordId,
+) {
+    for n in old.exception_names() {
+        unindex(index, &(id.cluster.clone(), n.to_string()), id);
     }
 }
 

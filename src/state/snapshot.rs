@@ -37,6 +37,9 @@ pub struct ClusterDerived {
 pub struct ExceptionDerived {
     /// Status at the snapshot's clock.
     pub status: ExceptionStatus,
+    /// The policy report skip results that name it.
+    #[serde(flatten)]
+    pub reach: super::Reach,
 }
 
 /// Derived pipeline facts.
@@ -71,10 +74,12 @@ pub struct StateSnapshot<'a> {
     pub exceptions: Vec<InCluster<'a, PolicyException, ExceptionDerived>>,
     /// Policies (Kyverno, admission policies and bindings, Gatekeeper constraints).
     pub policies: Vec<InCluster<'a, crate::model::Policy>>,
+    /// Policy report skip results naming exceptions.
+    pub skips: Vec<InCluster<'a, crate::model::ReportSkip>>,
 }
 
 /// The record lists of a snapshot, by JSON key, in order.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "clusters",
     "denials",
     "gpu_queues",
@@ -84,6 +89,7 @@ pub const SECTIONS: [&str; 9] = [
     "pipelines",
     "exceptions",
     "policies",
+    "skips",
 ];
 
 fn plain<T: Serialize>(t: &Table<T>) -> Vec<InCluster<'_, T>> {
@@ -129,10 +135,14 @@ impl FleetState {
                 .map(|(id, e)| InCluster {
                     cluster: &id.cluster,
                     record: e,
-                    derived: ExceptionDerived { status: e.status_at(now) },
+                    derived: ExceptionDerived {
+                        status: e.status_at(now),
+                        reach: self.reach(&id.cluster, &e.name),
+                    },
                 })
                 .collect(),
             policies: plain(&self.policies),
+            skips: plain(&self.skips),
         }
     }
 }

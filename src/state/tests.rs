@@ -282,3 +282,57 @@ fn a_generation_change_is_remembered_as_a_rollout_and_survives_keyframes() {
     let rebuilt = FleetState::from_keyframe(&s.keyframe());
     assert_eq!(rollout(&rebuilt), Some(Rollout { from: Some(3), at: t(10) }));
 }
+
+fn skip(id: &str, exceptions: &[&str], object: &str, count: u64, at: i64) -> Record {
+    Record::Skip(ReportSkip {
+        id: id.into(),
+        report: "PolicyReport/shop/r".into(),
+        policy: "require-run-as-nonroot".into(),
+        rule: Some("run-as-non-root".into()),
+        exceptions: exceptions.iter().map(|s| s.to_string()).collect(),
+        object: ObjectRef { kind: "Pod".into(), namespace: Some("shop".into()), name: object.into() },
+        count,
+        at: t(at),
+    })
+}
+
+#[test]
+fn skips_are_indexed_by_the_exceptions_they_name_in_their_cluster() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", skip("s1", &["allow-shop"], "x", 1, 1)));
+    s.apply(&upsert(2, "a", skip("s2", &["shop/allow-shop", "allow-legacy"], "y", 3, 2)));
+    s.apply(&upsert(3, "a", skip("s3", &["allow-shop"], "x", 2, 3)));
+    s.apply(&upsert(3, "b", skip("s1", &["allow-shop"], "z", 5, 3)));
+    let a = ClusterId::new("a");
+    let keys = |s: &FleetState, name: &str| -> Vec<String> {
+        s.skips_newest_first(&a, name).iter().map(|(id, _)| id.key.clone()).collect()
+    };
+    assert_eq!(keys(&s, "allow-shop"), ["s3", "s2", "s1"], "newest first, namespace prefix ignored");
+    assert_eq!(keys(&s, "shop/allow-shop"), ["s3", "s2", "s1"]);
+    assert_eq!(keys(&s, "allow-legacy"), ["s2"]);
+    assert_eq!(s.reach(&a, "allow-shop"), Reach { skipped_results: 6, skipped_objects: 2 });
+    assert_eq!(s.reach(&ClusterId::new("b"), "allow-shop"), Reach { skipped_results: 5, skipped_objects: 1 });
+    assert_eq!(s.reach(&a, "nobody"), Reach::default());
+
+    // A result that stops naming an exception leaves its index entry.
+    s.apply(&upsert(4, "a", skip("s2", &["allow-legacy"], "y", 3, 4)));
+    assert_eq!(keys(&s, "allow-shop"), ["s3", "s1"]);
+    s.apply(&obs(5, "a", Change::Delete { kind: RecordKind::Skip, key: "s2".into() }));
+    assert!(keys(&s, "allow-legacy").is_empty());
+    assert!(!s.indexes().skips_by_exception.contains_key(&(a.clone(), "allow-legacy".to_string())));
+
+    // A relist that confirms only s1 drops s3; cluster b keeps its own s1.
+    s.apply(&obs(6, "a", Change::SyncStart { kind: RecordKind::Skip }));
+    s.apply(&upsert(6, "a", skip("s1", &["allow-shop"], "x", 1, 1)));
+    s.apply(&obs(7, "a", Change::SyncEnd { kind: RecordKind::Skip }));
+    assert_eq!(keys(&s, "allow-shop"), ["s1"]);
+    assert_eq!(s.skips().len(), 2);
+
+    // Keyframes carry them and rebuild the index.
+    let frame: Keyframe = serde_json::from_str(&serde_json::to_string(&s.keyframe()).unwrap()).unwrap();
+    let rebuilt = FleetState::from_keyframe(&frame);
+    assert!(rebuilt.same_facts(&s));
+    assert_eq!(rebuilt.indexes(), s.indexes());
+    let v = serde_json::to_value(s.snapshot()).unwrap();
+    assert_eq!(v["skips"].as_array().map(Vec::len), Some(2));
+}
