@@ -160,12 +160,11 @@ fn projection(found: &Found, config: Arc<ProjectionConfig>) -> Option<Projection
         | Role::CleanupPolicy => {
             return None;
         }
-        Role::PolicyReport => (
-            RecordKind::Denial,
-            Box::new(|o| {
-                objects::report_denials(o, Timestamp::now()).into_iter().map(Record::Denial).collect()
-            }),
-        ),
+        // Denials and the skip results naming exceptions; the tracker deletes exactly the
+        // records of either kind a report no longer gives.
+        Role::PolicyReport => {
+            (RecordKind::Denial, Box::new(|o| objects::report_records(o, Timestamp::now())))
+        }
         Role::Constraint => {
             let kind = found.resource.kind.clone();
             (

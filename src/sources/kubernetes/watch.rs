@@ -403,6 +403,83 @@ mod tests {
     }
 
     #[test]
+    fn a_report_relist_deletes_exactly_the_skips_and_denials_it_no_longer_confirms() {
+        use kube::api::DynamicObject;
+        use serde_json::json;
+
+        use super::super::objects::report_records;
+        use super::super::objects::test_support::{doc, object, with};
+        const SKIP_CEL: &str = include_str!(
+            "../../../tests/fixtures/real/kyverno/policyreport-skip-policyexception-celpolicy.yaml"
+        );
+        let real = object(with(doc(SKIP_CEL), &["metadata", "name"], json!("r1")));
+        let other = |skips: bool| {
+            let mut results = vec![json!({"policy": "p", "rule": "r", "result": "fail", "source": "kyverno",
+                "resources": [{"kind": "Pod", "namespace": "default", "name": "x"}]})];
+            if skips {
+                results.push(json!({"policy": "p", "rule": "r", "result": "skip", "source": "kyverno",
+                    "properties": {"exceptions": "allow-y"}, "resources": [{"kind": "Pod", "namespace": "default", "name": "y"}]}));
+            }
+            object(json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+                "metadata": {"name": "r2", "namespace": "default"}, "results": results}))
+        };
+        let p = Projection::<DynamicObject> {
+            kind: RecordKind::Denial,
+            source: SourceKind::PolicyReports,
+            resource: "policyreports.wgpolicyk8s.io".into(),
+            project: Box::new(|o| report_records(o, Timestamp::UNIX_EPOCH)),
+        };
+        let (cluster, mut t) = (ClusterId::new("c"), Tracker::default());
+        let mut run = |events: Vec<Event<DynamicObject>>| {
+            let mut out = Vec::new();
+            for e in events {
+                t.apply(e, &p, &cluster, &mut out);
+            }
+            let mut upserts = Vec::new();
+            let mut deletes = Vec::new();
+            for o in out {
+                match o.change {
+                    Change::Upsert { record } => upserts.push((record.kind(), record.key())),
+                    Change::Delete { kind, key } => deletes.push((kind, key)),
+                    _ => {}
+                }
+            }
+            (upserts, deletes)
+        };
+        let (up, del) = run(vec![
+            Event::Init,
+            Event::InitApply(real.clone()),
+            Event::InitApply(other(true)),
+            Event::InitDone,
+        ]);
+        let kinds: Vec<RecordKind> = up.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [RecordKind::Skip, RecordKind::Denial, RecordKind::Skip]);
+        assert!(del.is_empty());
+        let (real_skip, other_skip) = (up[0].clone(), up[2].clone());
+        assert!(
+            real_skip
+                .1
+                .contains("|vpol-report-background-sample|exception|Deployment/default/skipped-deployment")
+        );
+
+        // 410 Gone: r1 is gone and r2 lost its skip result; its denial stays.
+        let (up, del) = run(vec![Event::Init, Event::InitApply(other(false)), Event::InitDone]);
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].0, RecordKind::Denial);
+        let mut del = del;
+        del.sort();
+        let mut want = vec![other_skip.clone(), real_skip];
+        want.sort();
+        assert_eq!(del, want, "exactly the skips no longer confirmed");
+
+        // An update that brings the skip back, then the report's deletion.
+        let (up, _) = run(vec![Event::Apply(other(true))]);
+        assert_eq!(up.last(), Some(&other_skip));
+        let (_, del) = run(vec![Event::Delete(other(true))]);
+        assert_eq!(del.len(), 2, "its denial and its skip");
+    }
+
+    #[test]
     fn a_refusal_or_error_of_any_resource_is_what_the_source_shows() {
         let states = [
             SourceState::Live,

@@ -31,7 +31,7 @@ mod policies;
 mod reports;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use cleanup::{CleanupPolicy, Cover, cleanup_policy, with_cleanup_expiry};
 pub use exceptions::{gatekeeper_config_exceptions, namespace_exception, namespace_team, policy_exception};
@@ -40,7 +40,7 @@ pub use kueue::{
     LocalQueueRef, cluster_queue, local_queue, pending_positions, priority_class, resource_flavor, workload,
 };
 pub use policies::{admission_policy, constraint_policy, kyverno_policy};
-pub use reports::{ReportSkip, report_denials, report_skips};
+pub use reports::{report_denials, report_records, report_skips};
 
 use std::collections::HashMap;
 

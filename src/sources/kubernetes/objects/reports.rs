@@ -8,7 +8,9 @@
 //! background scan, or a policy added later) and violates the policy now; requests a policy
 //! blocked never appear in reports. `warn` becomes [`Enforcement::Warn`]; `error` (the
 //! policy could not be evaluated) is kept as an audit finding with its message. `pass`
-//! results are dropped and `skip` results go to [`report_skips`], for the exceptions' reach.
+//! results are dropped and `skip` results that name exceptions become [`ReportSkip`]s
+//! ([`report_skips`]), for the exceptions' reach. [`report_records`] is both, as the report
+//! watcher emits them.
 
 use std::collections::BTreeMap;
 
@@ -17,26 +19,13 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::{array_at, in_group, int_at, kind, merge_by_id, ns_name, str_at, string_at};
-use crate::model::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
+use crate::model::{
+    Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Record, ReportSkip, Severity,
+};
 
 const GROUPS: [&str; 2] = ["wgpolicyk8s.io", "openreports.io"];
 /// Label some producers (Falco's adapter) set instead of a `source`.
 const ENGINE_LABEL: &str = "policy.kubernetes.io/engine";
-
-/// A `skip` result: a policy (rule) that did not apply to an object, and the
-/// PolicyExceptions that made it so (`properties.exceptions`; empty when it was skipped for
-/// another reason, such as a precondition).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportSkip {
-    /// Policy name as reported (`ns/name` for namespaced policies).
-    pub policy: String,
-    /// Rule, when the result names one.
-    pub rule: Option<String>,
-    /// Exception names from `properties.exceptions`.
-    pub exceptions: Vec<String>,
-    /// The object the policy skipped.
-    pub object: ObjectRef,
-}
 
 /// What every result of one report shares.
 struct Report<'a> {
@@ -152,22 +141,61 @@ pub fn report_denials(obj: &DynamicObject, observed_at: Timestamp) -> Vec<Denial
     merge_by_id(denials)
 }
 
-/// The `skip` results of a report, per object.
-pub fn report_skips(obj: &DynamicObject) -> Vec<ReportSkip> {
+/// The `skip` results of a report that name exceptions, one per (policy, rule, object), with
+/// id `skip|<Kind/ns/report>|<policy>|<rule>|<object>`; repeats of an id are folded into one,
+/// counted, with the latest time. Skips naming no exception (a precondition did not hold) are
+/// left out. `observed_at` stands in for results without a timestamp.
+pub fn report_skips(obj: &DynamicObject, observed_at: Timestamp) -> Vec<ReportSkip> {
     let Some(report) = Report::of(obj) else { return Vec::new() };
-    results(obj, &report)
-        .into_iter()
-        .filter(|r| r.result == "skip")
-        .flat_map(|r| {
-            let exceptions = exception_names(&r.properties);
-            report.objects(r.raw).into_iter().map(move |object| ReportSkip {
-                policy: r.policy.to_string(),
-                rule: r.rule.map(str::to_string),
-                exceptions: exceptions.clone(),
-                object,
-            })
-        })
-        .collect()
+    let mut by_id: BTreeMap<String, ReportSkip> = BTreeMap::new();
+    for r in results(obj, &report).into_iter().filter(|r| r.result == "skip") {
+        let exceptions = exception_names(&r.properties);
+        if exceptions.is_empty() {
+            continue;
+        }
+        let at = result_time(r.raw).unwrap_or(observed_at);
+        for object in report.objects(r.raw) {
+            let id = format!(
+                "skip|{}|{}|{}|{}",
+                report.reference,
+                r.policy,
+                r.rule.unwrap_or(""),
+                object.display()
+            );
+            match by_id.get_mut(&id) {
+                Some(s) => {
+                    s.count += 1;
+                    s.at = s.at.max(at);
+                    for e in &exceptions {
+                        if !s.exceptions.contains(e) {
+                            s.exceptions.push(e.clone());
+                        }
+                    }
+                }
+                None => {
+                    let skip = ReportSkip {
+                        id: id.clone(),
+                        report: report.reference.clone(),
+                        policy: r.policy.to_string(),
+                        rule: r.rule.map(str::to_string),
+                        exceptions: exceptions.clone(),
+                        object,
+                        count: 1,
+                        at,
+                    };
+                    by_id.insert(id, skip);
+                }
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
+
+/// Every record of a report: its denials ([`report_denials`]), then its skips naming
+/// exceptions ([`report_skips`]).
+pub fn report_records(obj: &DynamicObject, observed_at: Timestamp) -> Vec<Record> {
+    let denials = report_denials(obj, observed_at).into_iter().map(Record::Denial);
+    denials.chain(report_skips(obj, observed_at).into_iter().map(Record::Skip)).collect()
 }
 
 /// `fail`/`error` → audit findings, `warn` → warnings; anything else is not a finding.
@@ -306,6 +334,7 @@ mod tests {
 
     use super::super::test_support::{arb_mutation, arb_object, doc, docs, object, with};
     use super::*;
+    use crate::model::RecordKind;
 
     const FULL: &str =
         include_str!("../../../../tests/fixtures/real/kyverno/policyreport-wgpolicy-v1alpha2-full.yaml");
@@ -372,16 +401,24 @@ mod tests {
             e.excerpt
                 .starts_with("fail: disallow-host-namespaces/host-namespaces: validation error: Sharing")
         );
-        assert!(report_skips(&object(doc(FULL))).is_empty());
+        assert!(report_skips(&object(doc(FULL)), now()).is_empty());
         assert_eq!(report_denials(&object(doc(FULL)), now()), ds, "stable");
     }
 
     #[test]
     fn skips_carry_exception_names_and_object() {
-        let skips = report_skips(&object(doc(SKIP_CEL)));
+        let skips = report_skips(&object(doc(SKIP_CEL)), now());
+        assert_eq!(skips.len(), 1);
+        let s = &skips[0];
+        assert!(s.report.starts_with("PolicyReport/default/"), "{}", s.report);
         assert_eq!(
-            skips,
-            [ReportSkip {
+            s,
+            &ReportSkip {
+                id: format!(
+                    "skip|{}|vpol-report-background-sample|exception|Deployment/default/skipped-deployment",
+                    s.report
+                ),
+                report: s.report.clone(),
                 policy: "vpol-report-background-sample".into(),
                 rule: Some("exception".into()),
                 exceptions: vec!["exclude-skipped-deployment".into()],
@@ -390,13 +427,62 @@ mod tests {
                     namespace: Some("default".into()),
                     name: "skipped-deployment".into()
                 },
-            }]
+                count: 1,
+                at: s.at,
+            }
         );
         assert!(report_denials(&object(doc(SKIP_CEL)), now()).is_empty());
-        let skips = report_skips(&object(complete_assert(doc(SKIP_PSS))));
+        let skips = report_skips(&object(complete_assert(doc(SKIP_PSS))), now());
         assert_eq!((skips[0].policy.as_str(), skips[0].rule.as_deref()), ("psa-1", Some("restricted")));
         assert_eq!(skips[0].exceptions, ["pod-security-exception"]);
         assert_eq!(skips[0].object.display(), "Pod/default/nginx", "scope without namespace: the report's");
+        assert_eq!(skips[0].at, now(), "no timestamp: observed_at");
+    }
+
+    #[test]
+    fn skips_fold_repeats_and_drop_those_naming_no_exception() {
+        let v = json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "ClusterPolicyReport", "metadata": {"name": "cpol"},
+            "results": [
+                {"policy": "require-labels", "rule": "check", "result": "skip", "source": "kyverno",
+                 "properties": {"exceptions": "allow-a"}, "timestamp": {"seconds": 1666094801},
+                 "resources": [{"kind": "Pod", "namespace": "ns", "name": "x"}, {"kind": "Pod", "namespace": "ns", "name": "y"}]},
+                {"policy": "require-labels", "rule": "check", "result": "skip", "source": "kyverno",
+                 "properties": {"exceptions": "allow-a, allow-b"}, "timestamp": {"seconds": 1666094901},
+                 "resources": [{"kind": "Pod", "namespace": "ns", "name": "x"}]},
+                {"policy": "require-labels", "rule": "check", "result": "skip", "message": "preconditions not met",
+                 "resources": [{"kind": "Pod", "namespace": "ns", "name": "z"}]},
+                {"policy": "require-labels", "rule": "check", "result": "fail", "source": "kyverno",
+                 "resources": [{"kind": "Pod", "namespace": "ns", "name": "z"}]}]});
+        let skips = report_skips(&object(v.clone()), now());
+        let got: Vec<(&str, u64, &[String], String)> = skips
+            .iter()
+            .map(|s| (s.object.name.as_str(), s.count, &s.exceptions[..], s.at.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "x",
+                    2,
+                    &["allow-a".to_string(), "allow-b".to_string()][..],
+                    "2022-10-18T12:08:21Z".to_string()
+                ),
+                ("y", 1, &["allow-a".to_string()][..], "2022-10-18T12:06:41Z".to_string()),
+            ]
+        );
+        assert_eq!(skips[0].id, "skip|ClusterPolicyReport/cpol|require-labels|check|Pod/ns/x");
+        let kinds: Vec<_> = report_records(&object(v), now()).iter().map(|r| (r.kind(), r.key())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    RecordKind::Denial,
+                    "report|ClusterPolicyReport/cpol|require-labels|check|Pod/ns/z".to_string()
+                ),
+                (RecordKind::Skip, skips[0].id.clone()),
+                (RecordKind::Skip, skips[1].id.clone()),
+            ]
+        );
     }
 
     #[test]
@@ -420,7 +506,7 @@ mod tests {
         // The openreports chainsaw assert holds JMESPath expressions as values; pass only.
         let v = with(doc(OPENREPORTS_ASSERT), &["metadata", "name"], json!("r"));
         assert!(report_denials(&object(v.clone()), now()).is_empty());
-        assert!(report_skips(&object(v)).is_empty());
+        assert!(report_skips(&object(v), now()).is_empty());
         assert!(
             report_denials(&object(doc(KYVERNO_SAMPLE)), now()).is_empty(),
             "stale kind PolicyReport under openreports.io"
@@ -517,7 +603,7 @@ mod tests {
         assert!(ds[0].evidence[0].excerpt.ends_with("[n=1]"));
         let other = json!({"apiVersion": "kyverno.io/v2", "kind": "PolicyException", "metadata": {"name": "x"}, "results": [{"policy": "p", "result": "fail"}]});
         assert!(report_denials(&object(other.clone()), now()).is_empty());
-        assert!(report_skips(&object(other)).is_empty());
+        assert!(report_skips(&object(other), now()).is_empty());
     }
 
     proptest! {
@@ -528,7 +614,7 @@ mod tests {
             &["PolicyReport", "ClusterPolicyReport", "Report", "ClusterReport"],
         )) {
             let _ = report_denials(&obj, Timestamp::UNIX_EPOCH);
-            let _ = report_skips(&obj);
+            let _ = report_records(&obj, Timestamp::UNIX_EPOCH);
         }
 
         #[test]
@@ -536,7 +622,7 @@ mod tests {
             [doc(FULL), doc(SKIP_CEL), doc(KUBE_BENCH)].into_iter().chain(docs(FALCO)).collect()
         )) {
             let _ = report_denials(&obj, Timestamp::UNIX_EPOCH);
-            let _ = report_skips(&obj);
+            let _ = report_records(&obj, Timestamp::UNIX_EPOCH);
         }
     }
 }
