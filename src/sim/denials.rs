@@ -148,12 +148,24 @@ fn series() -> Vec<Series> {
     ]
 }
 
+/// The ReplicaSet whose pods the rollout blocked in `shop/payments` on `prod-eu-west-1`
+/// (the pods the incident exception lets in).
+pub(crate) struct BlockedPayments {
+    /// `payments-<pod-template-hash>`.
+    pub replica_set: String,
+}
+
 /// Every denial series of the demo.
-pub(crate) fn generate(seed: u64, tl: &mut Timeline) {
+pub(crate) fn generate(seed: u64, tl: &mut Timeline) -> BlockedPayments {
     let mut rng = stream(seed, "denials");
+    let mut replica_set = String::new();
     for s in series() {
-        emit(&mut rng, tl, &s);
+        let rs = emit(&mut rng, tl, &s);
+        if s.exception_from.is_some_and(|(_, e)| e == INCIDENT_EXCEPTION) {
+            replica_set = rs;
+        }
     }
+    BlockedPayments { replica_set }
 }
 
 /// Occurrence times: exponential backoff with jitter, from `first` until `last`.
@@ -438,7 +450,8 @@ fn policy_event_record(d: &Denial, rs: &str) -> Denial {
 }
 
 /// Emits one series: the state at its cluster's initial list, then one upsert per occurrence.
-fn emit(rng: &mut ChaCha8Rng, tl: &mut Timeline, s: &Series) {
+/// Returns the name of the object it blocks (a ReplicaSet's `owner-<hash>` for pods).
+fn emit(rng: &mut ChaCha8Rng, tl: &mut Timeline, s: &Series) -> String {
     let cluster = ClusterId::new(s.cluster);
     let rs = match s.shape {
         Shape::KyvernoDeployment | Shape::Vap | Shape::Gatekeeper => s.owner.to_string(),
@@ -542,4 +555,5 @@ fn emit(rng: &mut ChaCha8Rng, tl: &mut Timeline, s: &Series) {
         d.exceptions = vec![format!("{}/{name}", s.namespace)];
         tl.upsert(t + secs(4), &cluster, Record::Denial(d));
     }
+    rs
 }

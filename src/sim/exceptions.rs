@@ -17,6 +17,8 @@ use crate::model::{
 pub(crate) const INCIDENT_EXCEPTION: &str = "payments-runasroot-incident-4711";
 /// When on-call creates it.
 const INCIDENT_EXCEPTION_AT: Ms = mins(20) + secs(50);
+/// When Kyverno's cleanup controller deletes `shop/checkout-hostpath-debug` (its TTL ran out).
+pub(crate) const CHECKOUT_DEBUG_DELETED_AT: Ms = mins(11) + secs(7);
 /// The expiry annotation this fleet's policy-as-code repo uses (configurable in fleettop).
 const EXPIRES_ANNOTATION: &str = "fleettop.io/expires-at";
 
@@ -87,7 +89,7 @@ fn specs() -> Vec<Spec> {
             Some("SEC-1182"),
         ),
         Spec {
-            deleted: Some(mins(11) + secs(7)),
+            deleted: Some(CHECKOUT_DEBUG_DELETED_AT),
             ..v2(
                 PROD_EU,
                 "shop",

@@ -16,7 +16,8 @@
 //! - t≈+15m: a Kueue preemption wave in `gpu-train-us` (team-a reclaims H100s from research);
 //! - t=+20m: `prod-ap-south-1` becomes unreachable and stays down;
 //! - t≈+21m: on-call creates a PolicyException that unblocks `shop/payments`;
-//! - exceptions expire during the incident, GPU nodes report telemetry every ~15 s.
+//! - exceptions expire during the incident, GPU nodes report telemetry every ~15 s; policy
+//!   reports name the Kyverno exceptions in their skip results (each exception's reach).
 
 mod clusters;
 mod denials;
@@ -26,6 +27,7 @@ mod kueue;
 mod messages;
 mod pipelines;
 mod policies;
+mod skips;
 mod synthetic;
 mod timeline;
 
@@ -75,7 +77,8 @@ pub fn demo_incident(seed: u64, start: Timestamp) -> Simulation {
     let mut tl = timeline::Timeline::new(start);
     clusters::generate(seed, &mut tl);
     exceptions::generate(start, &mut tl);
-    denials::generate(seed, &mut tl);
+    let payments = denials::generate(seed, &mut tl);
+    skips::generate(&mut tl, &payments);
     policies::generate(&mut tl);
     let gpu_pods = kueue::generate(seed, &mut tl);
     gpu::generate(seed, &mut tl, gpu_pods.pods, gpu_pods.pending);

@@ -527,3 +527,32 @@ fn the_rollout_policy_changes_generation_just_before_its_denials_start() {
         "never reached ap-south"
     );
 }
+
+#[test]
+fn policy_reports_show_what_the_kyverno_exceptions_bypass() {
+    let sim = demo();
+    let eu = crate::model::ClusterId::new(clusters::PROD_EU);
+    let incident = exceptions::INCIDENT_EXCEPTION;
+    assert!(at(&sim, mins(20)).skips_naming(&eu, incident).next().is_none(), "before the exception");
+    let late = at(&sim, mins(27));
+    let reach = late.reach(&eu, incident);
+    assert_eq!((reach.skipped_results, reach.skipped_objects), (4, 4));
+    // The admitted pods are those of the ReplicaSet the rollout blocked.
+    let blocked: BTreeSet<String> = late
+        .denial_rows_in(&eu)
+        .filter(|(_, d)| d.exceptions.iter().any(|e| e.ends_with(incident)))
+        .map(|(_, d)| d.object.name.trim_end_matches('*').to_string())
+        .collect();
+    let pods: Vec<&str> = late
+        .skips_naming(&eu, incident)
+        .filter(|(_, s)| s.object.kind == "Pod")
+        .map(|(_, s)| s.object.name.as_str())
+        .collect();
+    assert_eq!(pods.len(), 3);
+    assert!(pods.iter().all(|p| blocked.iter().any(|b| p.starts_with(b.as_str()))), "{pods:?} {blocked:?}");
+    // The TTL-cleaned exception's skips went with it; no report reaches prod-ap-south-1.
+    assert!(at(&sim, mins(5)).reach(&eu, "checkout-hostpath-debug").skipped_results > 0);
+    assert_eq!(late.reach(&eu, "checkout-hostpath-debug").skipped_results, 0);
+    assert!(late.skips().keys().all(|id| id.cluster.as_str() != clusters::PROD_AP));
+    assert!(late.skips().values().all(|s| !s.exceptions.is_empty()));
+}
