@@ -226,6 +226,26 @@ fn fuzzy_filter_narrows_rows_and_esc_restores() {
 }
 
 #[test]
+fn an_exception_detail_shows_its_reach() {
+    // The incident exception (created at +20m50s): the skip results naming it arrive once the
+    // payments pods it unblocked are admitted, next to the denials it is linked to.
+    let mut app = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('5'));
+    key(&mut app, KeyCode::Char('/'));
+    for c in "incident-4711".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    draw(&mut app);
+    key(&mut app, KeyCode::Enter);
+    let screen = text(&draw(&mut app));
+    assert!(screen.contains("exception shop/payments-runasroot-incident-4711"), "{screen}");
+    assert!(screen.contains("skipped  4 results across 4 objects"), "{screen}");
+    assert!(screen.contains("Deployment/shop/payments") && screen.contains("denials linked"), "{screen}");
+    insta::assert_snapshot!("exception_detail_reach_27m_120x40", screen);
+}
+
+#[test]
 fn expired_exceptions_and_denies_carry_their_style() {
     let mut app = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
     key(&mut app, KeyCode::Char('5'));

@@ -4,6 +4,7 @@ use ratatui::layout::Constraint;
 
 use crate::model::{Enforcement, ExceptionStatus, PolicyException};
 use crate::state::RecordId;
+use crate::ui::summaries::plural;
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
     Cell, Column, Ctx, Detail, DetailLine, SortKey, Spec, cluster_column, table_rows,
@@ -94,6 +95,16 @@ pub fn spec() -> Spec<PolicyException> {
                 key: |_, _, e| SortKey::Text(e.owner.clone().unwrap_or_default()),
             },
             Column {
+                // Policy report skip results naming it (its reach; the detail lists them).
+                title: "SKIPS",
+                width: Constraint::Length(5),
+                cell: |ctx, id, e| match ctx.state.reach(&id.cluster, &e.name).skipped_results {
+                    0 => Cell::styled("—", "ui.dim"),
+                    n => Cell::text(n.to_string()),
+                },
+                key: |ctx, id, e| SortKey::Num(ctx.state.reach(&id.cluster, &e.name).skipped_results as f64),
+            },
+            Column {
                 title: "BYPASSES",
                 width: Constraint::Fill(3),
                 cell: |_, _, e| Cell::text(policies(e)),
@@ -101,6 +112,43 @@ pub fn spec() -> Spec<PolicyException> {
             },
         ],
     }
+}
+
+/// Skip results listed in the detail view, newest first.
+const RECENT_SKIPS: usize = 5;
+
+/// The reach section: the policies and rules the exception covers, and what the engines
+/// reported it bypassed (policy report skip results naming it).
+fn reach(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Vec<DetailLine> {
+    let mut lines = vec![DetailLine::Section("reach".into())];
+    for p in &e.policies {
+        let rules = if p.rules.is_empty() { "all rules".into() } else { p.rules.join(", ") };
+        lines.push(DetailLine::field("covers", format!("{}: {rules}", p.policy)));
+    }
+    let reach = ctx.state.reach(&id.cluster, &e.name);
+    if reach.skipped_results == 0 {
+        lines.push(DetailLine::Text("no policy report names it in a skip result".into(), "ui.dim"));
+        return lines;
+    }
+    lines.push(DetailLine::field(
+        "skipped",
+        format!(
+            "{} across {} (policy report skip results naming it)",
+            plural(reach.skipped_results, "result"),
+            plural(reach.skipped_objects as u64, "object")
+        ),
+    ));
+    let skips = ctx.state.skips_newest_first(&id.cluster, &e.name);
+    for (_, s) in skips.iter().take(RECENT_SKIPS) {
+        lines.push(DetailLine::field(
+            &format!("  {} ×{}", format::clock(s.at), s.count),
+            format!("{}/{} · {}", s.policy, s.rule.as_deref().unwrap_or("—"), s.object.display()),
+        ));
+    }
+    if skips.len() > RECENT_SKIPS {
+        lines.push(DetailLine::Text(format!("  … and {} more", skips.len() - RECENT_SKIPS), "ui.dim"));
+    }
+    lines
 }
 
 fn detail(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Detail {
@@ -129,17 +177,13 @@ fn detail(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Detail {
             "exceptions.expired",
         ));
     }
-    lines.push(DetailLine::Section("bypasses".into()));
-    for p in &e.policies {
-        let rules = if p.rules.is_empty() { "all rules".into() } else { p.rules.join(", ") };
-        lines.push(DetailLine::field(&p.policy, rules));
-    }
+    lines.extend(reach(ctx, id, e));
     let linked = crate::explain::denials_linked_to(ctx.state, id, e);
     let occurrences: u64 = linked.iter().map(|(_, d, _)| d.count).sum();
     lines.push(DetailLine::Section(format!(
         "denials linked ({}, {})",
-        crate::ui::summaries::plural(linked.len() as u64, "row"),
-        crate::ui::summaries::plural(occurrences, "occurrence")
+        plural(linked.len() as u64, "row"),
+        plural(occurrences, "occurrence")
     )));
     if linked.is_empty() {
         lines.push(DetailLine::Text("no denial names it or falls in its scope".into(), "ui.dim"));
