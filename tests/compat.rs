@@ -28,6 +28,7 @@ fn every_frozen_recording_still_replays_to_the_same_facts() {
         seen += 1;
         let rec = Recording::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(rec.truncated().is_none(), "{}", path.display());
+        assert!(rec.skipped().is_empty(), "every kind of a released format is known: {}", path.display());
         // Seeking through keyframes must give what replaying every observation gives.
         let mut replayed = rec.initial_state();
         replayed.apply_all(rec.observations());
@@ -48,4 +49,20 @@ fn every_frozen_recording_still_replays_to_the_same_facts() {
         }
     }
     assert!(seen > 0, "no frozen recordings in {}", dir.display());
+}
+
+#[test]
+fn the_frozen_1_2_recording_holds_skip_results_naming_exceptions() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/demo-v1.2.fleetrec");
+    let rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.format_version(), fleettop::record::FormatVersion { major: 1, minor: 2 });
+    let end = rec.state_at(rec.end());
+    let eu = fleettop::model::ClusterId::new("prod-eu-west-1");
+    let reach = end.reach(&eu, "otel-agent-hostnetwork");
+    assert_eq!((reach.skipped_results, reach.skipped_objects), (4, 4));
+    // The skip of the exception its TTL deleted at +11m07s went with it.
+    assert_eq!(end.reach(&eu, "checkout-hostpath-debug").skipped_results, 0);
+    let before = rec.state_at(rec.start() + jiff::SignedDuration::from_mins(5));
+    assert_eq!(before.reach(&eu, "checkout-hostpath-debug").skipped_results, 1);
 }

@@ -1243,3 +1243,38 @@ fn a_seek_rebuilds_the_sparkline_histories_a_continuous_replay_draws() {
         }
     }
 }
+
+/// Writes `tests/fixtures/recordings/demo-v1.2.fleetrec` (and its summary) once, when format
+/// 1.2 was frozen: the demo's first 12 minutes of `prod-eu-west-1` and `staging-eu`, which
+/// hold skip records (listed, rescanned, deleted with their exception). Never rerun it to make
+/// a test pass. `cargo test --lib record::tests::freeze_v1_2 -- --ignored`
+#[test]
+#[ignore = "writes a frozen compat recording"]
+fn freeze_v1_2() {
+    let sim = crate::sim::demo_incident(crate::sim::DEMO_SEED, crate::sim::demo_start());
+    let keep = [ClusterId::new("prod-eu-west-1"), ClusterId::new("staging-eu")];
+    let until = sim.start + SignedDuration::from_mins(12);
+    let obs: Vec<Observation> =
+        sim.observations.into_iter().filter(|o| keep.contains(&o.cluster) && o.at <= until).collect();
+    assert!(obs.iter().any(|o| matches!(o.change, Change::Delete { kind: RecordKind::Skip, .. })));
+    let h = RecordingHeader::new(sim.start, keep.to_vec(), "demo (frozen 1.2)");
+    let mut live = live_state(&h);
+    let mut w = RecordWriter::new(Vec::new(), h).unwrap();
+    for chunk in obs.chunks(64) {
+        live.apply_all(chunk);
+        w.write_batch(chunk, &live).unwrap();
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings");
+    std::fs::write(dir.join("demo-v1.2.fleetrec"), w.finish().unwrap()).unwrap();
+    let snap = serde_json::to_value(live.snapshot()).unwrap();
+    let mut summary = serde_json::Map::new();
+    for key in crate::state::SECTIONS {
+        summary.insert(key.to_string(), snap[key].as_array().map_or(0, Vec::len).into());
+    }
+    summary.insert("observations".into(), obs.len().into());
+    std::fs::write(
+        dir.join("demo-v1.2.summary.json"),
+        serde_json::to_string_pretty(&serde_json::Value::Object(summary)).unwrap() + "\n",
+    )
+    .unwrap();
+}
