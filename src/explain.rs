@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{Denial, ObjectRef, Policy, PolicyException, ScopeMatch};
+use crate::model::{Denial, ObjectRef, Policy, PolicyException, ReportSkip, ScopeMatch};
 use crate::state::{FleetState, RecordId};
 
 /// A denial with everything it joins to.
@@ -32,6 +32,11 @@ pub struct Explanation<'a> {
     pub exceptions: Vec<ExceptionLink<'a>>,
     /// How many source records (events, report results, audit lines) were merged into it.
     pub sources: usize,
+    /// Policy report skip results of the same policy for the same object (pods of one
+    /// controller count as one) that name exceptions, newest first: the engine has since let
+    /// the object through because of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skips: Vec<&'a ReportSkip>,
 }
 
 /// The policy generation a denial happened under, as far as fleettop can tell.
@@ -129,7 +134,20 @@ pub fn explain<'a>(state: &'a FleetState, id: &'a RecordId) -> Option<Explanatio
         version: version_at(denial, policy),
         exceptions: exception_links(state, id, denial),
         sources: state.merged_denials().members(id).count(),
+        skips: skips_of(state, id, denial),
     })
+}
+
+/// The skip results in the denial's cluster for its policy and object, newest first.
+fn skips_of<'a>(state: &'a FleetState, id: &RecordId, d: &Denial) -> Vec<&'a ReportSkip> {
+    let object = crate::state::merged_object(&d.object);
+    let policy = bare(d.policy_name());
+    let mut skips: Vec<&ReportSkip> = FleetState::in_cluster(state.skips(), &id.cluster)
+        .map(|(_, s)| s)
+        .filter(|s| bare(&s.policy) == policy && crate::state::merged_object(&s.object) == object)
+        .collect();
+    skips.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    skips
 }
 
 /// `ns/name` → `name`.
@@ -510,6 +528,34 @@ mod tests {
                 .iter()
                 .any(|(_, d, r)| *r == LinkReason::NamedBySource && d.object == pods.denial.object)
         );
+    }
+
+    #[test]
+    fn an_explanation_lists_the_skips_of_its_policy_for_its_object_and_its_controllers_pods() {
+        let state = demo_end();
+        let q = Query {
+            object: Some(("deployment".into(), "payments".into())),
+            namespace: Some("shop".into()),
+            clusters: vec!["prod-eu-west-1".into()],
+            ..Query::default()
+        };
+        let explained: Vec<Explanation> =
+            find(&state, &q).iter().filter_map(|id| explain(&state, id)).collect();
+        let blocked_pods = explained
+            .iter()
+            .find(|e| e.denial.object.kind == "Pod" && e.denial.enforcement == Enforcement::Deny)
+            .unwrap();
+        let names: Vec<&str> = blocked_pods.skips.iter().map(|s| s.object.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "the three admitted pods of the blocked ReplicaSet: {names:?}");
+        assert!(blocked_pods.skips.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+        assert!(blocked_pods.skips.iter().all(|s| s.exceptions == ["payments-runasroot-incident-4711"]));
+        let deployment = explained.iter().find(|e| e.denial.object.kind == "Deployment").unwrap();
+        assert_eq!(deployment.skips.len(), 1);
+        // The audit findings of generation 3 were about other pods (another ReplicaSet).
+        let audit = explained.iter().find(|e| e.denial.enforcement == Enforcement::Audit).unwrap();
+        assert!(audit.skips.is_empty(), "{:?}", audit.skips);
+        let json = serde_json::to_value(audit).unwrap();
+        assert!(json.get("skips").is_none(), "not written when there are none");
     }
 
     #[test]

@@ -119,6 +119,40 @@ fn detail(ctx: &Ctx, id: &RecordId, d: &Denial) -> Detail {
 }
 
 /// The explanation of one merged denial as detail lines: what was denied, by what (the
+/// Skip results listed in a denial's detail, newest first.
+const SKIPS_SHOWN: usize = 5;
+
+/// The policy report skip results that let the denied object through since, if any.
+fn skip_lines(e: &Explanation) -> Vec<DetailLine> {
+    if e.skips.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![
+        DetailLine::Section(format!("skipped since, by exceptions ({})", e.skips.len())),
+        DetailLine::Text(
+            "Policy reports say the engine skipped this policy for the object because of these exceptions:"
+                .into(),
+            "ui.dim",
+        ),
+    ];
+    for s in e.skips.iter().take(SKIPS_SHOWN) {
+        lines.push(DetailLine::field(
+            &format!("{} ×{}", format::clock(s.at), s.count),
+            format!(
+                "{}/{} · {} · by {}",
+                s.policy,
+                s.rule.as_deref().unwrap_or("—"),
+                s.object.display(),
+                s.exceptions.join(", ")
+            ),
+        ));
+    }
+    if e.skips.len() > SKIPS_SHOWN {
+        lines.push(DetailLine::Text(format!("… and {} more", e.skips.len() - SKIPS_SHOWN), "ui.dim"));
+    }
+    lines
+}
+
 /// policy object and its version at the time), when, the message, the exceptions and every
 /// piece of evidence. `fleettop why` prints the same lines as text.
 pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
@@ -243,6 +277,7 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
             ));
         }
     }
+    lines.extend(skip_lines(e));
     let sources =
         if e.sources == 1 { "1 source record".to_string() } else { format!("{} source records", e.sources) };
     lines.push(DetailLine::Section(format!("evidence ({}, from {sources})", d.evidence.len())));
