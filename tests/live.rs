@@ -1134,3 +1134,96 @@ async fn fleet_file_services_and_urls_are_scraped_the_url_without_credentials() 
     assert!(requests.iter().all(|r| r.method == "GET"));
     server.shutdown().await;
 }
+
+/// Runs `fleettop snapshot --json` against the test API server (context `a`) and parses it.
+async fn live_snapshot_json(server: &TestApiServer) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig_yaml("a")).unwrap();
+    let args: Vec<String> = [
+        "snapshot",
+        "--json",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--context",
+        "a",
+        "--timeout",
+        "20",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let home = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fleettop"))
+            .args(&args)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The real Kyverno report of a Deployment skipped by a PolicyException, named `r1`.
+fn skip_report() -> serde_json::Value {
+    let mut report = fixture("kyverno/policyreport-skip-policyexception-celpolicy.yaml").remove(0);
+    report["metadata"]["name"] = json!("r1");
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_report_skips_give_an_exception_its_reach_and_relists_drop_the_stale_ones() {
+    let server = TestApiServer::start().await;
+    server.add(policy_exception("default", "exclude-skipped-deployment"));
+    server.add(skip_report());
+    // A second report: one skip naming the same exception, one skipped for a precondition.
+    server.add(json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "r2", "namespace": "default"},
+        "scope": {"apiVersion": "v1", "kind": "Pod", "name": "skipped-deployment-6d4f-x2k4q", "namespace": "default"},
+        "results": [
+            {"policy": "vpol-report-background-sample", "rule": "exception", "result": "skip", "source": "KyvernoValidatingPolicy",
+             "properties": {"exceptions": "exclude-skipped-deployment"}, "timestamp": {"seconds": 1795788000, "nanos": 0}},
+            {"policy": "other", "result": "skip", "source": "kyverno", "message": "preconditions not met"}]}));
+
+    // The CLI's live snapshot shows the reach on the exception and lists the skips.
+    let v = live_snapshot_json(&server).await;
+    let e = v["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "exclude-skipped-deployment")
+        .unwrap();
+    assert_eq!((e["skipped_results"].as_u64(), e["skipped_objects"].as_u64()), (Some(2), Some(2)), "{e:#}");
+    let skips = v["skips"].as_array().unwrap();
+    assert_eq!(skips.len(), 2, "the precondition skip names no exception: {skips:#?}");
+    assert!(skips.iter().all(|s| s["exceptions"] == json!(["exclude-skipped-deployment"])));
+    assert!(
+        skips.iter().any(|s| s["object"]["kind"] == "Deployment" && s["report"] == "PolicyReport/default/r1")
+    );
+
+    // The same through the watchers: updates, deletes and a 410 relist keep exactly what the
+    // reports still say.
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    let reach = |s: &FleetState| s.reach(&id("a"), "exclude-skipped-deployment").skipped_results;
+    until(&mut state, &mut rx, "both skips", |s| settled(s, &id("a")) && reach(s) == 2).await;
+    assert_eq!(state.clusters()[&id("a")].sources[&SourceKind::PolicyReports], SourceState::Live);
+    let mut r1 = skip_report();
+    r1["results"][0]["result"] = json!("pass");
+    server.add(r1);
+    until(&mut state, &mut rx, "r1's result no longer a skip", |s| reach(s) == 1).await;
+    server.add(skip_report());
+    until(&mut state, &mut rx, "r1 skips again", |s| reach(s) == 2).await;
+    // 410 Gone, and r2 is deleted before the watcher relists: the relist must drop its skip.
+    server.expire_watches();
+    assert!(server.delete("wgpolicyk8s.io/v1alpha2", "PolicyReport", Some("default"), "r2"));
+    until(&mut state, &mut rx, "the relist drops r2's skip", |s| reach(s) == 1).await;
+    assert_eq!(state.skips().len(), 1, "nothing doubled");
+    assert_eq!(state.skips().values().next().unwrap().object.kind, "Deployment");
+    assert!(server.requests().iter().all(|r| r.method == "GET"), "fleettop only reads");
+    server.shutdown().await;
+}
