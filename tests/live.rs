@@ -957,7 +957,26 @@ async fn why_joins_a_blocked_pod_from_two_reporters_to_its_policy_and_exception(
 
     let none = why(&server, &["pod/unrelated", "-n", "delta"]).await;
     assert_eq!(none.status.code(), Some(1));
+
+    // A background scan later reports one of those pods skipped by the exception: why tells.
+    server.add(skipped_by_exception_report());
+    let out = why(&server, &["deployment/shop-web", "-n", "delta"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skips = v["denials"][0]["skips"].as_array().unwrap();
+    assert_eq!(skips.len(), 1, "{v:#}");
+    assert_eq!(skips[0]["exceptions"], json!(["shop-web-team-label"]));
+    assert_eq!(skips[0]["object"]["name"], "shop-web-5f6d7-x2k4q", "one of the blocked ReplicaSet's pods");
     server.shutdown().await;
+}
+
+/// A Kyverno report: pod `delta/shop-web-5f6d7-x2k4q` skipped by `shop-web-team-label`.
+fn skipped_by_exception_report() -> serde_json::Value {
+    json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "pod-shop-web-5f6d7-x2k4q", "namespace": "delta"},
+        "scope": {"apiVersion": "v1", "kind": "Pod", "name": "shop-web-5f6d7-x2k4q", "namespace": "delta"},
+        "results": [{"policy": "require-team-label", "rule": "check-team", "result": "skip", "source": "kyverno",
+            "properties": {"exceptions": "shop-web-team-label", "process": "background scan"},
+            "timestamp": {"seconds": 1795788600, "nanos": 0}}]})
 }
 
 /// A Fluent Bit agent as its Helm chart deploys it: HTTP server on the port named `http`.

@@ -403,6 +403,22 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
         .collect();
     assert!(actions.contains(&"deny") && actions.contains(&"audit"), "{by_policy:#}");
 
+    // A background scan later reports one of those pods skipped by the exception: the
+    // exception's reach in the snapshot, and `why` says what let the object through since.
+    real.kubectl(&["apply", "-f", "-"], Some(SKIPPED_POD));
+    let v = real.snapshot(&["real"]);
+    let exception =
+        v["exceptions"].as_array().unwrap().iter().find(|e| e["name"] == "shop-web-team-label").unwrap();
+    assert_eq!(
+        (exception["skipped_results"].as_u64(), exception["skipped_objects"].as_u64()),
+        (Some(1), Some(1)),
+        "{exception:#}"
+    );
+    assert_eq!(v["skips"].as_array().unwrap().len(), 1, "{v:#}");
+    let found = real.why(&["deployment/shop-web", "-n", "delta"]);
+    let skips = found["denials"][0]["skips"].as_array().unwrap();
+    assert_eq!(skips[0]["exceptions"], serde_json::json!(["shop-web-team-label"]), "{found:#}");
+
     scrape_through_the_real_proxies(&real);
 }
 
@@ -597,6 +613,17 @@ subsets:
 "#
     )
 }
+
+/// A Kyverno background-scan report: pod `delta/shop-web-5f6d7-x2k4q` skipped by the
+/// exception of [`BLOCKED_POD`].
+const SKIPPED_POD: &str = r#"
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: pod-shop-web-5f6d7-x2k4q, namespace: delta}
+scope: {apiVersion: v1, kind: Pod, name: shop-web-5f6d7-x2k4q, namespace: delta}
+results:
+- {policy: require-team-label, rule: check-team, result: skip, source: kyverno, timestamp: {seconds: 1795788600, nanos: 0}, properties: {exceptions: shop-web-team-label, process: background scan}}
+"#;
 
 /// See [`real_apiserver_fleet_under_admin_and_under_the_reader_role`]'s last part.
 const BLOCKED_POD: &str = r#"
