@@ -466,3 +466,55 @@ fn why_exit_status_says_whether_a_denial_was_found() {
     let missing = fleettop(&["why", "--replay", "/nonexistent.fleetrec", "--policy", "x"], home.path());
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// A recording as a newer fleettop (format 1.9) writes it: three observations in one frame,
+/// the middle one of a record type this build does not know.
+fn recording_from_a_newer_fleettop() -> Vec<u8> {
+    let at = "2026-11-27T14:00:01Z";
+    let header = serde_json::json!({"format_version": {"major": 1, "minor": 9}, "fleettop_version": "9.9.9",
+        "created_at": "2026-11-27T14:00:00Z", "started_at": "2026-11-27T14:00:00Z", "clusters": ["c"],
+        "source": "test", "keyframe_interval": {"observations": 0, "seconds": 0}});
+    let observations = serde_json::json!([
+        {"at": at, "cluster": "c", "change": {"op": "sync_start", "kind": "denial"}},
+        {"at": at, "cluster": "c", "change": {"op": "upsert", "record": {"record": "hologram", "id": "h"}}},
+        {"at": at, "cluster": "c", "change": {"op": "sync_end", "kind": "denial"}},
+    ]);
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut out = b"FLEETREC".to_vec();
+    out.extend(1u16.to_le_bytes());
+    out.extend(9u16.to_le_bytes());
+    out.extend((json.len() as u32).to_le_bytes());
+    out.extend(&json);
+    out.extend(crc32fast::hash(&json).to_le_bytes());
+    let payload = zstd::bulk::compress(&serde_json::to_vec(&observations).unwrap(), 3).unwrap();
+    let ms: i64 = 1_795_788_001_000;
+    let mut frame = vec![1u8, 0, 0, 0];
+    frame.extend((payload.len() as u32).to_le_bytes());
+    frame.extend(crc32fast::hash(&payload).to_le_bytes());
+    frame.extend(ms.to_le_bytes());
+    frame.extend(ms.to_le_bytes());
+    frame.extend(3u64.to_le_bytes());
+    let crc = crc32fast::hash(&frame);
+    frame.extend(crc.to_le_bytes());
+    out.extend(frame);
+    out.extend(payload);
+    out
+}
+
+#[test]
+fn a_recording_from_a_newer_fleettop_replays_without_what_this_one_does_not_know_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("newer.fleetrec");
+    std::fs::write(&file, recording_from_a_newer_fleettop()).unwrap();
+    let out = fleettop(&["snapshot", "--json", "--replay", file.to_str().unwrap()], home.path());
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let v = json(&out);
+    assert_eq!(v["observations"], 2, "the two known observations replay");
+    assert!(
+        stderr.contains("1 observation of kinds this fleettop does not know was skipped")
+            && stderr.contains("written by fleettop 9.9.9, format 1.9")
+            && stderr.contains("upgrade fleettop"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("damaged"), "nothing is reported as damaged: {stderr}");
+}
