@@ -140,14 +140,27 @@ pub fn explain<'a>(state: &'a FleetState, id: &'a RecordId) -> Option<Explanatio
 
 /// The skip results in the denial's cluster for its policy and object, newest first.
 fn skips_of<'a>(state: &'a FleetState, id: &RecordId, d: &Denial) -> Vec<&'a ReportSkip> {
-    let object = crate::state::merged_object(&d.object);
     let policy = bare(d.policy_name());
+    let object = pods_as_one(&d.object);
     let mut skips: Vec<&ReportSkip> = FleetState::in_cluster(state.skips(), &id.cluster)
         .map(|(_, s)| s)
-        .filter(|s| bare(&s.policy) == policy && crate::state::merged_object(&s.object) == object)
+        .filter(|s| bare(&s.policy) == policy && pods_as_one(&s.object) == object)
         .collect();
     skips.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
     skips
+}
+
+/// An object as merged rows name it, without allocating: kind, namespace, and the name, or
+/// for a controller's pods their shared prefix (`payments-7d9c-` for `payments-7d9c-x2k4q`,
+/// `payments-7d9c-` and the merged `payments-7d9c-*`).
+fn pods_as_one(o: &ObjectRef) -> (&str, Option<&str>, &str) {
+    let name = match o.kind.as_str() {
+        "Pod" => {
+            crate::state::generated_prefix(&o.name).or_else(|| o.name.strip_suffix('*')).unwrap_or(&o.name)
+        }
+        _ => &o.name,
+    };
+    (&o.kind, o.namespace.as_deref(), name)
 }
 
 /// `ns/name` → `name`.
@@ -528,6 +541,22 @@ mod tests {
                 .iter()
                 .any(|(_, d, r)| *r == LinkReason::NamedBySource && d.object == pods.denial.object)
         );
+    }
+
+    #[test]
+    fn pods_of_one_controller_are_one_object_whatever_their_name_says() {
+        let key = |kind: &str, name: &str| {
+            let o = ObjectRef { kind: kind.into(), namespace: Some("shop".into()), name: name.into() };
+            let (k, ns, n) = pods_as_one(&o);
+            (k.to_string(), ns.map(str::to_string), n.to_string())
+        };
+        let merged = key("Pod", "payments-7d9c-*");
+        assert_eq!(key("Pod", "payments-7d9c-x2k4q"), merged);
+        assert_eq!(key("Pod", "payments-7d9c-"), merged);
+        assert_ne!(key("Pod", "payments-8e0d-x2k4q"), merged);
+        assert_ne!(key("Deployment", "payments-7d9c-*"), merged);
+        assert_eq!(key("Deployment", "payments").2, "payments");
+        assert_eq!(key("Pod", "web-0").2, "web-0", "not a generated name");
     }
 
     #[test]

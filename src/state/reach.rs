@@ -30,6 +30,12 @@ impl FleetState {
         skips
     }
 
+    /// How many results the skip records naming the exception called `name` in `cluster` hold
+    /// (the table column: no allocation).
+    pub fn skipped_results(&self, cluster: &crate::model::ClusterId, name: &str) -> u64 {
+        self.skips_naming(cluster, name).map(|(_, s)| s.count).sum()
+    }
+
     /// The reach of the exception called `name` in `cluster`.
     pub fn reach(&self, cluster: &crate::model::ClusterId, name: &str) -> Reach {
         let mut objects: BTreeSet<&ObjectRef> = BTreeSet::new();

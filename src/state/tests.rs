@@ -311,6 +311,7 @@ fn skips_are_indexed_by_the_exceptions_they_name_in_their_cluster() {
     assert_eq!(keys(&s, "shop/allow-shop"), ["s3", "s2", "s1"]);
     assert_eq!(keys(&s, "allow-legacy"), ["s2"]);
     assert_eq!(s.reach(&a, "allow-shop"), Reach { skipped_results: 6, skipped_objects: 2 });
+    assert_eq!(s.skipped_results(&a, "allow-shop"), 6);
     assert_eq!(s.reach(&ClusterId::new("b"), "allow-shop"), Reach { skipped_results: 5, skipped_objects: 1 });
     assert_eq!(s.reach(&a, "nobody"), Reach::default());
 

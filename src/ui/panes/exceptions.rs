@@ -98,11 +98,11 @@ pub fn spec() -> Spec<PolicyException> {
                 // Policy report skip results naming it (its reach; the detail lists them).
                 title: "SKIPS",
                 width: Constraint::Length(5),
-                cell: |ctx, id, e| match ctx.state.reach(&id.cluster, &e.name).skipped_results {
+                cell: |ctx, id, e| match ctx.state.skipped_results(&id.cluster, &e.name) {
                     0 => Cell::styled("—", "ui.dim"),
                     n => Cell::text(n.to_string()),
                 },
-                key: |ctx, id, e| SortKey::Num(ctx.state.reach(&id.cluster, &e.name).skipped_results as f64),
+                key: |ctx, id, e| SortKey::Num(ctx.state.skipped_results(&id.cluster, &e.name) as f64),
             },
             Column {
                 title: "BYPASSES",
