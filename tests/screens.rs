@@ -243,6 +243,21 @@ fn an_exception_detail_shows_its_reach() {
     assert!(screen.contains("skipped  4 results across 4 objects"), "{screen}");
     assert!(screen.contains("Deployment/shop/payments") && screen.contains("denials linked"), "{screen}");
     insta::assert_snapshot!("exception_detail_reach_27m_120x40", screen);
+    assert!(!screen.contains("after it expired"), "it has not expired");
+
+    // An exception past its expiry that reports still name: it is still in use.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('/'));
+    for c in "legacy-ftp".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    draw(&mut app);
+    key(&mut app, KeyCode::Enter);
+    let screen = text(&draw(&mut app));
+    assert!(screen.contains("exception shop/legacy-ftp-exemption"), "{screen}");
+    assert!(screen.contains("⚠ 1 skip result reported after it expired"), "{screen}");
 }
 
 #[test]

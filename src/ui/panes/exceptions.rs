@@ -139,6 +139,18 @@ fn reach(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Vec<DetailLine> {
         ),
     ));
     let skips = ctx.state.skips_newest_first(&id.cluster, &e.name);
+    if let Some(expired) = e.expires_at.filter(|t| *t <= ctx.now) {
+        let after = skips.iter().filter(|(_, s)| s.at > expired).count();
+        if after > 0 {
+            lines.push(DetailLine::Text(
+                format!(
+                    "⚠ {} reported after it expired: the engine still honours it",
+                    plural(after as u64, "skip result")
+                ),
+                "exceptions.expired",
+            ));
+        }
+    }
     for (_, s) in skips.iter().take(RECENT_SKIPS) {
         lines.push(DetailLine::field(
             &format!("  {} ×{}", format::clock(s.at), s.count),
