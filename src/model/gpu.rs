@@ -143,6 +143,10 @@ pub struct GpuWorkload {
     pub namespace: String,
     /// Workload name.
     pub name: String,
+    /// The Workload object's UID (what Kueue's preemption messages name a preemptor by), when
+    /// known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
     /// The job that owns it (`Job/train-llm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

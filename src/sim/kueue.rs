@@ -712,6 +712,7 @@ fn workload_record(tl: &Timeline, w: &WlSpec, ids: &Ids, l: &Live, position: Opt
     GpuWorkload {
         namespace: w.ns.into(),
         name: ids.name.clone(),
+        uid: Some(ids.uid.clone()),
         owner: Some(format!("Job/{}", w.job)),
         local_queue: w.lq.into(),
         cluster_queue: Some(w.cq.into()),

@@ -212,6 +212,7 @@ fn workload(rng: &mut ChaCha8Rng, i: usize, at: Timestamp) -> GpuWorkload {
     GpuWorkload {
         namespace: ns.into(),
         name: format!("job-{job}-{}", msg::hex(rng, 5)),
+        uid: None,
         owner: Some(format!("Job/{job}")),
         local_queue: "default".into(),
         cluster_queue: Some(ns.into()),

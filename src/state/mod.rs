@@ -4,6 +4,7 @@
 //! observations and the app's ticks advance. Live mode and replay feed the same reducer, so
 //! the same observations always produce the same state (and the same screens).
 
+mod evictions;
 mod gpu_history;
 mod keyframe;
 mod merged;
@@ -12,6 +13,7 @@ mod pipeline_history;
 mod reach;
 mod snapshot;
 
+pub use evictions::{Eviction, Evictions, MAX_EVICTIONS};
 pub use gpu_history::{DeviceKey, GpuHistory};
 pub use keyframe::Keyframe;
 pub use merged::{HISTORY_MINUTES, MergedDenials, generated_prefix, merge_key, merged_object};
@@ -58,6 +60,8 @@ pub struct Indexes {
     pub workloads_by_queue: BTreeMap<(ClusterId, String), BTreeSet<RecordId>>,
     /// (cluster, exception name without namespace) → the skip results that name it.
     pub skips_by_exception: BTreeMap<(ClusterId, String), BTreeSet<RecordId>>,
+    /// (cluster, Workload UID) → the workload (Kueue names a preemptor by UID).
+    pub workloads_by_uid: BTreeMap<(ClusterId, String), RecordId>,
 }
 
 /// Everything fleettop knows about the fleet at one moment.
@@ -80,6 +84,7 @@ pub struct FleetState {
     merged: MergedDenials,
     pipeline_history: PipelineHistory,
     gpu_history: GpuHistory,
+    evictions: Evictions,
     version: u64,
     data_version: u64,
     applied: u64,
@@ -111,6 +116,7 @@ impl FleetState {
             merged: MergedDenials::default(),
             pipeline_history: PipelineHistory::default(),
             gpu_history: GpuHistory::default(),
+            evictions: Evictions::default(),
             version: 0,
             data_version: 0,
             applied: 0,
@@ -261,6 +267,11 @@ impl FleetState {
         &self.gpu_history
     }
 
+    /// Recent evictions and preemptions of Kueue workloads (see [`Evictions`]).
+    pub fn evictions(&self) -> &Evictions {
+        &self.evictions
+    }
+
     /// Recent rates of each pipeline component, for sparklines (see [`PipelineHistory`]).
     pub fn pipeline_history(&self) -> &PipelineHistory {
         &self.pipeline_history
@@ -369,9 +380,14 @@ impl FleetState {
             }
             Record::GpuWorkload(r) => {
                 let queue = r.cluster_queue.clone();
+                let uid = r.uid.clone();
+                self.evictions.on_upsert(&id, &r, self.gpu_workloads.get(&id), self.now);
                 let old = self.gpu_workloads.insert(id.clone(), r);
-                if let Some(q) = old.and_then(|o| o.cluster_queue) {
-                    unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), &id);
+                if let Some(old) = old {
+                    self.unindex_workload(&id, old);
+                }
+                if let Some(u) = uid {
+                    self.indexes.workloads_by_uid.insert((id.cluster.clone(), u), id.clone());
                 }
                 if let Some(q) = queue {
                     self.indexes.workloads_by_queue.entry((id.cluster.clone(), q)).or_default().insert(id);
@@ -424,9 +440,8 @@ impl FleetState {
                 }
             }
             RecordKind::GpuWorkload => {
-                let old = self.gpu_workloads.remove(id);
-                if let Some(q) = old.and_then(|o| o.cluster_queue) {
-                    unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), id);
+                if let Some(old) = self.gpu_workloads.remove(id) {
+                    self.unindex_workload(id, old);
                 }
             }
             RecordKind::GpuQueue => {
@@ -450,6 +465,19 @@ impl FleetState {
                 if let Some(old) = self.skips.remove(id) {
                     unindex_skip(&mut self.indexes.skips_by_exception, &old, id);
                 }
+            }
+        }
+    }
+
+    /// Drops a replaced or removed workload record from the indexes.
+    fn unindex_workload(&mut self, id: &RecordId, old: GpuWorkload) {
+        if let Some(q) = old.cluster_queue {
+            unindex(&mut self.indexes.workloads_by_queue, &(id.cluster.clone(), q), id);
+        }
+        if let Some(u) = old.uid {
+            let key = (id.cluster.clone(), u);
+            if self.indexes.workloads_by_uid.get(&key) == Some(id) {
+                self.indexes.workloads_by_uid.remove(&key);
             }
         }
     }

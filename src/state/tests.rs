@@ -45,6 +45,7 @@ fn workload(name: &str, queue: &str) -> GpuWorkload {
     GpuWorkload {
         namespace: "ml".into(),
         name: name.into(),
+        uid: None,
         owner: None,
         local_queue: "lq".into(),
         cluster_queue: Some(queue.into()),

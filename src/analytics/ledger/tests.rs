@@ -36,6 +36,7 @@ fn workload(name: &str, state: WorkloadState, admitted: Option<i64>) -> GpuWorkl
     GpuWorkload {
         namespace: "research".into(),
         name: name.into(),
+        uid: None,
         owner: None,
         local_queue: "default".into(),
         cluster_queue: Some("research".into()),

@@ -169,6 +169,7 @@ pub fn workload(obj: &DynamicObject, cfg: &ProjectionConfig) -> Option<GpuWorklo
     Some(GpuWorkload {
         namespace: meta.namespace.clone().unwrap_or_default(),
         name: name(meta)?,
+        uid: meta.uid.clone(),
         owner: owner(meta),
         local_queue: local_queue.clone().unwrap_or_default(),
         cluster_queue: string_at(d, &["status", "admission", "clusterQueue"]),
@@ -608,6 +609,7 @@ mod tests {
         json!({
             "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
             "metadata": {"name": "job-sample-job-jrjfr-8d56e", "namespace": "default",
+                "uid": "0a9f3c2e-7d41-4b8e-9c55-1f2e3d4c5b6a",
                 "creationTimestamp": "2024-03-19T20:49:00Z", "labels": {"team": "research"},
                 "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "sample-job-jrjfr",
                     "uid": "5863cf0e-b0e7-43bf-a445-f41fa1abedfa", "controller": true}]},
@@ -637,6 +639,8 @@ mod tests {
         assert_eq!((w.priority, w.priority_class.as_deref()), (10000, Some("sample-priority")));
         assert_eq!(w.created_at.to_string(), "2024-03-19T20:49:00Z");
         assert_eq!(w.key(), "default/job-sample-job-jrjfr-8d56e");
+        // The UID is what preemption messages name a preemptor by.
+        assert_eq!(w.uid.as_deref(), Some("0a9f3c2e-7d41-4b8e-9c55-1f2e3d4c5b6a"));
         let what: Vec<&str> = w.history.iter().map(|e| e.what.as_str()).collect();
         assert_eq!(
             what,
