@@ -105,7 +105,7 @@ fn late_in_the_incident() {
 
 #[test]
 fn gpu_sub_views() {
-    for (i, name) in ["workloads", "pending", "nodes"].iter().enumerate() {
+    for (i, name) in ["workloads", "pending", "nodes", "preemptions"].iter().enumerate() {
         let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
         key(&mut app, KeyCode::Char('3'));
         for _ in 0..=i {
@@ -113,6 +113,17 @@ fn gpu_sub_views() {
         }
         insta::assert_snapshot!(format!("gpu_{name}_18m_120x40"), text(&draw(&mut app)));
     }
+}
+
+#[test]
+fn a_preemption_opens_its_victim_with_the_preemptor_and_whole_history() {
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('3'));
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char(']'));
+    }
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("gpu_preemption_detail_18m_120x40", text(&draw(&mut app)));
 }
 
 #[test]

@@ -120,6 +120,7 @@ impl Tables {
         m.insert(TableId::GpuWorkloads, Box::new(panes::gpu::workloads()));
         m.insert(TableId::GpuPending, Box::new(panes::gpu::pending()));
         m.insert(TableId::GpuNodes, Box::new(panes::gpu::nodes()));
+        m.insert(TableId::GpuEvictions, Box::new(panes::gpu_evictions::evictions()));
         m.insert(TableId::Pipelines, Box::new(panes::pipelines::spec()));
         m.insert(TableId::Exceptions, Box::new(panes::exceptions::spec()));
         Self(m)

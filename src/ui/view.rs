@@ -30,6 +30,8 @@ pub enum TableId {
     GpuPending,
     /// GPU pane, nodes view.
     GpuNodes,
+    /// GPU pane, recent evictions and preemptions.
+    GpuEvictions,
     /// Pipelines pane.
     Pipelines,
     /// Exceptions pane.
@@ -38,7 +40,7 @@ pub enum TableId {
 
 impl TableId {
     /// Every table.
-    pub const ALL: [TableId; 12] = [
+    pub const ALL: [TableId; 13] = [
         TableId::Fleet,
         TableId::Denials,
         TableId::DenialsByPolicy,
@@ -49,6 +51,7 @@ impl TableId {
         TableId::GpuWorkloads,
         TableId::GpuPending,
         TableId::GpuNodes,
+        TableId::GpuEvictions,
         TableId::Pipelines,
         TableId::Exceptions,
     ];
@@ -143,6 +146,7 @@ impl ViewState {
                 GpuView::Workloads => TableId::GpuWorkloads,
                 GpuView::Pending => TableId::GpuPending,
                 GpuView::Nodes => TableId::GpuNodes,
+                GpuView::Evictions => TableId::GpuEvictions,
             }),
             PaneId::Pipelines => Some(TableId::Pipelines),
             PaneId::Exceptions => Some(TableId::Exceptions),

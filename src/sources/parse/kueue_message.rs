@@ -367,6 +367,19 @@ pub enum PreemptionCause {
 }
 
 impl PreemptionCause {
+    /// The cause as Kueue words it (`reclamation within the cohort`).
+    pub fn words(&self) -> &str {
+        match self {
+            PreemptionCause::InClusterQueue => "prioritization in the ClusterQueue",
+            PreemptionCause::InCohortReclamation => "reclamation within the cohort",
+            PreemptionCause::InCohortFairSharing => "fair sharing within the cohort",
+            PreemptionCause::InCohortReclaimWhileBorrowing => "reclamation within the cohort while borrowing",
+            PreemptionCause::HigherPriority => "higher priority",
+            PreemptionCause::Unknown => "unknown cause",
+            PreemptionCause::Other(s) => s.as_str(),
+        }
+    }
+
     /// The condition reason it corresponds to (`InClusterQueue`), when there is one.
     pub fn condition_reason(&self) -> Option<&'static str> {
         match self {
@@ -454,15 +467,7 @@ pub fn parse_preemption(msg: &str) -> Option<Preemption> {
 
 /// A preemption in words: `preempted by workload <uid> (reclamation within the cohort)`.
 pub fn preemption_summary(p: &Preemption) -> String {
-    let cause = match &p.cause {
-        PreemptionCause::InClusterQueue => "prioritization in the ClusterQueue",
-        PreemptionCause::InCohortReclamation => "reclamation within the cohort",
-        PreemptionCause::InCohortFairSharing => "fair sharing within the cohort",
-        PreemptionCause::InCohortReclaimWhileBorrowing => "reclamation within the cohort while borrowing",
-        PreemptionCause::HigherPriority => "higher priority",
-        PreemptionCause::Unknown => "unknown cause",
-        PreemptionCause::Other(s) => s.as_str(),
-    };
+    let cause = p.cause.words();
     let by = p.by_workload_uid.as_deref().map(|u| format!(" by workload {u}")).unwrap_or_default();
     format!("{}preempted{by} ({cause})", if p.previously { "previously " } else { "" })
 }

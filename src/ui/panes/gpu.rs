@@ -28,11 +28,14 @@ pub enum GpuView {
     Pending,
     /// GPU nodes.
     Nodes,
+    /// Recent evictions and preemptions, newest first.
+    Evictions,
 }
 
 impl GpuView {
     /// Every view, in tab order.
-    pub const ALL: [GpuView; 4] = [GpuView::Queues, GpuView::Workloads, GpuView::Pending, GpuView::Nodes];
+    pub const ALL: [GpuView; 5] =
+        [GpuView::Queues, GpuView::Workloads, GpuView::Pending, GpuView::Nodes, GpuView::Evictions];
 
     /// The view's tab label.
     pub fn label(self) -> &'static str {
@@ -41,6 +44,7 @@ impl GpuView {
             GpuView::Workloads => "workloads",
             GpuView::Pending => "pending pods",
             GpuView::Nodes => "nodes",
+            GpuView::Evictions => "preemptions",
         }
     }
 }
@@ -88,7 +92,7 @@ pub fn idle_gpus(n: &GpuNode, now: Timestamp) -> u32 {
     n.devices.iter().filter(|d| d.idle_but_allocated(now)).count() as u32
 }
 
-fn state_scope(s: &WorkloadState) -> &'static str {
+pub(crate) fn state_scope(s: &WorkloadState) -> &'static str {
     match s {
         WorkloadState::Pending { .. } => "gpu.pending",
         WorkloadState::Evicted { .. } => "gpu.evicted",
@@ -353,7 +357,9 @@ pub fn workloads() -> Spec<GpuWorkload> {
     }
 }
 
-fn workload_detail(ctx: &Ctx, id: &RecordId, w: &GpuWorkload) -> Detail {
+/// A workload's facts, why it waits, the evictions seen of it (kept after Kueue forgets them
+/// on readmission) and its history.
+pub(crate) fn workload_detail(ctx: &Ctx, id: &RecordId, w: &GpuWorkload) -> Detail {
     let mut lines = vec![
         DetailLine::field("cluster", id.cluster.to_string()),
         DetailLine::field("owner", w.owner.clone().unwrap_or_else(|| "unknown".into())),
@@ -386,6 +392,20 @@ fn workload_detail(ctx: &Ctx, id: &RecordId, w: &GpuWorkload) -> Detail {
     if !why.is_empty() {
         lines.push(DetailLine::Section("why".into()));
         lines.push(DetailLine::Text(why, state_scope(&w.state)));
+    }
+    let evictions: Vec<_> = ctx.state.evictions().of_workload(id).collect();
+    if !evictions.is_empty() {
+        lines.push(DetailLine::Section(format!("evictions seen ({})", evictions.len())));
+        for (_, e) in evictions {
+            let by = super::gpu_evictions::preemptor(ctx.state, e)
+                .map(|p| format!(" · by {p}"))
+                .unwrap_or_default();
+            lines.push(DetailLine::Field {
+                label: format::clock(e.at),
+                value: format!("{}{by}", super::gpu_evictions::why(e)),
+                scope: "gpu.evicted",
+            });
+        }
     }
     lines.push(DetailLine::Section(format!("history ({})", w.history.len())));
     for e in &w.history {

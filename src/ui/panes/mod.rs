@@ -6,6 +6,7 @@ pub mod denials;
 pub mod exceptions;
 pub mod fleet;
 pub mod gpu;
+pub mod gpu_evictions;
 pub mod pipelines;
 pub mod trust;
 
