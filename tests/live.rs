@@ -860,6 +860,46 @@ async fn a_refused_proxy_makes_dcgm_forbidden_and_leaves_the_other_sources_alone
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }
 
+#[tokio::test]
+async fn a_failing_exporter_among_several_is_named_while_the_others_keep_delivering() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(dcgm_exporter_pod("dcgm-good", "h100-1", OPERATOR, "metrics"));
+    server.set_metrics("gpu-operator", "dcgm-good", &dcgm_scrape("h100-1", "running-0"));
+    // One serves garbage, one has nothing behind the proxy (404), one hangs past the timeout.
+    server.add(dcgm_exporter_pod("dcgm-garbage", "h100-2", OPERATOR, "metrics"));
+    server.set_metrics("gpu-operator", "dcgm-garbage", "<html>502 Bad Gateway</html>\n");
+    server.add(dcgm_exporter_pod("dcgm-gone", "h100-3", OPERATOR, "metrics"));
+    server.add(dcgm_exporter_pod("dcgm-hung", "h100-4", OPERATOR, "metrics"));
+    server.stall_pod("gpu-operator", "dcgm-hung");
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    until(&mut state, &mut rx, "the good exporter's GPU with the others named", |s| {
+        settled(s, &id("a"))
+            && !devices(s).is_empty()
+            && matches!(dcgm_state(s, "a"), Some(SourceState::Degraded { .. }))
+    })
+    .await;
+    let Some(SourceState::Degraded { message }) = dcgm_state(&state, "a") else { unreachable!() };
+    assert!(message.starts_with("3 of 4 dcgm-exporters failing: "), "{message}");
+    assert!(message.contains("gpu-operator/dcgm-garbage on node h100-2: metrics do not parse"), "{message}");
+    assert!(message.contains("gpu-operator/dcgm-gone on node h100-3: 404"), "{message}");
+    assert!(message.contains("gpu-operator/dcgm-hung on node h100-4: no answer within"), "{message}");
+    assert_eq!(state.clusters()[&id("a")].health(), ClusterHealth::Live, "the rest still delivers");
+    assert_eq!(devices(&state)[0].pod.as_deref(), Some("ml/running-0"));
+
+    // The garbage is fixed: only the other two are named.
+    server.set_metrics("gpu-operator", "dcgm-garbage", &dcgm_scrape("h100-2", "other-0"));
+    until(&mut state, &mut rx, "two failing", |s| {
+        matches!(dcgm_state(s, "a"), Some(SourceState::Degraded { message }) if message.starts_with("2 of 4"))
+    })
+    .await;
+    let Some(SourceState::Degraded { message }) = dcgm_state(&state, "a") else { unreachable!() };
+    assert!(!message.contains("dcgm-garbage"), "{message}");
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
+
 /// A Kyverno-blocked pod as the cluster reports it twice: the ReplicaSet's FailedCreate and
 /// Kyverno's policy-centric PolicyViolation; the policy itself (generation 2); a background
 /// scan's report failure for another pod; and an exception that covers the blocked pods.

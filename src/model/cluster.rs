@@ -124,6 +124,12 @@ pub enum SourceState {
         /// The error, verbatim.
         message: String,
     },
+    /// Part of the source fails (some of its scrape targets) while the rest keeps delivering;
+    /// the cluster stays live.
+    Degraded {
+        /// What fails, by name (`1 of 3 dcgm-exporters failing: gpu-operator/e-b on node gpu-b: …`).
+        message: String,
+    },
     /// The watch stopped delivering; data is older than `since`.
     Stale {
         /// Last moment the source was known good.
@@ -134,7 +140,7 @@ pub enum SourceState {
 impl SourceState {
     /// True when the source is delivering data.
     pub fn is_healthy(&self) -> bool {
-        matches!(self, SourceState::Live | SourceState::NotInstalled)
+        matches!(self, SourceState::Live | SourceState::NotInstalled | SourceState::Degraded { .. })
     }
 }
 

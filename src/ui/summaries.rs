@@ -313,11 +313,16 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
             out.push(vec![(head, "health.forbidden"), (format::one_line(first), "ui.dim")]);
         }
         for (kind, s) in &c.sources {
-            if let SourceState::Error { message } = s {
-                out.push(vec![
+            match s {
+                SourceState::Error { message } => out.push(vec![
                     (format!("! {}: {} source failing: ", c.id, kind.label()), "ui.error"),
                     (format::one_line(message), "ui.dim"),
-                ]);
+                ]),
+                SourceState::Degraded { message } => out.push(vec![
+                    (format!("◐ {}: {} source partly failing: ", c.id, kind.label()), "health.stale"),
+                    (format::one_line(message), "ui.dim"),
+                ]),
+                _ => {}
             }
         }
     }
@@ -517,5 +522,29 @@ mod tests {
             "{}",
             lines[1]
         );
+    }
+
+    #[test]
+    fn a_partly_failing_source_is_a_finding_that_names_what_fails_and_the_cluster_stays_live() {
+        let c = ClusterId::new("gpu");
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&c]);
+        let connected = ClusterUpdate { connection: Some(ConnectionState::Connected), ..Default::default() };
+        state.apply(&Observation {
+            at: Timestamp::UNIX_EPOCH,
+            cluster: c.clone(),
+            change: Change::Cluster(connected),
+        });
+        let message =
+            "1 of 2 dcgm-exporters failing: gpu-operator/e-b on node gpu-b: 404 Not Found".to_string();
+        state.apply(&source(&c, SourceKind::Dcgm, SourceState::Degraded { message }));
+        let lines: Vec<String> = findings(&state).iter().map(|l| text(l)).collect();
+        assert!(
+            lines.contains(
+                &"◐ gpu: dcgm source partly failing: 1 of 2 dcgm-exporters failing: gpu-operator/e-b on node gpu-b: 404 Not Found"
+                    .to_string()
+            ),
+            "{lines:#?}"
+        );
+        assert_eq!(state.clusters()[&c].health(), crate::model::ClusterHealth::Live);
     }
 }

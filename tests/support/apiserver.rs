@@ -13,7 +13,8 @@
 //!   `nodes`, `pods`, `events` and `kueue.x-k8s.io/v1beta1` `clusterqueues` and `localqueues`;
 //! * the pod proxy `GET /api/v1/namespaces/<ns>/pods/<name>:<port>/proxy/<path>`, answering the
 //!   body set with [`TestApiServer::set_metrics`] for that pod (any port and path), `404` for a pod
-//!   without one, and `403` after [`TestApiServer::forbid`]`("pods/proxy")`;
+//!   without one, and `403` after [`TestApiServer::forbid`]`("pods/proxy")`; a pod given to
+//!   [`TestApiServer::stall_pod`] answers only after a minute (a hung exporter);
 //! * errors as `Status` objects with the real HTTP codes and message shapes.
 //!
 //! It is read-only: every method other than `GET` gets `405 MethodNotAllowed`. Tests change the
@@ -430,6 +431,8 @@ struct State {
     requests: Vec<RecordedRequest>,
     /// Bodies the pod proxy serves, by (namespace, pod name).
     proxied: BTreeMap<(String, String), String>,
+    /// Pods whose proxy requests hang, by (namespace, pod name).
+    stalled: BTreeSet<(String, String)>,
 }
 
 /// State shared between the handle and the connection tasks.
@@ -650,6 +653,12 @@ users:
         self.shared.lock().proxied.insert((String::new(), path.to_string()), body.to_string());
     }
 
+    /// Makes proxy requests to pod `namespace/name` hang for a minute before answering, as a
+    /// hung exporter behind `pods/proxy` does.
+    pub fn stall_pod(&self, namespace: &str, name: &str) {
+        self.shared.lock().stalled.insert((namespace.to_string(), name.to_string()));
+    }
+
     /// Serves `summary` (a `PendingWorkloadsSummary`) at Kueue's visibility API for the
     /// ClusterQueue `cluster_queue` (`/apis/visibility.kueue.x-k8s.io/v1beta2/…`); other
     /// ClusterQueues and v1beta1 answer 404.
@@ -765,7 +774,7 @@ async fn handle(
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("as=APIGroupDiscoveryList"));
 
-    let latency = {
+    let (latency, stalled) = {
         let mut st = shared.lock();
         st.requests.push(RecordedRequest {
             method: method.to_string(),
@@ -774,10 +783,17 @@ async fn handle(
             watch,
             authorized,
         });
-        st.latency
+        let stalled = st
+            .stalled
+            .iter()
+            .any(|(ns, name)| path.starts_with(&format!("/api/v1/namespaces/{ns}/pods/{name}:")));
+        (st.latency, stalled)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if stalled {
+        tokio::time::sleep(Duration::from_secs(60)).await;
     }
 
     let response = match params {

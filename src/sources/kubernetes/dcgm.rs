@@ -18,7 +18,9 @@
 //! * any scrape refused with 403: `Forbidden` with the API server's message (fleettop lacks
 //!   `get pods/proxy`); the other exporters' devices still land;
 //! * every scrape failed (timeouts, 5xx, bodies that do not parse): `Error`, naming them;
-//! * otherwise `Live`: an exporter that fails only loses its own node's devices.
+//! * some failed: `Degraded`, naming each failing exporter (pod, node, error); an exporter
+//!   that fails only loses its own node's devices, the others' keep landing;
+//! * otherwise `Live`.
 //!
 //! Only GET requests are sent.
 
@@ -143,6 +145,7 @@ impl Rounds {
         let total = results.len();
         let mut by_node: BTreeMap<String, Vec<GpuDevice>> = BTreeMap::new();
         let mut failures: Vec<String> = Vec::new();
+        let mut failing: Vec<String> = Vec::new();
         let mut refused: Option<String> = None;
         let mut latest: Option<Timestamp> = None;
         for (target, at, result) in results {
@@ -171,6 +174,13 @@ impl Rounds {
                         refused = Some(failure.message.clone());
                     }
                     failures.push(format!("{}: {}", target.proxy_path(), failure.message));
+                    failing.push(format!(
+                        "{}/{} on node {}: {}",
+                        target.namespace,
+                        target.name,
+                        target.node.as_deref().unwrap_or("?"),
+                        failure.message
+                    ));
                 }
             }
         }
@@ -184,7 +194,8 @@ impl Rounds {
             Some(message) => SourceState::Forbidden { message },
             None if total == 0 => SourceState::NotInstalled,
             None if failures.len() == total => SourceState::Error { message: all_failed(&failures) },
-            None => SourceState::Live,
+            None if failures.is_empty() => SourceState::Live,
+            None => SourceState::Degraded { message: some_failed(&failing, total) },
         };
         (by_node, state)
     }
@@ -223,6 +234,16 @@ fn all_failed(failures: &[String]) -> String {
         shown.push_str(&format!("; and {} more", n - 3));
     }
     format!("no dcgm-exporter could be scraped ({n} of {n}): {shown}")
+}
+
+/// `1 of 3 dcgm-exporters failing: gpu-operator/e-b on node gpu-b: <why>; …` (the first three).
+fn some_failed(failing: &[String], total: usize) -> String {
+    let n = failing.len();
+    let mut shown = failing.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+    if n > 3 {
+        shown.push_str(&format!("; and {} more", n - 3));
+    }
+    format!("{n} of {total} dcgm-exporters failing: {shown}")
 }
 
 /// Discovers and scrapes `client`'s dcgm-exporters every `every` (see [`run_rounds`]),
@@ -306,7 +327,15 @@ mod tests {
             ok(exporter("e-a", "gpu-a"), 0, body("gpu-a", &[(0, "train-0", "93"), (1, "", "0")])),
             err(exporter("e-b", "gpu-b"), 0, "no answer within 10000 ms", false),
         ]);
-        assert_eq!(state, SourceState::Live);
+        assert_eq!(
+            state,
+            SourceState::Degraded {
+                message:
+                    "1 of 2 dcgm-exporters failing: gpu-operator/e-b on node gpu-b: no answer within 10000 ms"
+                        .into()
+            },
+            "the failing one is named; the source still delivers"
+        );
         assert_eq!(by_node.keys().collect::<Vec<_>>(), vec!["gpu-a"]);
         let a = &by_node["gpu-a"];
         assert_eq!(

@@ -41,6 +41,7 @@ fn source_summary(c: &ClusterStatus) -> String {
             SourceState::Forbidden { .. } => problems.push(format!("{} forbidden", kind.label())),
             SourceState::Error { .. } => problems.push(format!("{} error", kind.label())),
             SourceState::Stale { .. } => problems.push(format!("{} stale", kind.label())),
+            SourceState::Degraded { .. } => problems.push(format!("{} partly failing", kind.label())),
         }
     }
     if problems.is_empty() { format!("{live} ok") } else { format!("{live} ok, {}", problems.join(", ")) }
@@ -217,6 +218,7 @@ fn detail(ctx: &Ctx, id: &RecordId, c: &ClusterStatus) -> Detail {
             SourceState::Forbidden { message } => (format!("no permission: {message}"), "health.forbidden"),
             SourceState::Error { message } => (format!("error: {message}"), "ui.error"),
             SourceState::Stale { since } => (format!("stale since {since}"), "health.stale"),
+            SourceState::Degraded { message } => (format!("partly failing: {message}"), "health.stale"),
         };
         lines.push(DetailLine::Field { label: kind.label().into(), value, scope });
     }
