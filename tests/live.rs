@@ -9,10 +9,12 @@ mod support;
 use std::time::Duration;
 
 use fleettop::model::{
-    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, ExpirySource, GpuDevice,
+    ClusterHealth, ClusterId, ComponentKind, ConnectionState, Engine, ExpirySource, GpuDevice, GpuProcess,
     IDLE_FLAG_AFTER, PipelineComponent, PipelineHealth, SourceKind, SourceState,
 };
 use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
+use fleettop::sources::local_gpus::LocalGpus;
+use fleettop::sources::nvml;
 use fleettop::sources::{ObservationReceiver, channel};
 use fleettop::state::FleetState;
 use serde_json::json;
@@ -898,6 +900,102 @@ async fn a_failing_exporter_among_several_is_named_while_the_others_keep_deliver
     assert!(!message.contains("dcgm-garbage"), "{message}");
     let requests = server.requests();
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+}
+
+fn nvml_state(s: &FleetState, cluster: &str) -> Option<SourceState> {
+    s.clusters().get(&id(cluster)).and_then(|c| c.sources.get(&SourceKind::Nvml)).cloned()
+}
+
+/// Two clusters watched with this host's GPUs as node `h100-1`: only `a` has that node.
+async fn two_clusters_with_local_gpus(
+    local: &LocalGpus,
+) -> (TestApiServer, TestApiServer, FleetState, ObservationReceiver) {
+    let (a, b) = (TestApiServer::start().await, TestApiServer::start().await);
+    seed(&a);
+    let mut pod = gpu_pod("trainer-0", Some("h100-1"), 1);
+    pod["metadata"]["uid"] = json!("8d1a7e2c-3b4f-4c6d-9e8f-0a1b2c3d4e5f");
+    a.add(pod);
+    b.add(gpu_node("other-gpu-node"));
+    let (tx, rx) = channel(64);
+    let mut state = FleetState::default();
+    for (server, name) in [(&a, "a"), (&b, "b")] {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&server.kubeconfig_yaml(name)).unwrap();
+        state.add_cluster(ClusterId::new(name));
+        let options = Options { local_gpus: Some(local.clone()), ..fast_options() };
+        tokio::spawn(run_cluster_with(kubeconfig, ClusterId::new(name), tx.clone(), options));
+    }
+    (a, b, state, rx)
+}
+
+#[tokio::test]
+async fn without_nvml_the_cluster_that_has_this_host_says_so_and_stays_live() {
+    let local = LocalGpus::new("h100-1");
+    // The real loader, asked for a library that is not there (this machine has no GPU either).
+    let setup = nvml::Setup { library: "/nonexistent/libnvidia-ml.so.1".into(), proc_root: "/proc".into() };
+    tokio::spawn(nvml::run_with(setup, local.clone(), Duration::from_millis(100)));
+    let (_a, _b, mut state, mut rx) = two_clusters_with_local_gpus(&local).await;
+    until(&mut state, &mut rx, "the NVML state on a", |s| {
+        settled(s, &id("a")) && settled(s, &id("b")) && nvml_state(s, "a").is_some()
+    })
+    .await;
+    let Some(SourceState::Unavailable { message }) = nvml_state(&state, "a") else {
+        panic!("{:?}", nvml_state(&state, "a"))
+    };
+    assert!(message.starts_with("NVML not available: /nonexistent/libnvidia-ml.so.1 not found"), "{message}");
+    assert_eq!(state.clusters()[&id("a")].health(), ClusterHealth::Live, "not an error");
+    assert_eq!(nvml_state(&state, "b"), None, "b has no node of this host's name");
+    let node = state.gpu_nodes().values().find(|n| n.name == "h100-1").unwrap();
+    assert!(node.devices.is_empty(), "no telemetry, the node is still there: {node:?}");
+}
+
+#[tokio::test]
+async fn this_host_s_nvml_sample_joins_its_node_with_pods_named_and_beats_dcgm() {
+    let local = LocalGpus::new("h100-1");
+    let (a, _b, mut state, mut rx) = two_clusters_with_local_gpus(&local).await;
+    // DCGM reports GPU 0 of h100-1 (0 %, pod running-0).
+    a.add(dcgm_exporter_pod("dcgm-a", "h100-1", OPERATOR, "metrics"));
+    a.set_metrics("gpu-operator", "dcgm-a", &dcgm_scrape("h100-1", "running-0"));
+    until(&mut state, &mut rx, "DCGM's GPU", |s| {
+        settled(s, &id("a")) && settled(s, &id("b")) && !devices(s).is_empty()
+    })
+    .await;
+    let dcgm = devices(&state)[0].clone();
+    assert_eq!((dcgm.utilization_pct, dcgm.pod.as_deref()), (Some(0.0), Some("ml/running-0")));
+    // What the sampler publishes for a sample (NVML itself needs a GPU host): the same GPU at
+    // 91 % with trainer-0's process (its pod UID from /proc/<pid>/cgroup).
+    let sampled = GpuDevice {
+        utilization_pct: Some(91.0),
+        pod: None,
+        idle_since: None,
+        processes: vec![GpuProcess {
+            pid: 4242,
+            used_memory_mib: Some(1024),
+            pod_uid: Some("8d1a7e2c-3b4f-4c6d-9e8f-0a1b2c3d4e5f".into()),
+            container_id: None,
+            pod: None,
+        }],
+        ..dcgm.clone()
+    };
+    local.publish(SourceState::Live, Some(vec![sampled]));
+    until(&mut state, &mut rx, "NVML's reading", |s| {
+        devices(s).iter().any(|d| d.utilization_pct == Some(91.0))
+            && nvml_state(s, "a") == Some(SourceState::Live)
+    })
+    .await;
+    let node = state.gpu_nodes().values().find(|n| n.name == "h100-1").unwrap();
+    assert_eq!(node.devices.len(), 1, "one GPU, not one per source: {node:?}");
+    let d = &node.devices[0];
+    assert_eq!(d.pod.as_deref(), Some("ml/trainer-0"), "named from the pods on h100-1");
+    assert_eq!(d.processes[0].pod.as_deref(), Some("ml/trainer-0"));
+    assert_eq!((node.allocated, node.capacity), (3, 8), "Kubernetes' counts stay");
+    assert_eq!(nvml_state(&state, "b"), None);
+    assert!(
+        state
+            .gpu_nodes()
+            .iter()
+            .filter(|(id, _)| id.cluster == ClusterId::new("b"))
+            .all(|(_, n)| n.devices.is_empty())
+    );
 }
 
 /// A Kyverno-blocked pod as the cluster reports it twice: the ReplicaSet's FailedCreate and

@@ -60,8 +60,9 @@ pub struct FleetArgs {
     /// Kubeconfig to read instead of $KUBECONFIG / ~/.kube/config.
     #[arg(long, value_name = "FILE", global = true)]
     pub kubeconfig: Option<PathBuf>,
-    /// Do not sample this host's GPUs through NVML (by default, when NVML loads, the live
-    /// view adds a `local:<hostname>` row with per-GPU telemetry and the pods of processes).
+    /// Do not sample this host's GPUs through NVML (by default the live view samples them
+    /// every 2 s into the node of this host's name, `NODE_NAME` or the host name, in whichever
+    /// cluster has it: per-GPU telemetry and the pods of processes).
     #[arg(long, global = true)]
     pub no_nvml: bool,
 }

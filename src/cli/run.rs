@@ -10,10 +10,11 @@ use jiff::Timestamp;
 use ratatui::layout::Rect;
 
 use super::{Cli, Command, UiArgs};
-use crate::model::{Change, ClusterId, ClusterUpdate, ConnectionState, Observation};
+use crate::model::{Change, ClusterId, ClusterUpdate, Observation};
 use crate::record::when as offset;
 use crate::record::{RecordWriter, Recording, RecordingHeader};
 use crate::sources::fleet::SelectedCluster;
+use crate::sources::local_gpus::{LocalGpus, local_node_name};
 use crate::state::FleetState;
 use crate::ui::app::{App, Feed};
 use crate::ui::run::Recorder;
@@ -308,53 +309,23 @@ fn live(
     kubeconfig: kube::config::Kubeconfig,
     selected: Vec<SelectedCluster>,
 ) -> anyhow::Result<ExitCode> {
-    let mut clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
-    let local = if cli.fleet.no_nvml { None } else { local_gpus() };
-    if let Some((id, _)) = &local {
-        clusters.push(id.clone());
-    }
+    let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
+    // This host's GPUs join the node of its name in whichever cluster has one.
+    let local = (!cli.fleet.no_nvml).then(|| {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+        LocalGpus::new(local_node_name(std::env::var("NODE_NAME").ok(), hostname))
+    });
     live_session(cli, clusters, Timestamp::now(), "live", move |rt, tx| {
-        spawn_clusters(rt, &kubeconfig, selected, &tx);
-        if let Some((id, node)) = local {
-            let tx = tx.clone();
-            rt.spawn(async move {
-                // The local host has no API server: it is connected as long as we run.
-                let connected = ClusterUpdate {
-                    connection: Some(ConnectionState::Connected),
-                    server_version: Some("NVML".into()),
-                    ..Default::default()
-                };
-                let obs = Observation {
-                    at: Timestamp::now(),
-                    cluster: id.clone(),
-                    change: Change::Cluster(connected),
-                };
-                if tx.send(vec![obs]).await {
-                    sources::nvml::run(id, node, LOCAL_GPU_EVERY, tx).await;
-                }
-            });
+        let options = sources::kubernetes::Options { local_gpus: local.clone(), ..source_options() };
+        if let Some(local) = local {
+            rt.spawn(sources::nvml::run(local, LOCAL_GPU_EVERY));
         }
+        spawn_clusters(rt, &kubeconfig, selected, &tx, options);
     })
 }
 
 /// How often this host's GPUs are sampled through NVML.
 const LOCAL_GPU_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// When NVML loads on this host: the pseudo-cluster its GPUs show under (`local:<hostname>`)
-/// and the node name. Hosts without GPUs (most bastions) get nothing, and no error row:
-/// `fleettop gpu-probe` says why NVML is not available.
-fn local_gpus() -> Option<(ClusterId, String)> {
-    if let Err(e) = sources::nvml::NvmlSampler::open() {
-        tracing::info!("no local GPU row: {e}");
-        return None;
-    }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    Some((ClusterId::new(format!("local:{host}")), host))
-}
 
 /// `fleettop why` over a recording or the live fleet; true when a denial matched.
 fn why(
@@ -402,8 +373,8 @@ fn spawn_clusters(
     kubeconfig: &kube::config::Kubeconfig,
     selected: Vec<SelectedCluster>,
     tx: &sources::ObservationSender,
+    options: sources::kubernetes::Options,
 ) {
-    let options = source_options();
     for c in selected {
         let mut options = options.clone();
         options.fixed_targets = std::sync::Arc::new(c.scrape.clone());
@@ -484,7 +455,7 @@ fn live_snapshot(
     let mut state = FleetState::with_clusters(Timestamp::now(), &clusters);
     let rt = runtime()?;
     let (tx, mut rx) = sources::channel(sources::CHANNEL_CAPACITY);
-    spawn_clusters(&rt, &kubeconfig, selected, &tx);
+    spawn_clusters(&rt, &kubeconfig, selected, &tx, source_options());
     drop(tx);
     let deadline = tokio::time::Instant::now() + timeout;
     rt.block_on(async {

@@ -124,6 +124,12 @@ pub enum SourceState {
         /// The error, verbatim.
         message: String,
     },
+    /// The source cannot run here for a reason that is no fault (`NVML not available: …` on a
+    /// node without the NVIDIA driver); healthy, like [`SourceState::NotInstalled`].
+    Unavailable {
+        /// Why, in words.
+        message: String,
+    },
     /// Part of the source fails (some of its scrape targets) while the rest keeps delivering;
     /// the cluster stays live.
     Degraded {
@@ -140,7 +146,13 @@ pub enum SourceState {
 impl SourceState {
     /// True when the source is delivering data.
     pub fn is_healthy(&self) -> bool {
-        matches!(self, SourceState::Live | SourceState::NotInstalled | SourceState::Degraded { .. })
+        matches!(
+            self,
+            SourceState::Live
+                | SourceState::NotInstalled
+                | SourceState::Unavailable { .. }
+                | SourceState::Degraded { .. }
+        )
     }
 }
 
@@ -213,8 +225,11 @@ impl ClusterStatus {
             ConnectionState::Unreachable { .. } => ClusterHealth::Unreachable,
             ConnectionState::Forbidden { .. } => ClusterHealth::Forbidden,
             ConnectionState::Connected => {
-                let served: Vec<&SourceState> =
-                    self.sources.values().filter(|s| !matches!(s, SourceState::NotInstalled)).collect();
+                let served: Vec<&SourceState> = self
+                    .sources
+                    .values()
+                    .filter(|s| !matches!(s, SourceState::NotInstalled | SourceState::Unavailable { .. }))
+                    .collect();
                 if !served.is_empty() && served.iter().all(|s| matches!(s, SourceState::Forbidden { .. })) {
                     // Reachable, but RBAC lets us read nothing.
                     ClusterHealth::Forbidden

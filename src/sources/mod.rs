@@ -3,11 +3,13 @@
 //!
 //! [`kubernetes`] watches and scrapes each cluster through its API server, [`auditlog`]
 //! tails a cluster's API server audit log file named in the fleet file, [`nvml`] samples
-//! this host's GPUs, and [`simulated`] runs the simulator in (scaled) real time.
+//! this host's GPUs into [`local_gpus`] (which the cluster that has this host's node merges
+//! into it), and [`simulated`] runs the simulator in (scaled) real time.
 
 pub mod auditlog;
 pub mod fleet;
 pub mod kubernetes;
+pub mod local_gpus;
 pub mod memory;
 pub mod nvml;
 pub mod parse;

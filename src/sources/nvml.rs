@@ -27,10 +27,8 @@ use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 use nvml_wrapper::{Device, Nvml};
 use serde::Serialize;
 
-use crate::model::{
-    Change, ClusterId, GpuDevice, GpuNode, GpuProcess, Observation, Record, SourceKind, SourceState,
-};
-use crate::sources::ObservationSender;
+use super::local_gpus::{IdleClock, LocalGpus};
+use crate::model::{GpuDevice, GpuProcess, SourceState};
 use crate::sources::parse::cgroup::pod_of_cgroup;
 
 /// The library NVML is loaded from (found through the dynamic loader's search path).
@@ -315,44 +313,23 @@ impl DeviceSample {
     }
 }
 
-/// The node record for a sample of node `node_name`.
-///
-/// NVML knows the GPUs, not Kubernetes: capacity and allocatable are the GPUs it sees,
-/// allocated is the GPUs a pod's process runs on, and the node is taken as schedulable and
-/// untainted. Where the nodes watcher also reports this node, the two should be merged rather
-/// than one replacing the other.
-pub fn gpu_node(node_name: &str, sample: &NvmlSample) -> GpuNode {
-    let capacity = u32::try_from(sample.devices.len()).unwrap_or(u32::MAX);
-    let allocated =
-        u32::try_from(sample.devices.iter().filter(|d| d.runs_a_pod()).count()).unwrap_or(u32::MAX);
-    GpuNode {
-        name: node_name.to_string(),
-        product: sample.devices.iter().find_map(|d| d.name.clone()),
-        capacity,
-        allocatable: capacity,
-        allocated,
-        mig: None,
-        sharing: None,
-        schedulable: true,
-        taints: Vec::new(),
-        devices: sample.devices.iter().map(DeviceSample::to_model).collect(),
-    }
+/// The devices of a sample, in the model's shape (pods are named later, by the cluster that
+/// knows this node: see [`super::local_gpus`]).
+pub fn devices(sample: &NvmlSample) -> Vec<GpuDevice> {
+    sample.devices.iter().map(DeviceSample::to_model).collect()
 }
 
-/// The source state for NVML that cannot be used: an error that says why (the source retries).
+/// The source state for NVML that cannot be used: `NVML not available: …`, shown as such and
+/// not as an error (a host without the driver is no fault; the source keeps trying).
 pub fn unavailable_state(e: &NvmlUnavailable) -> SourceState {
-    SourceState::Error { message: e.to_string() }
+    SourceState::Unavailable { message: e.to_string() }
 }
 
-/// Samples the local GPUs every `every` and sends them as node `node_name` of `cluster`.
-///
-/// Sends `Change::Source { source: Nvml, .. }` when its state changes (live, or an error
-/// saying why NVML is not available) and, after each good sample, an upsert of the node's
-/// [`GpuNode`]. While NVML cannot be opened it tries again every `every`. Returns when the
-/// app has gone away.
-pub async fn run(cluster: ClusterId, node_name: String, every: Duration, tx: ObservationSender) {
+/// Samples this host's GPUs every `every` into `local` (see [`super::local_gpus`]), from
+/// [`LIBRARY`] and `/proc`.
+pub async fn run(local: LocalGpus, every: Duration) {
     let setup = Setup { library: LIBRARY.to_string(), proc_root: PathBuf::from(DEFAULT_PROC_ROOT) };
-    run_with(setup, cluster, node_name, every, tx).await;
+    run_with(setup, local, every).await;
 }
 
 /// Where [`run_with`] finds NVML and the process cgroups.
@@ -365,34 +342,27 @@ pub struct Setup {
 }
 
 /// [`run`] with the library and proc root given.
-pub async fn run_with(
-    setup: Setup,
-    cluster: ClusterId,
-    node_name: String,
-    every: Duration,
-    tx: ObservationSender,
-) {
+///
+/// Each period (on the blocking pool, never the UI thread): open NVML if it is not open yet,
+/// sample every GPU, stamp each GPU's idle clock, and publish the devices with the state Live;
+/// while NVML cannot be opened, publish `NVML not available: …` (once: an unchanged state wakes
+/// nobody) and try again next period. Returns when nobody else holds `local` any more.
+pub async fn run_with(setup: Setup, local: LocalGpus, every: Duration) {
     let mut ticks = tokio::time::interval(every.max(MIN_EVERY));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sampler: Option<Arc<NvmlSampler>> = None;
-    let mut reported: Option<SourceState> = None;
+    let mut idle = IdleClock::default();
     loop {
         ticks.tick().await;
-        if tx.is_closed() {
+        if !local.is_shared() {
             return;
         }
-        let (state, node) = tick(&setup, &mut sampler, &node_name).await;
-        let mut batch = Vec::new();
-        if reported.as_ref() != Some(&state) {
-            batch.push(observe(&cluster, Change::Source { source: SourceKind::Nvml, state: state.clone() }));
-            reported = Some(state);
-        }
-        if let Some(node) = node {
-            batch.push(observe(&cluster, Change::Upsert { record: Record::GpuNode(node) }));
-        }
-        if !batch.is_empty() && !tx.send(batch).await {
-            return;
-        }
+        let (state, devices) = tick(&setup, &mut sampler).await;
+        let devices = devices.map(|mut d| {
+            idle.stamp(&mut d, Timestamp::now());
+            d
+        });
+        local.publish(state, devices);
     }
 }
 
@@ -400,8 +370,7 @@ pub async fn run_with(
 async fn tick(
     setup: &Setup,
     sampler: &mut Option<Arc<NvmlSampler>>,
-    node_name: &str,
-) -> (SourceState, Option<GpuNode>) {
+) -> (SourceState, Option<Vec<GpuDevice>>) {
     let open = match sampler {
         Some(s) => s.clone(),
         None => match open_blocking(setup.clone()).await {
@@ -410,7 +379,7 @@ async fn tick(
         },
     };
     match tokio::task::spawn_blocking(move || open.sample()).await {
-        Ok(Ok(sample)) => (SourceState::Live, Some(gpu_node(node_name, &sample))),
+        Ok(Ok(sample)) => (SourceState::Live, Some(devices(&sample))),
         Ok(Err(e)) => (unavailable_state(&e), None),
         Err(e) => (SourceState::Error { message: format!("NVML sampling stopped: {e}") }, None),
     }
@@ -422,10 +391,6 @@ async fn open_blocking(setup: Setup) -> Result<NvmlSampler, NvmlUnavailable> {
     })
     .await;
     opened.unwrap_or_else(|e| Err(NvmlUnavailable { reason: format!("opening NVML stopped: {e}") }))
-}
-
-fn observe(cluster: &ClusterId, change: Change) -> Observation {
-    Observation { at: Timestamp::now(), cluster: cluster.clone(), change }
 }
 
 #[cfg(test)]
@@ -580,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sample_becomes_the_nodes_record() {
+    fn a_sample_becomes_the_model_s_devices() {
         let procs = vec![
             ProcessSample { pid: 1, used_memory_mib: Some(100), owner: pod(true) },
             ProcessSample { pid: 2, used_memory_mib: None, owner: ProcessOwner::Host { cgroup: "/".into() } },
@@ -594,13 +559,11 @@ mod tests {
                 DeviceSample { index: 2, ..Default::default() },
             ],
         };
-        let node = gpu_node("gpu-node-7", &sample);
-        assert_eq!(
-            (node.name.as_str(), node.capacity, node.allocatable, node.allocated),
-            ("gpu-node-7", 3, 3, 1)
-        );
-        assert_eq!(node.product.as_deref(), Some("NVIDIA H200"));
-        let d = &node.devices[0];
+        let devices = devices(&sample);
+        assert_eq!(devices.len(), 3);
+        assert_eq!(devices[0].product.as_deref(), Some("NVIDIA H200"));
+        assert!(sample.devices[0].runs_a_pod() && !sample.devices[1].runs_a_pod());
+        let d = &devices[0];
         assert_eq!((d.uuid.as_str(), d.utilization_pct, d.temperature_c), ("GPU-0", Some(87.0), Some(62.0)));
         assert_eq!(
             d.processes,
@@ -615,29 +578,30 @@ mod tests {
                 GpuProcess { pid: 2, used_memory_mib: None, pod_uid: None, container_id: None, pod: None },
             ]
         );
-        assert!(node.devices[1].processes.is_empty());
-        assert_eq!(node.devices[2].uuid, "", "an unreadable GPU keeps its place");
+        assert!(devices[1].processes.is_empty());
+        assert_eq!(devices[2].uuid, "", "an unreadable GPU keeps its place");
     }
 
     #[tokio::test]
-    async fn the_source_reports_unavailable_nvml_once_and_stops_with_the_app() {
-        let (tx, mut rx) = crate::sources::channel(4);
+    async fn without_the_library_the_state_says_nvml_is_not_available_and_the_task_ends_with_the_app() {
+        let local = LocalGpus::new("n");
+        let mut rx = local.subscribe();
         let setup = Setup { library: "/nonexistent/libnvidia-ml.so.1".into(), proc_root: "/proc".into() };
-        let task = tokio::spawn(run_with(setup, ClusterId::new("c"), "n".into(), MIN_EVERY, tx));
-        let batch = rx.recv().await.expect("a first batch");
-        assert_eq!(batch.len(), 1);
-        match &batch[0].change {
-            Change::Source { source: SourceKind::Nvml, state: SourceState::Error { message } } => {
+        let task = tokio::spawn(run_with(setup, local.clone(), MIN_EVERY));
+        tokio::time::timeout(Duration::from_secs(5), rx.changed()).await.expect("a first state").unwrap();
+        match local.state() {
+            SourceState::Unavailable { message } => {
                 assert!(
                     message.starts_with("NVML not available: /nonexistent/libnvidia-ml.so.1"),
                     "{message}"
-                );
+                )
             }
             other => panic!("unexpected {other:?}"),
         }
-        let again = tokio::time::timeout(MIN_EVERY * 4, rx.recv()).await;
-        assert!(again.is_err(), "an unchanged state is not sent again: {again:?}");
-        drop(rx);
+        assert_eq!(local.devices(), None);
+        let again = tokio::time::timeout(MIN_EVERY * 4, rx.changed()).await;
+        assert!(again.is_err(), "an unchanged state wakes nobody: {again:?}");
+        drop((rx, local));
         tokio::time::timeout(Duration::from_secs(5), task).await.expect("the task ends").unwrap();
     }
 }

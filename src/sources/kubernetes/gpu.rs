@@ -2,7 +2,9 @@
 //! running pods hold on them) and pods that wait for GPUs. One task watches both, because a
 //! node's "allocated" changes when pods do. A node's per-GPU telemetry comes from the DCGM
 //! task through a shared [`Telemetry`]: it is put in every record of the node, and the nodes
-//! a scrape round reported are emitted again.
+//! a scrape round reported are emitted again. This host's NVML sample, when this cluster has
+//! a GPU node of its name, is merged in the same way ([`crate::sources::local_gpus`]), with
+//! the `nvml` source state reported for this cluster.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,6 +20,7 @@ use super::teams::NamespaceTeams;
 use super::watch::{BATCH, Recovery, classify, observe};
 use crate::model::{Change, ClusterId, GpuNode, Observation, Record, RecordKind, SourceKind, SourceState};
 use crate::sources::ObservationSender;
+use crate::sources::local_gpus::{self, LocalGpus};
 
 /// An item of either stream; boxed because pods are large.
 enum Watched {
@@ -35,6 +38,10 @@ struct GpuView {
     pending: HashMap<String, ()>,
     /// Per-node devices from DCGM.
     telemetry: Telemetry,
+    /// This host's GPUs from NVML, when sampled.
+    local: Option<LocalGpus>,
+    /// Pods on this host's node: UID → `namespace/name` (to name NVML's processes).
+    local_pods: HashMap<String, String>,
 }
 
 impl GpuView {
@@ -45,7 +52,10 @@ impl GpuView {
     fn node_record(&self, name: &str) -> Option<Record> {
         let mut n = self.nodes.get(name)?.clone();
         n.allocated = self.allocated(name);
-        if let Some(devices) = self.telemetry.devices(name) {
+        let dcgm = self.telemetry.devices(name);
+        let nvml = self.local.as_ref().filter(|l| l.node() == name).and_then(LocalGpus::devices);
+        let pod_name = |uid: &str| self.local_pods.get(uid).cloned();
+        if let Some(devices) = local_gpus::merge(dcgm, nvml.as_deref(), pod_name) {
             n.devices = devices;
         }
         Some(Record::GpuNode(n))
@@ -59,14 +69,14 @@ fn pod_key(p: &Pod) -> String {
 /// Watches nodes and pods of `client`'s cluster forever and sends GPU observations.
 ///
 /// A pending pod's team is its `team_label`, else its namespace's (from `teams`). GPU node
-/// records carry the devices `telemetry` holds for them, and are sent again when it says
-/// they changed.
+/// records carry the devices `telemetry` holds for them (and this host's node the devices
+/// `local` holds), and are sent again when either says they changed.
 pub async fn run(
     client: Client,
     cluster: ClusterId,
     team_label: String,
     teams: NamespaceTeams,
-    telemetry: Telemetry,
+    (telemetry, local): (Telemetry, Option<LocalGpus>),
     tx: ObservationSender,
 ) {
     let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
@@ -77,7 +87,8 @@ pub async fn run(
         .map(|e| Watched::Pod(Box::new(e)));
     let mut stream = std::pin::pin!(futures::stream::select(nodes, pods).ready_chunks(BATCH));
     let mut devices_changed = telemetry.subscribe();
-    let mut view = GpuView { telemetry, ..GpuView::default() };
+    let mut local_changed = local.as_ref().map(LocalGpus::subscribe);
+    let mut view = GpuView { telemetry, local, ..GpuView::default() };
     let mut states: BTreeMap<SourceKind, SourceState> = BTreeMap::new();
     let start = [SourceKind::Nodes, SourceKind::Pods]
         .into_iter()
@@ -116,6 +127,18 @@ pub async fn run(
                     upsert_node(&view, &node, &cluster, &mut out);
                 }
             }
+            () = local_sample(local_changed.as_mut()) => {
+                if let Some(name) = view.local.as_ref().map(|l| l.node().to_string()) {
+                    upsert_node(&view, &name, &cluster, &mut out);
+                }
+            }
+        }
+        // The NVML state is this cluster's when it has this host's node.
+        if let Some(local) = view.local.as_ref().filter(|l| view.nodes.contains_key(l.node())) {
+            let state = local.state();
+            if state != SourceState::Syncing {
+                reported.push((SourceKind::Nvml, state));
+            }
         }
         for (source, state) in reported {
             let state = recovery.entry(source).or_default().note(state);
@@ -127,6 +150,15 @@ pub async fn run(
         if !out.is_empty() && !tx.send(out).await {
             return;
         }
+    }
+}
+
+/// Resolves when `local` has a new sample or state; never without NVML sampling (or once the
+/// sampler has gone).
+async fn local_sample(local: Option<&mut tokio::sync::watch::Receiver<u64>>) {
+    let Some(rx) = local else { return std::future::pending().await };
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -200,10 +232,12 @@ fn on_pod(
         Event::Init => {
             view.held.clear();
             view.pending.clear();
+            view.local_pods.clear();
             out.push(observe(cluster, Change::SyncStart { kind }));
         }
         Event::InitApply(p) | Event::Apply(p) => {
             let key = pod_key(&p);
+            note_local_pod(view, &p, &key, true);
             match project::pending_gpu_pod(&p, team_label) {
                 Some(mut pending) => {
                     if pending.team.is_none() {
@@ -242,6 +276,7 @@ fn on_pod(
         }
         Event::Delete(p) => {
             let key = pod_key(&p);
+            note_local_pod(view, &p, &key, false);
             if view.pending.remove(&key).is_some() {
                 out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
             }
@@ -251,4 +286,17 @@ fn on_pod(
         }
     }
     watched.then_some(SourceState::Live)
+}
+
+/// Keeps the UIDs of the pods on this host's node (`present`: the pod exists), so NVML's
+/// processes can be named.
+fn note_local_pod(view: &mut GpuView, p: &Pod, key: &str, present: bool) {
+    let Some(local) = view.local.as_ref() else { return };
+    let Some(uid) = p.metadata.uid.clone() else { return };
+    let here = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(local.node());
+    if present && here {
+        view.local_pods.insert(uid, key.to_string());
+    } else {
+        view.local_pods.remove(&uid);
+    }
 }

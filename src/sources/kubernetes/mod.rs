@@ -132,6 +132,9 @@ pub struct Options {
     pub extra_targets: Arc<Vec<scrape::TargetSelector>>,
     /// This cluster's Services and URLs to scrape (`[[cluster.scrape]]` in the fleet file).
     pub fixed_targets: Arc<Vec<scrape::Target>>,
+    /// This host's GPUs from NVML, merged into the node of that name where this cluster has
+    /// one (see [`crate::sources::local_gpus`]); `None` without NVML sampling (`--no-nvml`).
+    pub local_gpus: Option<crate::sources::local_gpus::LocalGpus>,
 }
 
 impl Default for Options {
@@ -143,6 +146,7 @@ impl Default for Options {
             scrape_every: scrape::SCRAPE_EVERY,
             extra_targets: Arc::new(Vec::new()),
             fixed_targets: Arc::new(Vec::new()),
+            local_gpus: None,
         }
     }
 }
@@ -250,7 +254,7 @@ pub async fn run_cluster_with(
                     cluster.clone(),
                     options.projection.team_label.clone(),
                     teams.clone(),
-                    telemetry,
+                    (telemetry, options.local_gpus.clone()),
                     tx.clone()
                 ),
             );

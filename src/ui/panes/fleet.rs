@@ -36,7 +36,7 @@ fn source_summary(c: &ClusterStatus) -> String {
     let mut problems = Vec::new();
     for (kind, state) in &c.sources {
         match state {
-            SourceState::Live | SourceState::NotInstalled => live += 1,
+            SourceState::Live | SourceState::NotInstalled | SourceState::Unavailable { .. } => live += 1,
             SourceState::Syncing => problems.push(format!("{} syncing", kind.label())),
             SourceState::Forbidden { .. } => problems.push(format!("{} forbidden", kind.label())),
             SourceState::Error { .. } => problems.push(format!("{} error", kind.label())),
@@ -215,6 +215,7 @@ fn detail(ctx: &Ctx, id: &RecordId, c: &ClusterStatus) -> Detail {
             SourceState::Live => ("live".to_string(), "health.live"),
             SourceState::Syncing => ("syncing (initial list)".into(), "health.syncing"),
             SourceState::NotInstalled => ("not installed on this cluster".into(), "ui.dim"),
+            SourceState::Unavailable { message } => (message.clone(), "ui.dim"),
             SourceState::Forbidden { message } => (format!("no permission: {message}"), "health.forbidden"),
             SourceState::Error { message } => (format!("error: {message}"), "ui.error"),
             SourceState::Stale { since } => (format!("stale since {since}"), "health.stale"),
