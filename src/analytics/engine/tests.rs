@@ -95,6 +95,7 @@ impl Fleet {
             cluster: self.l.intern("c1"),
             node: self.l.intern("n1"),
             device,
+            mig: None,
             product: Some(self.l.intern("NVIDIA-H100-80GB-HBM3")),
             namespace: Some(self.l.intern(ns)),
             allocated: true,

@@ -19,7 +19,7 @@ use crate::sources::parse::kueue_message::{self, PreemptionCause};
 pub(super) struct Tracking {
     /// (cluster, workload) → its open rows.
     workloads: HashMap<(NameId, NameId), Track>,
-    /// (cluster, node) → device → open utilisation stretch.
+    /// (cluster, node) → (GPU index, MIG instance) → open utilisation stretch.
     devices: DeviceIndex,
     /// (cluster, kind) → keys a running relist has not confirmed yet.
     relists: HashMap<(NameId, RecordKind), BTreeSet<NameId>>,
@@ -248,13 +248,16 @@ impl Ledger {
         let mut seen = BTreeSet::new();
         for d in &n.devices {
             let Some(util) = d.utilization_pct else { continue };
-            seen.insert(d.index);
+            let mig = d.mig.as_deref().map(|m| self.names.intern(m));
+            let device = (d.index, mig);
+            seen.insert(device);
             let pod = d.pod.as_deref().or_else(|| d.processes.iter().find_map(|p| p.pod.as_deref()));
             let allocated = pod.is_some() || !d.processes.is_empty();
             let sample = UtilInterval {
                 cluster,
                 node,
                 device: d.index,
+                mig,
                 product: node_product.or_else(|| d.product.as_deref().map(|p| self.names.intern(p))),
                 namespace: pod.and_then(namespace_of).map(|ns| self.names.intern(ns)),
                 allocated,
@@ -263,7 +266,7 @@ impl Ledger {
                 last_sample_ms: at,
                 end_ms: None,
             };
-            let current = open.get(&d.index).copied();
+            let current = open.get(&device).copied();
             let extends = current.and_then(|i| self.utilisation.get_mut(i)).filter(|s| {
                 s.allocated == sample.allocated
                     && s.idle == sample.idle
@@ -277,13 +280,13 @@ impl Ledger {
                     if let Some(s) = current.and_then(|i| self.utilisation.get_mut(i)) {
                         s.end_ms = Some(at.min(s.last_sample_ms + MAX_SAMPLE_HOLD_MS).max(s.start_ms));
                     }
-                    open.insert(d.index, self.utilisation.len());
+                    open.insert(device, self.utilisation.len());
                     self.utilisation.push(sample);
                 }
             }
         }
         // Devices that stopped reporting end at their last sample's hold.
-        let gone: Vec<u32> = open.keys().filter(|i| !seen.contains(i)).copied().collect();
+        let gone: Vec<(u32, Option<NameId>)> = open.keys().filter(|i| !seen.contains(i)).copied().collect();
         for i in gone {
             if let Some(s) = open.remove(&i).and_then(|k| self.utilisation.get_mut(k)) {
                 s.end_ms = Some(at.min(s.last_sample_ms + MAX_SAMPLE_HOLD_MS).max(s.start_ms));

@@ -113,6 +113,9 @@ pub struct UtilInterval {
     pub node: NameId,
     /// GPU index on the node.
     pub device: u32,
+    /// The MIG instance of that GPU (`1g.10gb/3`), `None` for a whole GPU: each instance is a
+    /// stretch of its own.
+    pub mig: Option<NameId>,
     /// GPU product (node label or driver name), when known.
     pub product: Option<NameId>,
     /// Namespace of the pod holding it, when it is held and the pod is known.
@@ -306,8 +309,9 @@ fn namespace_of(pod: &str) -> Option<&str> {
     pod.split_once('/').map(|(ns, _)| ns).filter(|ns| !ns.is_empty())
 }
 
-/// The per-device index the follower keeps: (cluster, node) → device → open stretch.
-type DeviceIndex = HashMap<(NameId, NameId), BTreeMap<u32, usize>>;
+/// The per-device index the follower keeps: (cluster, node) → (GPU index, MIG instance) →
+/// open stretch.
+type DeviceIndex = HashMap<(NameId, NameId), BTreeMap<(u32, Option<NameId>), usize>>;
 
 #[cfg(test)]
 mod tests;

@@ -289,6 +289,38 @@ fn utilisation_samples_merge_into_stretches() {
 }
 
 #[test]
+fn each_mig_instance_of_a_gpu_is_a_stretch_of_its_own() {
+    // GPU 0 split in two instances: one idle under team-b's notebook, one busy under team-a.
+    let migs = || {
+        let Record::GpuNode(mut n) =
+            node(&[(0, 1.0, Some("team-b/nb-0")), (0, 90.0, Some("team-a/train-0"))])
+        else {
+            unreachable!()
+        };
+        n.devices[0].mig = Some("3g.40gb/1".into());
+        n.devices[1].mig = Some("3g.40gb/2".into());
+        Record::GpuNode(n)
+    };
+    let l = Ledger::from_observations(&[upsert(0, migs()), upsert(1, migs()), upsert(2, migs())]);
+    let stretches: Vec<_> = l
+        .utilisation()
+        .iter()
+        .map(|u| {
+            (u.device, u.mig.map(|m| l.name(m)), u.idle, u.namespace.map(|n| l.name(n)), u.start_ms, u.end_ms)
+        })
+        .collect();
+    // Keyed by GPU index alone, the two instances closed each other's stretch at every sample.
+    assert_eq!(
+        stretches,
+        [
+            (0, Some("3g.40gb/1"), true, Some("team-b"), ms(0), None),
+            (0, Some("3g.40gb/2"), false, Some("team-a"), ms(0), None),
+        ]
+    );
+    assert!(l.utilisation().iter().all(|u| u.last_sample_ms == ms(2)));
+}
+
+#[test]
 fn the_demo_ledger_follows_the_kueue_script() {
     let rec = crate::demo::recording().unwrap();
     let l = Ledger::from_observations(rec.observations());
