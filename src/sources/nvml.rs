@@ -40,6 +40,10 @@ pub const DEFAULT_PROC_ROOT: &str = "/proc";
 /// The shortest sampling period [`run`] accepts; shorter ones are raised to it.
 pub const MIN_EVERY: Duration = Duration::from_millis(100);
 
+/// While NVML cannot be opened, how long [`run_with`] waits before trying again (a host
+/// without the driver rarely gains one; loading a library is not free).
+pub const REOPEN_EVERY: Duration = Duration::from_secs(60);
+
 /// Why NVML cannot be used on this host (a value, not a failure of fleettop).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("NVML not available: {reason}")]
@@ -346,18 +350,23 @@ pub struct Setup {
 /// Each period (on the blocking pool, never the UI thread): open NVML if it is not open yet,
 /// sample every GPU, stamp each GPU's idle clock, and publish the devices with the state Live;
 /// while NVML cannot be opened, publish `NVML not available: …` (once: an unchanged state wakes
-/// nobody) and try again next period. Returns when nobody else holds `local` any more.
+/// nobody) and try again after [`REOPEN_EVERY`]. Returns when nobody else holds `local` any more.
 pub async fn run_with(setup: Setup, local: LocalGpus, every: Duration) {
     let mut ticks = tokio::time::interval(every.max(MIN_EVERY));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sampler: Option<Arc<NvmlSampler>> = None;
     let mut idle = IdleClock::default();
+    let mut reopen_at: Option<tokio::time::Instant> = None;
     loop {
         ticks.tick().await;
         if !local.is_shared() {
             return;
         }
+        if sampler.is_none() && reopen_at.is_some_and(|t| tokio::time::Instant::now() < t) {
+            continue;
+        }
         let (state, devices) = tick(&setup, &mut sampler).await;
+        reopen_at = sampler.is_none().then(|| tokio::time::Instant::now() + REOPEN_EVERY);
         let devices = devices.map(|mut d| {
             idle.stamp(&mut d, Timestamp::now());
             d

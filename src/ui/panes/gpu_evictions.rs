@@ -279,5 +279,16 @@ mod tests {
         assert!(text.contains("preempted by: ml/hotfix"), "{text}");
         assert!(text.contains("evictions seen (1)"), "{text}");
         assert!(text.contains("Preempted: prioritization in the ClusterQueue · by ml/hotfix"), "{text}");
+        // The victim deleted: its eviction stays, and says the workload is gone.
+        s.apply(&Observation {
+            at: t(40),
+            cluster: ClusterId::new("c"),
+            change: Change::Delete { kind: crate::model::RecordKind::GpuWorkload, key: "ml/victim".into() },
+        });
+        let victim = &s.evictions().rows()[&rows[1]];
+        let ctx = Ctx { state: &s, now: s.now() };
+        let detail = eviction_detail(&ctx, &rows[1], victim);
+        assert_eq!(detail.title, "Workload ml/victim (gone)");
+        assert!(detail.to_text().contains("the workload no longer exists"));
     }
 }
