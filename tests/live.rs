@@ -869,6 +869,7 @@ async fn a_failing_exporter_among_several_is_named_while_the_others_keep_deliver
     server.add(dcgm_exporter_pod("dcgm-good", "h100-1", OPERATOR, "metrics"));
     server.set_metrics("gpu-operator", "dcgm-good", &dcgm_scrape("h100-1", "running-0"));
     // One serves garbage, one has nothing behind the proxy (404), one hangs past the timeout.
+    server.add(gpu_node("h100-2"));
     server.add(dcgm_exporter_pod("dcgm-garbage", "h100-2", OPERATOR, "metrics"));
     server.set_metrics("gpu-operator", "dcgm-garbage", "<html>502 Bad Gateway</html>\n");
     server.add(dcgm_exporter_pod("dcgm-gone", "h100-3", OPERATOR, "metrics"));
@@ -889,6 +890,15 @@ async fn a_failing_exporter_among_several_is_named_while_the_others_keep_deliver
     assert!(message.contains("gpu-operator/dcgm-hung on node h100-4: no answer within"), "{message}");
     assert_eq!(state.clusters()[&id("a")].health(), ClusterHealth::Live, "the rest still delivers");
     assert_eq!(devices(&state)[0].pod.as_deref(), Some("ml/running-0"));
+    // The node fleettop knows says why it has no telemetry.
+    let node = |s: &FleetState, name: &str| s.gpu_nodes().values().find(|n| n.name == name).cloned().unwrap();
+    until(&mut state, &mut rx, "h100-2's failure on its record", |s| {
+        node(s, "h100-2").telemetry_error.is_some()
+    })
+    .await;
+    let why = node(&state, "h100-2").telemetry_error.unwrap();
+    assert!(why.starts_with("dcgm-exporter gpu-operator/dcgm-garbage: metrics do not parse"), "{why}");
+    assert_eq!(node(&state, "h100-1").telemetry_error, None);
 
     // The garbage is fixed: only the other two are named.
     server.set_metrics("gpu-operator", "dcgm-garbage", &dcgm_scrape("h100-2", "other-0"));
@@ -898,6 +908,11 @@ async fn a_failing_exporter_among_several_is_named_while_the_others_keep_deliver
     .await;
     let Some(SourceState::Degraded { message }) = dcgm_state(&state, "a") else { unreachable!() };
     assert!(!message.contains("dcgm-garbage"), "{message}");
+    until(&mut state, &mut rx, "h100-2's GPU", |s| {
+        let n = node(s, "h100-2");
+        n.telemetry_error.is_none() && !n.devices.is_empty()
+    })
+    .await;
     let requests = server.requests();
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }

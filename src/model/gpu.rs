@@ -327,6 +327,10 @@ pub struct GpuNode {
     /// Per-GPU telemetry.
     #[serde(default)]
     pub devices: Vec<GpuDevice>,
+    /// Why the node's telemetry is missing, when its exporter failed in the last round
+    /// (`dcgm-exporter gpu-operator/nvidia-dcgm-exporter-x: no answer within 10000 ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry_error: Option<String>,
 }
 
 impl GpuNode {

@@ -74,6 +74,7 @@ fn gpu_node(name: &str, allocated: u32) -> GpuNode {
         schedulable: true,
         taints: Vec::new(),
         devices: Vec::new(),
+        telemetry_error: None,
     }
 }
 

@@ -350,6 +350,7 @@ fn emit_node(rng: &mut ChaCha8Rng, tl: &mut Timeline, n: &NodeSpec, pods: &[PodR
             schedulable: n.schedulable,
             taints,
             devices,
+            telemetry_error: None,
         };
         tl.upsert(t, &cluster, Record::GpuNode(record));
         t = if t == list_at {

@@ -80,6 +80,7 @@ mod tests {
             sharing: None,
             schedulable: true,
             taints: Vec::new(),
+            telemetry_error: None,
             devices: utils
                 .iter()
                 .enumerate()

@@ -239,6 +239,7 @@ fn node(util: &[(u32, f32, Option<&str>)]) -> Record {
         sharing: None,
         schedulable: true,
         taints: vec![],
+        telemetry_error: None,
         devices: util
             .iter()
             .map(|(i, u, pod)| GpuDevice {

@@ -76,6 +76,8 @@ pub struct Telemetry {
 #[derive(Debug, Default)]
 struct Shared {
     by_node: BTreeMap<String, Vec<GpuDevice>>,
+    /// Nodes without devices whose exporter failed: why.
+    failed: BTreeMap<String, String>,
     changed: BTreeSet<String>,
 }
 
@@ -96,16 +98,28 @@ impl Telemetry {
         self.lock().by_node.get(node).cloned()
     }
 
-    /// Replaces every node's devices with a round's; the nodes it reports, and those it no
-    /// longer reports, are marked changed and subscribers are woken.
-    pub fn publish(&self, by_node: BTreeMap<String, Vec<GpuDevice>>) {
+    /// Why the last round has no devices for `node`, when its exporter failed.
+    pub fn failure(&self, node: &str) -> Option<String> {
+        self.lock().failed.get(node).cloned()
+    }
+
+    /// Replaces every node's devices and failures with a round's; the nodes it reports, and
+    /// those it no longer reports, are marked changed and subscribers are woken.
+    pub fn publish(&self, by_node: BTreeMap<String, Vec<GpuDevice>>, failed: BTreeMap<String, String>) {
         let mut shared = self.lock();
-        let gone: Vec<String> =
-            shared.by_node.keys().filter(|n| !by_node.contains_key(*n)).cloned().collect();
+        let gone: Vec<String> = shared
+            .by_node
+            .keys()
+            .chain(shared.failed.keys())
+            .filter(|n| !by_node.contains_key(*n) && !failed.contains_key(*n))
+            .cloned()
+            .collect();
         shared.changed.extend(gone);
         shared.changed.extend(by_node.keys().cloned());
+        shared.changed.extend(failed.keys().cloned());
         let wake = !shared.changed.is_empty();
         shared.by_node = by_node;
+        shared.failed = failed;
         drop(shared);
         if wake {
             self.version.send_modify(|v| *v = v.wrapping_add(1));
@@ -131,11 +145,15 @@ struct IdleRun {
     last: Timestamp,
 }
 
-/// The DCGM source of one cluster between rounds: the idle stretches of its GPUs.
+/// The DCGM source of one cluster between rounds: the idle stretches of its GPUs, and the
+/// last round's failing exporters by node.
 #[derive(Debug, Default)]
 pub struct Rounds {
     /// By (node, UUID or `#index`, MIG instance).
     idle: BTreeMap<(String, String, Option<String>), IdleRun>,
+    /// Node → why its exporter failed in the last round (nodes another exporter reported are
+    /// left out).
+    failed: BTreeMap<String, String>,
 }
 
 impl Rounds {
@@ -146,6 +164,7 @@ impl Rounds {
         let mut by_node: BTreeMap<String, Vec<GpuDevice>> = BTreeMap::new();
         let mut failures: Vec<String> = Vec::new();
         let mut failing: Vec<String> = Vec::new();
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
         let mut refused: Option<String> = None;
         let mut latest: Option<Timestamp> = None;
         for (target, at, result) in results {
@@ -181,12 +200,21 @@ impl Rounds {
                         target.node.as_deref().unwrap_or("?"),
                         failure.message
                     ));
+                    if let Some(node) = &target.node {
+                        let why = format!(
+                            "dcgm-exporter {}/{}: {}",
+                            target.namespace, target.name, failure.message
+                        );
+                        failed.entry(node.clone()).or_insert(why);
+                    }
                 }
             }
         }
         for devices in by_node.values_mut() {
             devices.sort_by_key(|d| d.index);
         }
+        failed.retain(|node, _| !by_node.contains_key(node));
+        self.failed = failed;
         if let Some(latest) = latest {
             self.idle.retain(|_, run| latest.duration_since(run.last) <= IDLE_RUN_MAX_GAP);
         }
@@ -198,6 +226,12 @@ impl Rounds {
             None => SourceState::Degraded { message: some_failed(&failing, total) },
         };
         (by_node, state)
+    }
+
+    /// The last round's nodes whose exporter failed (and that no other exporter reported),
+    /// with why.
+    pub fn failed(&self) -> &BTreeMap<String, String> {
+        &self.failed
     }
 
     /// Since when `device` has been idle under its pod, continuing the stretch of earlier rounds
@@ -266,7 +300,7 @@ pub async fn run(
         .collect();
     run_rounds(client, cluster, tx, SourceKind::Dcgm, &selectors, &fixed, every, |results| {
         let (devices, state) = rounds.round(results);
-        telemetry.publish(devices);
+        telemetry.publish(devices, rounds.failed().clone());
         (Vec::new(), state)
     })
     .await;
@@ -343,6 +377,24 @@ mod tests {
             vec![(0, Some(93.0), Some("ml/train-0")), (1, Some(0.0), None)]
         );
         assert!(a.iter().all(|d| d.idle_since.is_none()), "busy, or idle but free");
+        assert_eq!(
+            r.failed().iter().map(|(n, w)| (n.as_str(), w.as_str())).collect::<Vec<_>>(),
+            vec![("gpu-b", "dcgm-exporter gpu-operator/e-b: no answer within 10000 ms")],
+            "the node's detail can say why its GPUs are missing"
+        );
+        let t = Telemetry::default();
+        t.publish(by_node, r.failed().clone());
+        assert_eq!(t.take_changed(), vec!["gpu-a", "gpu-b"]);
+        assert!(t.failure("gpu-b").is_some_and(|w| w.contains("e-b")) && t.failure("gpu-a").is_none());
+        // Next round e-b answers: the failure is gone and gpu-b is marked for a new record.
+        let (by_node, _) = r.round(vec![
+            ok(exporter("e-a", "gpu-a"), 15, body("gpu-a", &[(0, "train-0", "93")])),
+            ok(exporter("e-b", "gpu-b"), 15, body("gpu-b", &[(0, "x", "50")])),
+        ]);
+        assert!(r.failed().is_empty());
+        t.publish(by_node, r.failed().clone());
+        assert_eq!(t.take_changed(), vec!["gpu-a", "gpu-b"]);
+        assert_eq!(t.failure("gpu-b"), None);
     }
 
     #[test]
@@ -429,21 +481,21 @@ mod tests {
             ok(exporter("e-a", "gpu-a"), 0, body("gpu-a", &[(0, "x", "50")])),
             ok(exporter("e-b", "gpu-b"), 0, body("gpu-b", &[(0, "y", "50")])),
         ]);
-        t.publish(by_node);
+        t.publish(by_node, BTreeMap::new());
         assert!(rx.has_changed().unwrap());
         rx.mark_unchanged();
         assert_eq!(t.take_changed(), vec!["gpu-a", "gpu-b"]);
         assert_eq!(t.take_changed(), Vec::<String>::new());
         assert_eq!(t.devices("gpu-a").map(|d| d.len()), Some(1));
         let (by_node, _) = r.round(vec![ok(exporter("e-a", "gpu-a"), 15, body("gpu-a", &[(0, "x", "50")]))]);
-        t.publish(by_node);
+        t.publish(by_node, BTreeMap::new());
         assert!(rx.has_changed().unwrap());
         assert_eq!(t.take_changed(), vec!["gpu-a", "gpu-b"], "gpu-a sampled again, gpu-b gone");
         assert_eq!(t.devices("gpu-b"), None);
-        t.publish(BTreeMap::new());
+        t.publish(BTreeMap::new(), BTreeMap::new());
         assert_eq!(t.take_changed(), vec!["gpu-a"]);
         rx.mark_unchanged();
-        t.publish(BTreeMap::new());
+        t.publish(BTreeMap::new(), BTreeMap::new());
         assert!(!rx.has_changed().unwrap(), "nothing to report, nobody woken");
     }
 }

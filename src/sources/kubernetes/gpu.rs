@@ -58,6 +58,7 @@ impl GpuView {
         if let Some(devices) = local_gpus::merge(dcgm, nvml.as_deref(), pod_name) {
             n.devices = devices;
         }
+        n.telemetry_error = self.telemetry.failure(name).filter(|_| n.devices.is_empty());
         Some(Record::GpuNode(n))
     }
 }

@@ -64,6 +64,7 @@ pub fn gpu_node(node: &Node) -> Option<GpuNode> {
             })
             .unwrap_or_default(),
         devices: Vec::new(),
+        telemetry_error: None,
     })
 }
 

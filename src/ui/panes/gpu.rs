@@ -557,6 +557,7 @@ pub fn nodes() -> Spec<GpuNode> {
                         format!("{} {:>3.0}%", format::bar(u as f64 / 100.0, 9), u),
                         util_scope(u),
                     ),
+                    None if n.telemetry_error.is_some() => Cell::styled("scrape failed", "ui.error"),
                     None => Cell::styled("no telemetry", "ui.dim"),
                 },
                 key: |_, _, n| SortKey::Num(n.mean_utilization().map(f64::from).unwrap_or(-1.0)),
@@ -612,8 +613,12 @@ fn node_detail(ctx: &Ctx, id: &RecordId, n: &GpuNode) -> Detail {
         DetailLine::field("taints", if n.taints.is_empty() { "none".into() } else { n.taints.join(", ") }),
         DetailLine::Section("devices".into()),
     ];
-    if n.devices.is_empty() {
-        lines.push(DetailLine::Text("no DCGM or NVML telemetry for this node".into(), "ui.dim"));
+    match &n.telemetry_error {
+        Some(why) => lines.push(DetailLine::Text(format!("telemetry failing: {why}"), "ui.error")),
+        None if n.devices.is_empty() => {
+            lines.push(DetailLine::Text("no DCGM or NVML telemetry for this node".into(), "ui.dim"))
+        }
+        None => {}
     }
     for d in &n.devices {
         let opt =
@@ -719,6 +724,7 @@ mod tests {
             sharing: None,
             schedulable: true,
             taints: vec![],
+            telemetry_error: None,
             devices: vec![
                 device(0, Some("ml/a"), 1.0, None),
                 device(1, Some("ml/b"), 1.0, ago(5)),
@@ -748,6 +754,31 @@ mod tests {
         assert_eq!(fields[2].0, "gpu 2 mig 3g.40gb/2");
         assert!(fields[2].1.ends_with("ml/c · IDLE BUT ALLOCATED for 10m00s"), "{fields:?}");
         assert!(fields[3].1.ends_with("no pod") && fields[4].1.ends_with("ml/e"), "{fields:?}");
+    }
+
+    #[test]
+    fn a_node_whose_exporter_fails_says_why_in_its_detail() {
+        let node = GpuNode {
+            name: "gpu-b".into(),
+            product: None,
+            capacity: 8,
+            allocatable: 8,
+            allocated: 8,
+            mig: None,
+            sharing: None,
+            schedulable: true,
+            taints: vec![],
+            telemetry_error: Some("dcgm-exporter gpu-operator/e-b: no answer within 10000 ms".into()),
+            devices: vec![],
+        };
+        let state = FleetState::default();
+        let ctx = Ctx { state: &state, now: Timestamp::UNIX_EPOCH };
+        let text = node_detail(&ctx, &RecordId::new(ClusterId::new("c"), "gpu-b"), &node).to_text();
+        assert!(
+            text.contains("telemetry failing: dcgm-exporter gpu-operator/e-b: no answer within 10000 ms"),
+            "{text}"
+        );
+        assert!(!text.contains("no DCGM or NVML telemetry"), "{text}");
     }
 
     #[test]
