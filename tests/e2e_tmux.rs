@@ -247,6 +247,12 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
     let config = home.path().join("config/fleettop");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(config.join("config.toml"), "team_label = \"example.com/squad\"\n").unwrap();
+    // A fleet file with one bad entry: its warning outlasts the alternate screen.
+    std::fs::write(
+        config.join("fleet.toml"),
+        "[[cluster]]\ncontext = \"lab\"\n[[cluster.scrape]]\nkind = \"collector\"\nurl = \"ftp://nope\"\n",
+    )
+    .unwrap();
 
     let t = Tmux::start(
         "live",
@@ -256,6 +262,7 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
     t.wait_for("1 live");
     let s = t.wait_for("Denials 1");
     assert!(s.contains("lab"), "{s}");
+    assert!(s.contains("1 warning"), "the fleet file's bad entry is shown: {s}");
     t.keys(&["q"]);
     t.wait_exit();
 

@@ -44,7 +44,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
                 (true, None) => (demo::recording()?, "the bundled demo".to_string()),
                 (false, None) => {
-                    let (kubeconfig, selected) = select_fleet(&cli.fleet)?;
+                    let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
                     let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
                     super::snapshot::print_state(&state, json)?;
                     return Ok(ExitCode::SUCCESS);
@@ -76,7 +76,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     super::report::from_recording(&demo::recording()?, "the bundled demo", &args)?
                 }
                 (false, None) => {
-                    let (kubeconfig, selected) = select_fleet(&cli.fleet)?;
+                    let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
                     let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
                     super::report::from_state(&state, &args)?;
                 }
@@ -129,7 +129,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         None if cli.simulate => simulated_live(&cli),
         None => match select_fleet(&cli.fleet) {
-            Ok((kubeconfig, selected)) => live(&cli, kubeconfig, selected),
+            Ok(fleet) => live(&cli, fleet),
             Err(e) => {
                 eprintln!(
                     "fleettop: {e:#}\n\
@@ -145,9 +145,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Reads the kubeconfig (merging `KUBECONFIG` as kubectl does, or `--kubeconfig`) and the
 /// fleet file, and chooses the clusters. Fleet file warnings are printed, not fatal.
-fn select_fleet(
-    args: &super::FleetArgs,
-) -> anyhow::Result<(kube::config::Kubeconfig, Vec<crate::sources::fleet::SelectedCluster>)> {
+fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
     use kube::config::Kubeconfig;
     let kubeconfig = match &args.kubeconfig {
         Some(path) => Kubeconfig::read_from(path)
@@ -161,15 +159,14 @@ fn select_fleet(
     let fleet_path = args.fleet.clone().or_else(|| {
         crate::ui::config::default_config_dir().map(|d| d.join("fleet.toml")).filter(|p| p.exists())
     });
+    let mut warnings = Vec::new();
     let fleet = match &fleet_path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read fleet file {}", path.display()))?;
-            let (file, warnings) =
+            let (file, file_warnings) =
                 crate::sources::fleet::parse_fleet_file(path, &text).map_err(anyhow::Error::msg)?;
-            for w in warnings {
-                eprintln!("fleettop: warning: {w}");
-            }
+            warnings.extend(file_warnings);
             Some(file)
         }
         None => None,
@@ -181,10 +178,20 @@ fn select_fleet(
         args.all_contexts,
         fleet.as_ref(),
     )?;
-    for w in shared_audit_logs(&selected) {
+    warnings.extend(shared_audit_logs(&selected));
+    for w in &warnings {
         eprintln!("fleettop: warning: {w}");
     }
-    Ok((kubeconfig, selected))
+    Ok(Fleet { kubeconfig, selected, warnings })
+}
+
+/// The fleet to watch: the kubeconfig, the chosen clusters, and the fleet file's warnings
+/// (printed as they are found; live mode shows them in the UI too, where they outlast the
+/// alternate screen).
+struct Fleet {
+    kubeconfig: kube::config::Kubeconfig,
+    selected: Vec<SelectedCluster>,
+    warnings: Vec<String>,
 }
 
 /// One warning per audit log file given to several clusters (a fleet file entry with a
@@ -298,24 +305,21 @@ fn simulated_live(cli: &Cli) -> anyhow::Result<ExitCode> {
     let simulation = sim::demo_incident(cli.seed, Timestamp::now());
     let speed = cli.speed.unwrap_or(1.0);
     let observations = simulation.observations;
-    live_session(cli, simulation.clusters, simulation.start, "simulated", move |rt, tx| {
+    live_session(cli, simulation.clusters, simulation.start, "simulated", Vec::new(), move |rt, tx| {
         rt.spawn(sources::simulated::run(observations, speed, tx));
     })
 }
 
 /// Watches the selected clusters of `kubeconfig`, one supervisor task per cluster.
-fn live(
-    cli: &Cli,
-    kubeconfig: kube::config::Kubeconfig,
-    selected: Vec<SelectedCluster>,
-) -> anyhow::Result<ExitCode> {
+fn live(cli: &Cli, fleet: Fleet) -> anyhow::Result<ExitCode> {
+    let Fleet { kubeconfig, selected, warnings } = fleet;
     let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
     // This host's GPUs join the node of its name in whichever cluster has one.
     let local = (!cli.fleet.no_nvml).then(|| {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
         LocalGpus::new(local_node_name(std::env::var("NODE_NAME").ok(), hostname))
     });
-    live_session(cli, clusters, Timestamp::now(), "live", move |rt, tx| {
+    live_session(cli, clusters, Timestamp::now(), "live", warnings, move |rt, tx| {
         let options = sources::kubernetes::Options { local_gpus: local.clone(), ..source_options() };
         if let Some(local) = local {
             rt.spawn(sources::nvml::run(local, LOCAL_GPU_EVERY));
@@ -357,7 +361,7 @@ fn why(
         }
         None => {
             // Live: --context already chose the clusters to connect to.
-            let (kubeconfig, selected) = select_fleet(&cli.fleet)?;
+            let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
             let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
             (state, super::why::WhyArgs { clusters: Vec::new(), ..args.clone() })
         }
@@ -481,9 +485,11 @@ fn live_session(
     clusters: Vec<ClusterId>,
     start: Timestamp,
     source: &str,
+    fleet_warnings: Vec<String>,
     spawn: impl FnOnce(&tokio::runtime::Runtime, sources::ObservationSender),
 ) -> anyhow::Result<ExitCode> {
-    let (config, warnings) = ui_config(&cli.ui);
+    let (config, mut warnings) = ui_config(&cli.ui);
+    warnings.extend(fleet_warnings);
     let state = FleetState::with_clusters(start, &clusters);
     let recorder = match &cli.record {
         Some(p) => {
