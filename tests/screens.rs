@@ -394,3 +394,41 @@ fn a_paused_replay_asks_for_no_redraws_and_no_ticks() {
     app.handle(Event::Tick(std::time::Duration::from_secs(1)));
     assert!(app.is_dirty(), "a playing replay redraws as it moves");
 }
+
+#[test]
+fn d_on_an_exception_shows_the_denials_linked_to_it_and_esc_shows_all_again() {
+    let mut app = app_at(SignedDuration::from_mins(27), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('5'));
+    draw(&mut app);
+    // The exception with the most linked denials, found the way the pane links them.
+    let state = app.state();
+    let (eid, linked) = state
+        .exceptions()
+        .iter()
+        .map(|(id, e)| (id.clone(), fleettop::explain::denials_linked_to(state, id, e).len()))
+        .max_by_key(|(_, n)| *n)
+        .unwrap();
+    assert!(linked > 0, "the demo links some denial to an exception");
+    let all = state.denial_rows().count();
+    assert!(all > linked);
+    let row = app
+        .view
+        .table(fleettop::ui::view::TableId::Exceptions)
+        .unwrap()
+        .rows
+        .iter()
+        .position(|r| *r == eid)
+        .unwrap();
+    for _ in 0..row {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Char('d'));
+    let screen = text(&draw(&mut app));
+    assert_eq!(app.view.pane, PaneId::Denials);
+    let rows = &app.view.table(fleettop::ui::view::TableId::Denials).unwrap().rows;
+    assert_eq!(rows.len(), linked, "{screen}");
+    assert!(screen.contains(&format!("linked to exception {}/", eid.cluster)), "{screen}");
+    key(&mut app, KeyCode::Esc);
+    draw(&mut app);
+    assert_eq!(app.view.table(fleettop::ui::view::TableId::Denials).unwrap().rows.len(), all);
+}

@@ -1,6 +1,6 @@
 //! Recent utilisation of each GPU of each node: one sample per node update that carried a
 //! reading, for the node detail's per-GPU sparklines. Derived by the reducer, never recorded
-//! (after a seek it starts at the keyframe).
+//! (a replay seek rebuilds the 15 minutes before the head; see `record::Player`).
 
 use std::collections::BTreeMap;
 

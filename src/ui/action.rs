@@ -44,6 +44,9 @@ pub enum Action {
     SelectLast,
     /// Open the detail view of the selected row.
     OpenDetail,
+    /// Show what the selected row links to: on the Exceptions pane, the Denials pane narrowed
+    /// to the denials linked to the selected exception (`esc` there widens it again).
+    ShowLinked,
     /// Close the open popup, or clear the filter.
     Close,
     /// Start typing a fuzzy filter.

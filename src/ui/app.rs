@@ -402,8 +402,12 @@ impl App {
             Action::SelectFirst => self.move_selection(isize::MIN / 2),
             Action::SelectLast => self.move_selection(isize::MAX / 2),
             Action::OpenDetail => self.open_detail(),
+            Action::ShowLinked => self.show_linked(),
             Action::Close => {
-                if let Some(t) = self.view.active_table() {
+                if self.view.active_table() == Some(TableId::Denials) && self.view.denials_linked_to.is_some()
+                {
+                    self.view.denials_linked_to = None;
+                } else if let Some(t) = self.view.active_table() {
                     self.view.table_mut(t).filter.clear();
                 }
             }
@@ -432,6 +436,7 @@ impl App {
             Action::PageUp => *scroll = scroll.saturating_sub(10),
             Action::SelectFirst => *scroll = 0,
             Action::Copy => return Some(self.copy_selected()),
+            Action::ShowLinked => self.show_linked(),
             Action::Quit => self.quit = true,
             a if is_replay(a) => self.replay_action(a),
             _ => {}
@@ -558,6 +563,30 @@ impl App {
         }
     }
 
+    /// From the Exceptions pane (its table or an exception's detail): the Denials pane, one
+    /// row per denial, narrowed to the denials linked to that exception.
+    fn show_linked(&mut self) {
+        let exception = match &self.view.popup {
+            Some(Popup::Detail { table: TableId::Exceptions, id, .. }) => Some(id.clone()),
+            Some(_) => None,
+            None if self.view.active_table() == Some(TableId::Exceptions) => {
+                self.view.table(TableId::Exceptions).and_then(|t| t.rows.get(t.selected).cloned())
+            }
+            None => None,
+        };
+        let Some(id) = exception else {
+            self.notice =
+                Some("links lead from an exception to its denials: select one on the Exceptions pane".into());
+            return;
+        };
+        self.view.popup = None;
+        self.view.denials_linked_to = Some(id);
+        self.view.denial_group = GroupBy::None;
+        self.view.pane = PaneId::Denials;
+        let t = self.view.table_mut(TableId::Denials);
+        (t.selected, t.offset) = (0, 0);
+    }
+
     fn copy_selected(&mut self) -> Vec<Effect> {
         let text = match &self.view.popup {
             Some(Popup::Detail { table, id, .. }) => {
@@ -604,9 +633,23 @@ impl App {
         // small tables follow the clock too; big ones rebuild only when data changed.
         let version =
             if t.rows.len() < CLOCK_REBUILD_MAX_ROWS { state.version() } else { state.data_version() };
-        let want = BuiltFrom { version, filter: t.filter.clone(), sort };
+        let linked_to = if table == TableId::Denials { self.view.denials_linked_to.clone() } else { None };
+        let want = BuiltFrom { version, filter: t.filter.clone(), sort, linked_to };
         if t.built.as_ref() != Some(&want) {
             t.rows = spec.build(state, &t.filter, sort);
+            if let Some(eid) = &want.linked_to {
+                let linked: std::collections::BTreeSet<&crate::state::RecordId> = state
+                    .exceptions()
+                    .get(eid)
+                    .map(|e| {
+                        crate::explain::denials_linked_to(state, eid, e)
+                            .into_iter()
+                            .map(|(id, _, _)| id)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                t.rows.retain(|id| linked.contains(id));
+            }
             t.built = Some(want);
             if let Some(i) = t.selected_id.as_ref().and_then(|id| t.rows.iter().position(|r| r == id)) {
                 t.selected = i;

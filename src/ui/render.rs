@@ -9,7 +9,7 @@ use crate::ui::app::App;
 use crate::ui::layout;
 use crate::ui::panes::{PaneId, cost};
 use crate::ui::summaries::Segment;
-use crate::ui::view::Popup;
+use crate::ui::view::{Popup, TableId};
 use crate::ui::widgets::{footer, header, popup, table_render, timeline};
 
 fn line_of<'a>(segments: Vec<Segment>, app: &App) -> Line<'a> {
@@ -47,6 +47,13 @@ fn body(f: &mut Frame, areas: &layout::Areas, app: &App) {
         if let Some(filter) = t.map(|t| t.filter.as_str()).filter(|f| !f.is_empty()) {
             title.push(Span::styled(format!(" /{filter} "), theme.style("ui.filter")));
         }
+        if let (TableId::Denials, Some(eid)) = (table, &app.view.denials_linked_to) {
+            let name = app.state().exceptions().get(eid).map_or(eid.key.clone(), |e| e.display_name());
+            title.push(Span::styled(
+                format!(" linked to exception {}/{name} · esc shows all ", eid.cluster),
+                theme.style("ui.filter"),
+            ));
+        }
     }
     let block = Block::default()
         .borders(Borders::ALL)
@@ -58,7 +65,10 @@ fn body(f: &mut Frame, areas: &layout::Areas, app: &App) {
         Some(table) => {
             if let (Some(spec), Some(t)) = (app.tables().get(table), app.view.table(table)) {
                 if t.rows.is_empty() {
-                    let msg = if t.filter.is_empty() {
+                    let linked = table == TableId::Denials && app.view.denials_linked_to.is_some();
+                    let msg = if linked {
+                        "no denial is linked to this exception (esc shows all)"
+                    } else if t.filter.is_empty() {
                         "nothing here yet"
                     } else {
                         "no rows match the filter (esc clears it)"

@@ -66,6 +66,8 @@ pub struct BuiltFrom {
     pub filter: String,
     /// Sort column and direction.
     pub sort: (usize, bool),
+    /// The exception the rows were narrowed to, if any.
+    pub linked_to: Option<RecordId>,
 }
 
 /// Scroll, selection, sort and filter of one table.
@@ -115,6 +117,9 @@ pub struct ViewState {
     pub gpu_view: GpuView,
     /// How the Denials pane groups its rows (`]`/`[` cycle).
     pub denial_group: GroupBy,
+    /// The exception whose linked denials the Denials table is narrowed to
+    /// ([`crate::ui::action::Action::ShowLinked`]), until `esc`.
+    pub denials_linked_to: Option<RecordId>,
     /// Per-table state.
     pub tables: BTreeMap<TableId, TableState>,
     /// Open popup.
