@@ -31,10 +31,11 @@ const KEYFRAME_JUMP_MIN: usize = 512;
 /// draws, not ones that start at the nearest keyframe.
 const HISTORY_WARMUP: SignedDuration = SignedDuration::from_mins(15);
 
-/// At most this many observations are replayed for [`HISTORY_WARMUP`] (about a second of
-/// ingest): in a recording busier than that the sparklines start later after a seek, the
-/// records and counts are exact either way.
-const HISTORY_WARMUP_MAX: usize = 150_000;
+/// At most this many observations are replayed for [`HISTORY_WARMUP`], so a seek stays within
+/// its 200 ms budget (DESIGN.md §8; ingest runs at ~150k observations/s): in a recording busier
+/// than ~1,300 observations a minute the sparklines start later after a seek; the records and
+/// counts are exact either way.
+const HISTORY_WARMUP_MAX: usize = 20_000;
 
 /// Plays a [`Recording`] into a [`FleetState`].
 #[derive(Debug, Clone)]
