@@ -419,6 +419,16 @@ mod tests {
         sim.state_at(sim.end)
     }
 
+    /// The demo's incident: the payments Deployment in prod-eu-west-1.
+    fn payments_query() -> Query {
+        Query {
+            object: Some(("deployment".into(), "payments".into())),
+            namespace: Some("shop".into()),
+            clusters: vec!["prod-eu-west-1".into()],
+            ..Query::default()
+        }
+    }
+
     fn denial() -> Denial {
         Denial {
             id: "d".into(),
@@ -517,12 +527,7 @@ mod tests {
     #[test]
     fn the_demo_rollout_joins_its_policy_object_and_the_on_call_exception() {
         let state = demo_end();
-        let q = Query {
-            object: Some(("deployment".into(), "payments".into())),
-            namespace: Some("shop".into()),
-            clusters: vec!["prod-eu-west-1".into()],
-            ..Query::default()
-        };
+        let q = payments_query();
         let found = find(&state, &q);
         let pods = found
             .iter()
@@ -562,12 +567,7 @@ mod tests {
     #[test]
     fn an_explanation_lists_the_skips_of_its_policy_for_its_object_and_its_controllers_pods() {
         let state = demo_end();
-        let q = Query {
-            object: Some(("deployment".into(), "payments".into())),
-            namespace: Some("shop".into()),
-            clusters: vec!["prod-eu-west-1".into()],
-            ..Query::default()
-        };
+        let q = payments_query();
         let explained: Vec<Explanation> =
             find(&state, &q).iter().filter_map(|id| explain(&state, id)).collect();
         let blocked_pods = explained

@@ -1047,18 +1047,24 @@ fn seed_blocked_pod(server: &TestApiServer) {
             "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["delta"], "names": ["shop-web-*"]}}]}}}));
 }
 
-/// `fleettop why` as a user runs it, against the test API server (on a blocking thread: the
-/// server answers on this runtime).
+/// `fleettop why` as a user runs it, against the test API server.
 async fn why(server: &TestApiServer, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["why", "--json"];
+    all.extend(args);
+    fleettop_on(server, &all).await
+}
+
+/// Runs the binary with `args` against the test API server (context `a`, 20 s timeout, its
+/// own home), on a blocking thread: the server answers on this runtime.
+async fn fleettop_on(server: &TestApiServer, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server.kubeconfig_yaml("a")).unwrap();
-    let mut all: Vec<String> =
-        ["why", "--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "a", "--timeout", "20", "--json"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-    all.extend(args.iter().map(|s| s.to_string()));
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(
+        ["--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "a", "--timeout", "20"]
+            .map(str::to_string),
+    );
     let home = dir.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_fleettop"))
@@ -1309,33 +1315,7 @@ async fn fleet_file_services_and_urls_are_scraped_the_url_without_credentials() 
 
 /// Runs `fleettop snapshot --json` against the test API server (context `a`) and parses it.
 async fn live_snapshot_json(server: &TestApiServer) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, server.kubeconfig_yaml("a")).unwrap();
-    let args: Vec<String> = [
-        "snapshot",
-        "--json",
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-        "--context",
-        "a",
-        "--timeout",
-        "20",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let home = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_fleettop"))
-            .args(&args)
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = fleettop_on(server, &["snapshot", "--json"]).await;
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
