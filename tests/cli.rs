@@ -350,6 +350,127 @@ fn report_numbers_add_up_and_the_window_counts_back_from_the_end() {
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), via_demo);
 }
 
+/// One column read back from Parquet: its name, type and values.
+type Column = (String, polars_arrow::datatypes::ArrowDataType, Box<dyn polars_arrow::array::Array>);
+
+/// A Parquet file read back with polars' Parquet reader (the deserialiser under polars'
+/// `read_parquet`): its row count and each column, from the file's own Parquet schema.
+fn read_parquet(path: &Path) -> (usize, Vec<Column>) {
+    use polars_parquet::read::{
+        BasicDecompressor, PageReader, column_iter_to_arrays, infer_schema, read_metadata,
+    };
+    use std::io::Cursor;
+    let bytes = std::fs::read(path).unwrap();
+    let meta = read_metadata(&mut Cursor::new(&bytes)).unwrap();
+    let schema = infer_schema(&meta).unwrap();
+    assert_eq!(meta.row_groups.len(), 1, "one row group");
+    let group = &meta.row_groups[0];
+    let columns = schema
+        .iter_values()
+        .map(|field| {
+            let (pages, types): (Vec<_>, Vec<_>) = group
+                .columns_under_root_iter(&field.name)
+                .unwrap()
+                .map(|c| {
+                    let range = c.byte_range();
+                    let chunk = bytes[range.start as usize..range.end as usize].to_vec();
+                    let pages = PageReader::new(Cursor::new(chunk.into()), c, vec![], usize::MAX);
+                    (BasicDecompressor::new(pages, vec![]), &c.descriptor().descriptor.primitive_type)
+                })
+                .unzip();
+            let (mut arrays, _) = column_iter_to_arrays(pages, types, field.clone(), None).unwrap();
+            assert_eq!(arrays.len(), 1, "{}: one array", field.name);
+            (field.name.to_string(), field.dtype.clone(), arrays.remove(0))
+        })
+        .collect();
+    (meta.num_rows, columns)
+}
+
+#[test]
+fn report_as_parquet_reads_back_as_the_csv_with_types_and_the_window() {
+    use polars_arrow::array::{PrimitiveArray, StaticArray, Utf8ViewArray};
+    use polars_arrow::datatypes::{ArrowDataType, TimeUnit};
+    let home = tempfile::tempdir().unwrap();
+    for (by, golden_csv) in [("team", "demo-by-team.csv"), ("product", "demo-by-product.csv")] {
+        let file = home.path().join(format!("by-{by}.parquet"));
+        let out = fleettop(
+            &["report", "--demo", "--by", by, "--format", "parquet", "--out", file.to_str().unwrap()],
+            home.path(),
+        );
+        assert!(stdout_of(&out).is_empty(), "nothing on stdout");
+        let (rows, columns) = read_parquet(&file);
+        let names: Vec<&str> = columns.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                by,
+                "gpu_hours",
+                "cost_usd",
+                "share",
+                "idle_gpu_hours",
+                "idle_cost_usd",
+                "allocations",
+                "window_start",
+                "window_end"
+            ]
+        );
+
+        // Typed columns: a string key, doubles, a 64-bit count, UTC millisecond timestamps.
+        let types: Vec<&ArrowDataType> = columns.iter().map(|(_, t, _)| t).collect();
+        assert!(
+            matches!(types[0], ArrowDataType::Utf8View | ArrowDataType::LargeUtf8 | ArrowDataType::Utf8),
+            "{types:?}"
+        );
+        assert!(types[1..6].iter().all(|t| **t == ArrowDataType::Float64), "{types:?}");
+        assert_eq!(*types[6], ArrowDataType::Int64);
+        for t in &types[7..] {
+            assert!(matches!(t, ArrowDataType::Timestamp(TimeUnit::Millisecond, Some(_))), "UTC ms: {t:?}");
+        }
+
+        // Its first seven columns are the CSV, value for value (CSV writes f64 shortest
+        // round-trip, an empty field for no value).
+        let text = |i: usize, row: usize| -> String {
+            let a = columns[i].2.as_any();
+            if let Some(s) = a.downcast_ref::<Utf8ViewArray>() {
+                return s.value(row).to_string();
+            }
+            if let Some(f) = a.downcast_ref::<PrimitiveArray<f64>>() {
+                return f.get(row).map(|v| v.to_string()).unwrap_or_default();
+            }
+            let n = a.downcast_ref::<PrimitiveArray<i64>>().expect("a string, f64 or i64 column");
+            n.get(row).map(|v| v.to_string()).unwrap_or_default()
+        };
+        let mut csv = names[..7].join(",") + "\n";
+        for row in 0..rows {
+            csv += &((0..7).map(|i| text(i, row)).collect::<Vec<_>>().join(",") + "\n");
+        }
+        assert!(rows > 1, "the demo has several {by} rows");
+        assert_eq!(
+            csv,
+            stdout_of(&fleettop(&["report", "--demo", "--by", by, "--format", "csv"], home.path()))
+        );
+        golden(golden_csv, &csv);
+
+        // The window on every row is the JSON report's window.
+        let v = json(&fleettop(&["report", "--demo", "--by", by, "--format", "json"], home.path()));
+        for (i, key) in [(7, "start"), (8, "end")] {
+            let ms = columns[i].2.as_any().downcast_ref::<PrimitiveArray<i64>>().expect("i64 timestamps");
+            let want: jiff::Timestamp = v["window"][key].as_str().unwrap().parse().unwrap();
+            assert!((0..rows).all(|r| ms.get(r) == Some(want.as_millisecond())), "window {key}");
+        }
+    }
+}
+
+#[test]
+fn report_as_parquet_needs_a_file() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fleettop(&["report", "--demo", "--format", "parquet"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no binary on stdout");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--out FILE"), "{err}");
+}
+
 #[test]
 fn report_arguments_are_checked() {
     let home = tempfile::tempdir().unwrap();

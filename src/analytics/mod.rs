@@ -5,7 +5,8 @@
 //! - [`engine`]: the only polars user in fleettop. Rows become DataFrames, lazy queries
 //!   compute the measures over a [`Window`], and a plain [`CostReport`] comes out.
 //! - [`worker`]: computes reports off the UI thread, the latest request first.
-//! - [`output`]: the report as a table, CSV or JSON (`fleettop report`).
+//! - [`output`]: the report as a table, CSV or JSON (`fleettop report`); [`parquet`] the
+//!   grouped usage table as Parquet.
 //!
 //! The measures, each defined where it is computed and in the README:
 //! GPU-hours and cost per team / namespace / queue / cluster / product; cost of
@@ -16,6 +17,7 @@
 pub mod engine;
 pub mod ledger;
 pub mod output;
+pub mod parquet;
 pub mod prices;
 pub mod report;
 pub mod window;

@@ -1,5 +1,6 @@
 //! A [`CostReport`] as text: an aligned table for people, CSV for spreadsheets and
-//! chargeback (the grouped usage table), JSON for scripts (every measure).
+//! chargeback (the grouped usage table), JSON for scripts (every measure); and as Parquet (the
+//! grouped usage table, typed; [`super::parquet`]) for analytics engines.
 
 use std::fmt::Write as _;
 
@@ -14,6 +15,8 @@ pub enum Format {
     Csv,
     /// The whole report as JSON.
     Json,
+    /// The grouped usage table as a Parquet file (binary: written to a file, never a terminal).
+    Parquet,
 }
 
 impl Format {
@@ -23,21 +26,39 @@ impl Format {
             "table" => Some(Format::Table),
             "csv" => Some(Format::Csv),
             "json" => Some(Format::Json),
+            "parquet" => Some(Format::Parquet),
             _ => None,
         }
     }
+
+    /// Whether the output is binary (not for a terminal or a pipe to a text tool).
+    pub fn is_binary(self) -> bool {
+        self == Format::Parquet
+    }
 }
 
-/// Writes `report` grouped `by` in `format`.
-pub fn render(report: &CostReport, by: By, format: Format) -> Result<String, serde_json::Error> {
+/// A report could not be written in its format.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// JSON serialisation failed.
+    #[error("cannot write the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Parquet encoding failed.
+    #[error("cannot write the report as Parquet: {0}")]
+    Parquet(#[from] polars::error::PolarsError),
+}
+
+/// Writes `report` grouped `by` in `format`: the bytes of the text, or of the Parquet file.
+pub fn render(report: &CostReport, by: By, format: Format) -> Result<Vec<u8>, RenderError> {
     Ok(match format {
-        Format::Table => table(report, by),
-        Format::Csv => csv(report, by),
+        Format::Table => table(report, by).into_bytes(),
+        Format::Csv => csv(report, by).into_bytes(),
         Format::Json => {
             let mut s = serde_json::to_string_pretty(report)?;
             s.push('\n');
-            s
+            s.into_bytes()
         }
+        Format::Parquet => super::parquet::parquet(report, by)?,
     })
 }
 
@@ -252,6 +273,8 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(Format::parse("csv"), Some(Format::Csv));
+        assert_eq!(Format::parse("parquet"), Some(Format::Parquet));
+        assert!(Format::Parquet.is_binary() && !Format::Json.is_binary());
         assert_eq!(Format::parse("xml"), None);
     }
 

@@ -129,9 +129,9 @@ pub enum Command {
         /// Group usage by.
         #[arg(long, default_value = "team", value_parser = ["team", "namespace", "queue", "cluster", "product"])]
         by: String,
-        /// Output format: aligned tables of every measure, the grouped usage as CSV, or
-        /// everything as JSON.
-        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        /// Output format: aligned tables of every measure, the grouped usage as CSV, everything
+        /// as JSON, or the grouped usage as Parquet (needs --out).
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json", "parquet"])]
         format: String,
         /// Write to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]

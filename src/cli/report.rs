@@ -1,5 +1,5 @@
 //! `fleettop report`: cost and fairness of a recording, or of the live fleet right now, as an
-//! aligned table, CSV or JSON, on stdout or into a file.
+//! aligned table, CSV or JSON, on stdout or into a file; or as Parquet, into a file only.
 
 use std::path::Path;
 
@@ -29,6 +29,17 @@ pub struct ReportArgs<'a> {
     pub prices: Prices,
 }
 
+/// Refuses a binary format (Parquet) without `--out`: it is never written to stdout, whether
+/// that is a terminal or a pipe. Checked before anything is read or any cluster contacted.
+pub fn check_destination(format: Format, out: Option<&Path>) -> anyhow::Result<()> {
+    if format.is_binary() && out.is_none() {
+        anyhow::bail!(
+            "--format parquet writes a binary file: give it one with --out FILE (it is not written to stdout)"
+        );
+    }
+    Ok(())
+}
+
 /// Reports over a recording: by default the whole of it.
 pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> anyhow::Result<()> {
     if let Some(t) = rec.truncated() {
@@ -54,14 +65,15 @@ pub fn from_state(state: &FleetState, args: &ReportArgs<'_>) -> anyhow::Result<(
 fn write(ledger: &Ledger, window: Window, args: &ReportArgs<'_>) -> anyhow::Result<()> {
     let query = Query { window, prices: args.prices.clone(), groupings: vec![args.by] };
     let report = crate::analytics::compute(ledger, &query)?;
-    let text = output::render(&report, args.by, args.format)?;
+    check_destination(args.format, args.out)?;
+    let bytes = output::render(&report, args.by, args.format)?;
     match args.out {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?
         }
         None => {
             use std::io::Write;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            std::io::stdout().lock().write_all(&bytes)?;
         }
     }
     Ok(())

@@ -66,6 +66,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 out: out.as_deref(),
                 prices: config.prices,
             };
+            super::report::check_destination(args.format, args.out)?;
             match (demo, replay) {
                 (_, Some(file)) => super::report::from_recording(
                     &Recording::open(file)?,
