@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use crate::analytics::ledger::{Ledger, NameId, WaitEnd};
 use crate::analytics::prices::{Price, Prices};
+use crate::analytics::report::By;
 use crate::analytics::window::Window;
 
 /// The id of a missing name (no team, no queue, no flavor, no namespace).
@@ -79,74 +80,157 @@ fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
     DataFrame::new(columns.first().map_or(0, Column::len), columns)
 }
 
-/// Allocations: `cluster namespace team queue flavor product price gpus s e hours` (clipped to
-/// the window, see [`clip`]; `team` already falls back to the queue's team).
-pub(crate) fn allocations(ledger: &Ledger, products: &mut Products, w: Window) -> PolarsResult<DataFrame> {
-    let rows = ledger.allocations();
-    let n = rows.len();
-    let (mut cluster, mut namespace, mut team, mut queue, mut flavor) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut product, mut price, mut gpus, mut start, mut end, mut hours) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for a in rows {
-        cluster.push(a.cluster);
-        namespace.push(a.namespace);
-        team.push(id(ledger.team_of(a.cluster, a.team, a.cluster_queue)));
-        queue.push(id(a.cluster_queue));
-        flavor.push(id(a.flavor));
-        let (p, usd) = products.of(a.flavor);
-        product.push(p);
-        price.push(usd);
-        gpus.push(a.gpus);
-        let (s, e, h) = clip(w, a.start_ms, a.end_ms);
-        start.push(s);
-        end.push(e);
-        hours.push(h);
-    }
-    frame(vec![
-        Column::new("cluster".into(), cluster),
-        Column::new("namespace".into(), namespace),
-        Column::new("team".into(), team),
-        Column::new("queue".into(), queue),
-        Column::new("flavor".into(), flavor),
-        Column::new("product".into(), product),
-        Column::new("price".into(), price),
-        Column::new("gpus".into(), gpus),
-        Column::new("s".into(), start),
-        Column::new("e".into(), end),
-        Column::new("hours".into(), hours),
-    ])
+/// Which allocation columns a query reads. On a big ledger each column is an array as long
+/// as the ledger, filled in the one pass over the rows: only the ones read are built (the
+/// projection a query would push down to a file scan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Needs {
+    /// `team`.
+    pub(crate) team: bool,
+    /// `namespace`.
+    pub(crate) namespace: bool,
+    /// `cluster`.
+    pub(crate) cluster: bool,
+    /// `queue_key`.
+    pub(crate) queue_key: bool,
+    /// `product`.
+    pub(crate) product: bool,
+    /// What shares and borrowing read: `team cluster queue flavor gpus s e`.
+    pub(crate) fairness: bool,
 }
 
-/// Waits that are, or ended in, an admission: `queue_key start end` (`queue_key` = cluster
-/// << 32 | queue, one integer to group by; `end` null while waiting). Abandoned waits are not
-/// queue waits and are left out.
-pub(crate) fn waits(ledger: &Ledger) -> PolarsResult<DataFrame> {
-    let rows = ledger.waits().iter().filter(|w| w.end != WaitEnd::Abandoned);
-    let (mut key, mut start, mut end) = (Vec::new(), Vec::new(), Vec::new());
-    for w in rows {
-        key.push(u64::from(w.cluster) << 32 | u64::from(id(w.cluster_queue)));
-        start.push(w.start_ms);
-        end.push(match w.end {
-            WaitEnd::Admitted(t) => Some(t),
-            _ => None,
-        });
+impl Needs {
+    /// Every column (the whole report).
+    pub(crate) const ALL: Needs =
+        Needs { team: true, namespace: true, cluster: true, queue_key: true, product: true, fairness: true };
+
+    /// The key columns of these groupings.
+    pub(crate) fn keys(groupings: &[By]) -> Needs {
+        let has = |b: By| groupings.contains(&b);
+        Needs {
+            team: has(By::Team),
+            namespace: has(By::Namespace),
+            cluster: has(By::Cluster),
+            queue_key: has(By::Queue),
+            product: has(By::Product),
+            fairness: false,
+        }
+    }
+}
+
+/// A column that is built only when `on`.
+struct Maybe<T>(Option<Vec<T>>);
+
+impl<T> Maybe<T> {
+    fn new(on: bool, n: usize) -> Self {
+        Maybe(on.then(|| Vec::with_capacity(n)))
+    }
+
+    fn push(&mut self, f: impl FnOnce() -> T) {
+        if let Some(v) = &mut self.0 {
+            v.push(f());
+        }
+    }
+}
+
+impl<T> Maybe<T>
+where
+    Series: NamedFrom<Vec<T>, [T]>,
+{
+    fn add(self, name: &str, columns: &mut Vec<Column>) {
+        if let Some(v) = self.0 {
+            columns.push(Series::new(name.into(), v).into_column());
+        }
+    }
+}
+
+/// Allocations in the window with their usage: `hours gpu_hours cost` always, and of `cluster
+/// namespace team queue queue_key flavor product gpus s e` those `needs` asks for. Rows are
+/// clipped to the window (see [`clip`]; outside it `hours` is 0); `team` already falls back to
+/// the queue's team; `gpu_hours` = hours × GPUs, `cost` = GPU-hours × the product's price;
+/// `queue_key` = cluster << 32 | queue, one integer to group ClusterQueues by. All of it is
+/// computed in the pass that builds the columns: as polars expressions each would allocate
+/// and fill another array as long as the ledger (DESIGN.md §8 budget).
+pub(crate) fn allocations(
+    ledger: &Ledger,
+    products: &mut Products,
+    w: Window,
+    needs: Needs,
+) -> PolarsResult<DataFrame> {
+    let rows = ledger.allocations();
+    let n = rows.len();
+    let fair = needs.fairness;
+    let mut cluster = Maybe::new(needs.cluster || fair, n);
+    let mut namespace = Maybe::new(needs.namespace, n);
+    let mut team = Maybe::new(needs.team || fair, n);
+    let mut queue = Maybe::new(fair, n);
+    let mut queue_key = Maybe::new(needs.queue_key, n);
+    let mut flavor = Maybe::new(fair, n);
+    let mut product = Maybe::new(needs.product, n);
+    let mut gpus = Maybe::new(fair, n);
+    let (mut start, mut end) = (Maybe::new(fair, n), Maybe::new(fair, n));
+    let (mut hours, mut gpu_hours, mut cost) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for a in rows {
+        let (p, usd) = products.of(a.flavor);
+        let (s, e, h) = clip(w, a.start_ms, a.end_ms);
+        let gh = h * f64::from(a.gpus);
+        hours.push(h);
+        gpu_hours.push(gh);
+        cost.push(gh * usd);
+        cluster.push(|| a.cluster);
+        namespace.push(|| a.namespace);
+        team.push(|| id(ledger.team_of(a.cluster, a.team, a.cluster_queue)));
+        queue.push(|| id(a.cluster_queue));
+        queue_key.push(|| u64::from(a.cluster) << 32 | u64::from(id(a.cluster_queue)));
+        flavor.push(|| id(a.flavor));
+        product.push(|| p);
+        gpus.push(|| a.gpus);
+        start.push(|| s);
+        end.push(|| e);
+    }
+    let mut columns = vec![
+        Column::new("hours".into(), hours),
+        Column::new("gpu_hours".into(), gpu_hours),
+        Column::new("cost".into(), cost),
+    ];
+    cluster.add("cluster", &mut columns);
+    namespace.add("namespace", &mut columns);
+    team.add("team", &mut columns);
+    queue.add("queue", &mut columns);
+    queue_key.add("queue_key", &mut columns);
+    flavor.add("flavor", &mut columns);
+    product.add("product", &mut columns);
+    gpus.add("gpus", &mut columns);
+    start.add("s", &mut columns);
+    end.add("e", &mut columns);
+    frame(columns)
+}
+
+/// Waits that count in the window: `queue_key still secs` (`queue_key` = cluster << 32 |
+/// queue). A wait counts when it ended (was admitted) inside the window or was still going at
+/// its end (`still`: then it counts up to the end); `secs` is its length from its own start.
+/// Abandoned waits are not queue waits and are left out. Filtered and measured here, in the
+/// pass that builds the columns (see [`allocations`]).
+pub(crate) fn waits(ledger: &Ledger, w: Window) -> PolarsResult<DataFrame> {
+    let (mut key, mut still, mut secs) = (Vec::new(), Vec::new(), Vec::new());
+    for wait in ledger.waits() {
+        let (end, going) = match wait.end {
+            WaitEnd::Abandoned => continue,
+            WaitEnd::Admitted(t) if t <= w.end_ms => (t, false),
+            WaitEnd::Admitted(_) | WaitEnd::Waiting => (w.end_ms, true),
+        };
+        if end < w.start_ms || wait.start_ms >= w.end_ms || end < wait.start_ms {
+            continue;
+        }
+        key.push(u64::from(wait.cluster) << 32 | u64::from(id(wait.cluster_queue)));
+        still.push(u32::from(going));
+        secs.push((end - wait.start_ms) as f64 / 1000.0);
     }
     frame(vec![
         Column::new("queue_key".into(), key),
-        Column::new("start".into(), start),
-        Column::new("end".into(), end),
+        Column::new("still".into(), still),
+        Column::new("secs".into(), secs),
     ])
 }
 

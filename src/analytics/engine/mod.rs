@@ -53,15 +53,14 @@ impl From<PolarsError> for EngineError {
 pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError> {
     let w = query.window;
     let mut products = frames::Products::new(ledger, &query.prices);
-    let allocations = frames::allocations(ledger, &mut products, w)?.lazy();
-    let (used, idle) = costed(ledger, query, allocations, &mut products)?;
+    let (used, idle) = costed(ledger, query, frames::Needs::ALL, &mut products)?;
     let names = Namer { ledger, products: &products };
 
     let groups = grouped(&used, idle.as_ref(), query, &names)?;
     let total = usage::total(&used, idle.as_ref())?;
     let quotas = frames::quotas(ledger)?.lazy();
     let fairness = fairness::fairness(ledger, &used, quotas, &names)?;
-    let waits = queues::waits(frames::waits(ledger)?.lazy(), w, &names)?;
+    let waits = queues::waits(frames::waits(ledger, w)?.lazy(), &names)?;
     let preemptions = queues::preemptions(frames::preemptions(ledger)?.lazy(), w, &names)?;
 
     let mut prices: Vec<_> =
@@ -76,23 +75,23 @@ pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError
 pub fn usage_and_waits(ledger: &Ledger, query: &Query) -> Result<(Vec<Grouping>, Vec<WaitRow>), EngineError> {
     let w = query.window;
     let mut products = frames::Products::new(ledger, &query.prices);
-    let allocations = frames::allocations(ledger, &mut products, w)?.lazy();
-    let (used, idle) = costed(ledger, query, allocations, &mut products)?;
+    let (used, idle) = costed(ledger, query, frames::Needs::keys(&query.groupings), &mut products)?;
     let names = Namer { ledger, products: &products };
     let groups = grouped(&used, idle.as_ref(), query, &names)?;
-    Ok((groups, queues::waits(frames::waits(ledger)?.lazy(), w, &names)?))
+    Ok((groups, queues::waits(frames::waits(ledger, w)?.lazy(), &names)?))
 }
 
-/// The allocations in the window with GPU-hours and cost, and the utilisation stretches with
-/// idle GPU-hours and cost when some GPU reported utilisation in the window.
+/// The allocations in the window with GPU-hours and cost (the columns `needs` asks for), and
+/// the utilisation stretches with idle GPU-hours and cost when some GPU reported utilisation
+/// in the window.
 fn costed(
     ledger: &Ledger,
     query: &Query,
-    allocations: LazyFrame,
+    needs: frames::Needs,
     products: &mut frames::Products<'_>,
 ) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
     let w = query.window;
-    let used = usage::used(allocations)?;
+    let used = frames::allocations(ledger, products, w, needs)?;
     let reported =
         ledger.utilisation().iter().any(|u| u.start_ms < w.end_ms && u.effective_end(w.end_ms) > w.start_ms);
     let idle = if reported {

@@ -15,20 +15,13 @@ use crate::analytics::window::Window;
 
 /// p50, p95 and max wait per (cluster, ClusterQueue); quantiles interpolate linearly
 /// between ranks (numpy's default).
-pub(super) fn waits(waits: LazyFrame, w: Window, names: &Namer) -> PolarsResult<Vec<WaitRow>> {
-    let (w0, w1) = (lit(w.start_ms), lit(w.end_ms));
-    let still = col("end").is_null().or(col("end").gt(w1.clone()));
+pub(super) fn waits(waits: LazyFrame, names: &Namer) -> PolarsResult<Vec<WaitRow>> {
+    // The frame holds only the waits that count, measured (`frames::waits`).
     let df = waits
-        .with_columns([
-            when(still.clone()).then(w1.clone()).otherwise(col("end")).alias("e"),
-            still.alias("still"),
-        ])
-        .filter(col("e").gt_eq(w0).and(col("start").lt(w1)).and(col("e").gt_eq(col("start"))))
-        .with_column(((col("e") - col("start")).cast(DataType::Float64) / lit(1000.0)).alias("secs"))
         .group_by([col("queue_key")])
         .agg([
             len().alias("waits"),
-            col("still").cast(DataType::UInt32).sum().alias("still"),
+            col("still").sum().alias("still"),
             col("secs").quantile(lit(0.5), QuantileMethod::Linear).alias("p50"),
             col("secs").quantile(lit(0.95), QuantileMethod::Linear).alias("p95"),
             col("secs").max().alias("max"),

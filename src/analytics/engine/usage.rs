@@ -17,13 +17,6 @@ fn inside() -> Expr {
     col("hours").gt(lit(0.0)).cast(DataType::UInt32).sum()
 }
 
-/// Allocations with `gpu_hours` and `cost` within the window.
-pub(super) fn costed(clipped: LazyFrame) -> LazyFrame {
-    clipped
-        .with_column((col("hours") * col("gpus").cast(DataType::Float64)).alias("gpu_hours"))
-        .with_column((col("gpu_hours") * col("price")).alias("cost"))
-}
-
 /// Utilisation stretches within the window with `idle_gpu_hours` and `idle_cost`.
 pub(super) fn idle_costed(clipped: LazyFrame) -> LazyFrame {
     clipped
@@ -70,28 +63,6 @@ fn key_name(names: &Namer, by: By, (a, b): (u32, u32)) -> String {
         By::Cluster => names.name(a, "?"),
         By::Product => names.product(a),
     }
-}
-
-/// The allocations in the window with their GPU-hours and cost, computed once (every grouping,
-/// the total, the team shares and the borrowing read it).
-pub(super) fn used(clipped: LazyFrame) -> PolarsResult<DataFrame> {
-    costed(clipped)
-        .select([
-            col("team"),
-            col("namespace"),
-            col("cluster"),
-            col("queue"),
-            col("flavor"),
-            col("product"),
-            col("gpus"),
-            col("s"),
-            col("e"),
-            col("hours"),
-            col("gpu_hours"),
-            col("cost"),
-            queue_key(),
-        ])
-        .collect()
 }
 
 /// The utilisation stretches in the window with their idle GPU-hours and cost.
