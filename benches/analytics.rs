@@ -40,6 +40,7 @@ fn ledger(rows: usize, seed: u64, keep: (bool, bool)) -> Ledger {
         let end = (!running).then(|| start + rng.random_range(60_000..48 * HOUR_MS));
         let cluster = pick(&mut rng, &clusters);
         let queue = pick(&mut rng, &queues);
+        let gpus: u32 = 1 << rng.random_range(0..4);
         let allocation = Allocation {
             cluster,
             namespace: namespaces[ns],
@@ -48,7 +49,10 @@ fn ledger(rows: usize, seed: u64, keep: (bool, bool)) -> Ledger {
             cluster_queue: Some(queue),
             local_queue: local,
             flavor: Some(pick(&mut rng, &flavors)),
-            gpus: 1 << rng.random_range(0..4),
+            gpus,
+            // 8 cores and 64 GiB per GPU (the whole report's dominant-resource share reads them).
+            cpu: gpus as f32 * 8.0,
+            memory: gpus as f32 * 64.0 * 1024.0 * 1024.0 * 1024.0,
             start_ms: start,
             end_ms: end,
         };

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{By, CostReport, UsageRow, verdict};
+use super::report::{By, CostReport, ShareRow, UsageRow, verdict};
 
 /// Output formats of `fleettop report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,16 @@ pub fn duration(secs: f64) -> String {
 /// `46 %`.
 pub fn percent(x: f64) -> String {
     format!("{:.0} %", x * 100.0)
+}
+
+/// A team's dominant-resource share and its resource: `56 % cpu`, `0 %` (held nothing with
+/// quota), `—` (no resource has quota).
+pub fn dominant(t: &ShareRow) -> String {
+    match (t.dominant_share, &t.dominant_resource) {
+        (Some(x), Some(r)) => format!("{} {r}", percent(x)),
+        (Some(x), None) => percent(x),
+        (None, _) => "—".into(),
+    }
 }
 
 fn money(x: f64) -> String {
@@ -176,13 +186,24 @@ pub fn table(r: &CostReport, by: By) -> String {
                 percent(t.entitlement_share),
                 opt(t.ratio, |x| format!("{x:.2}")),
                 format!("{:.2}", t.borrowed_gpu_hours),
+                dominant(t),
             ]
         })
         .collect();
     grid(
         &mut out,
         2,
-        &["TEAM", "COHORT", "GPU-HOURS", "USAGE", "QUOTA GPUS", "ENTITLED", "RATIO", "BORROWED GPU-H"],
+        &[
+            "TEAM",
+            "COHORT",
+            "GPU-HOURS",
+            "USAGE",
+            "QUOTA GPUS",
+            "ENTITLED",
+            "RATIO",
+            "BORROWED GPU-H",
+            "DOMINANT SHARE",
+        ],
         &rows,
     );
     let _ = match r.fairness.jain_index {
@@ -276,6 +297,23 @@ mod tests {
         assert_eq!(Format::parse("parquet"), Some(Format::Parquet));
         assert!(Format::Parquet.is_binary() && !Format::Json.is_binary());
         assert_eq!(Format::parse("xml"), None);
+        let mut t = ShareRow {
+            team: "a".into(),
+            cohorts: vec![],
+            gpu_hours: 1.0,
+            usage_share: 1.0,
+            nominal_gpus: 8.0,
+            entitlement_share: 1.0,
+            ratio: Some(1.0),
+            borrowed_gpu_hours: 0.0,
+            dominant_share: Some(0.5625),
+            dominant_resource: Some("cpu".into()),
+        };
+        assert_eq!(dominant(&t), "56 % cpu");
+        (t.dominant_share, t.dominant_resource) = (Some(0.0), None);
+        assert_eq!(dominant(&t), "0 %");
+        t.dominant_share = None;
+        assert_eq!(dominant(&t), "—");
     }
 
     #[test]

@@ -91,6 +91,13 @@ pub struct ShareRow {
     pub ratio: Option<f64>,
     /// GPU-hours its queues used above their nominal quota (borrowed from the cohort).
     pub borrowed_gpu_hours: f64,
+    /// Dominant-resource share (DRF), time-weighted over the window: the mean over the window
+    /// of max over GPU, CPU and memory of (what the team holds ÷ all nominal quota of that
+    /// resource); `None` when no resource has quota or the window is empty.
+    pub dominant_share: Option<f64>,
+    /// The resource (`gpu`, `cpu`, `memory`) with the largest time-weighted share; `None`
+    /// when the team held nothing with quota.
+    pub dominant_resource: Option<String>,
 }
 
 /// Share of usage against share of entitlement, and how fair that is.
@@ -248,6 +255,8 @@ mod tests {
             entitlement_share: entitled,
             ratio: (entitled > 0.0).then(|| usage / entitled),
             borrowed_gpu_hours: borrowed,
+            dominant_share: None,
+            dominant_resource: None,
         }
     }
 

@@ -165,6 +165,13 @@ pub struct GpuWorkload {
     pub priority: i32,
     /// GPUs requested, over all pod sets.
     pub gpus: u32,
+    /// CPU requested over all pod sets, in cores; `None` = not known (nothing asks for CPU, or
+    /// a recording made before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<f64>,
+    /// Memory requested over all pod sets, in bytes; `None` = not known (as `cpu`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<f64>,
     /// Flavor assigned at admission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flavor: Option<String>,

@@ -29,12 +29,30 @@ pub(crate) const A100: &str = "a100-80gb";
 /// One ClusterQueue's quota for one flavor: (flavor, nominal, borrowing limit, lending limit).
 type Quota = (&'static str, u32, Option<u32>, Option<u32>);
 
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// CPU cores and memory GiB a workload asks for per GPU, by its ClusterQueue: team-a and
+/// team-b train (GPU-bound), research runs memory-heavy sweeps, batch inference is CPU-heavy;
+/// so a different resource dominates for different teams (dominant-resource share). Never
+/// more than its queue's [`QueueSpec::per_gpu`], so what fits in GPU quota fits in all quota.
+fn per_gpu(cluster_queue: &str) -> (f64, f64) {
+    match cluster_queue {
+        "research" => (12.0, 200.0),
+        "inference-batch" => (28.0, 64.0),
+        "team-b" => (12.0, 96.0),
+        _ => (8.0, 64.0),
+    }
+}
+
 struct QueueSpec {
     cluster: &'static str,
     name: &'static str,
     cohort: Option<&'static str>,
     team: &'static str,
     quotas: &'static [Quota],
+    /// CPU cores and memory GiB of `cpu` and `memory` quota per GPU of quota, in every flavor
+    /// (limits scaled alike): the shape of the queue's nodes.
+    per_gpu: (f64, f64),
     local_queues: &'static [&'static str],
 }
 
@@ -45,6 +63,7 @@ const QUEUES: &[QueueSpec] = &[
         cohort: Some("gpu-pool"),
         team: "team-a",
         quotas: &[(A100, 8, Some(8), None), (H100, 24, Some(16), None)],
+        per_gpu: (16.0, 128.0),
         local_queues: &["team-a/default", "team-a/urgent"],
     },
     QueueSpec {
@@ -53,6 +72,7 @@ const QUEUES: &[QueueSpec] = &[
         cohort: Some("gpu-pool"),
         team: "team-b",
         quotas: &[(A100, 8, Some(4), None), (H100, 16, Some(8), None)],
+        per_gpu: (16.0, 128.0),
         local_queues: &["team-b/default"],
     },
     QueueSpec {
@@ -61,6 +81,7 @@ const QUEUES: &[QueueSpec] = &[
         cohort: Some("gpu-pool"),
         team: "research",
         quotas: &[(A100, 16, Some(0), Some(8)), (H100, 8, Some(24), None)],
+        per_gpu: (16.0, 256.0),
         local_queues: &["research/default", "research/sweeps"],
     },
     QueueSpec {
@@ -69,6 +90,7 @@ const QUEUES: &[QueueSpec] = &[
         cohort: None,
         team: "ml-platform",
         quotas: &[(A100, 12, None, None)],
+        per_gpu: (48.0, 128.0),
         local_queues: &["ml-platform/batch"],
     },
 ];
@@ -720,6 +742,8 @@ fn workload_record(tl: &Timeline, w: &WlSpec, ids: &Ids, l: &Live, position: Opt
         priority_class: Some(w.prio_class.into()),
         priority: w.priority,
         gpus: w.gpus,
+        cpu: Some(f64::from(w.gpus) * per_gpu(w.cq).0),
+        memory: Some(f64::from(w.gpus) * per_gpu(w.cq).1 * GIB),
         flavor: l.flavor.map(str::to_string),
         state: l
             .state
@@ -741,19 +765,37 @@ fn queue_record(q: &QueueSpec, specs: &[WlSpec], live: &BTreeMap<usize, Live>, u
         quotas: q
             .quotas
             .iter()
-            .map(|&(flavor, nominal, borrow, lend)| {
-                let used = f64::from(usage.get(&(q.name, flavor)).copied().unwrap_or(0));
-                FlavorQuota {
-                    flavor: flavor.into(),
-                    resource: GPU.into(),
-                    nominal: f64::from(nominal),
-                    borrowing_limit: borrow.map(f64::from),
-                    lending_limit: lend.map(f64::from),
-                    used,
-                    reserved: used,
-                    borrowed: (used - f64::from(nominal)).max(0.0),
-                    product: None,
-                }
+            .flat_map(|&(flavor, nominal, borrow, lend)| {
+                let gpus_used = f64::from(usage.get(&(q.name, flavor)).copied().unwrap_or(0));
+                // What admitted workloads of this queue hold in this flavor, per GPU shape.
+                let (cores, gib) = mine()
+                    .filter(|(_, l)| {
+                        matches!(l.state, Some(WorkloadState::Admitted)) && l.flavor == Some(flavor)
+                    })
+                    .map(|(i, _)| {
+                        let (c, m) = per_gpu(specs[*i].cq);
+                        (f64::from(specs[*i].gpus) * c, f64::from(specs[*i].gpus) * m)
+                    })
+                    .fold((0.0, 0.0), |(a, b), (c, m)| (a + c, b + m));
+                let row = |resource: &str, per: f64, used: f64| {
+                    let nominal = f64::from(nominal) * per;
+                    FlavorQuota {
+                        flavor: flavor.into(),
+                        resource: resource.into(),
+                        nominal,
+                        borrowing_limit: borrow.map(|b| f64::from(b) * per),
+                        lending_limit: lend.map(|l| f64::from(l) * per),
+                        used,
+                        reserved: used,
+                        borrowed: (used - nominal).max(0.0),
+                        product: None,
+                    }
+                };
+                [
+                    row(GPU, 1.0, gpus_used),
+                    row("cpu", q.per_gpu.0, cores),
+                    row("memory", q.per_gpu.1 * GIB, gib * GIB),
+                ]
             })
             .collect(),
         pending_workloads: mine()

@@ -220,6 +220,8 @@ fn workload(rng: &mut ChaCha8Rng, i: usize, at: Timestamp) -> GpuWorkload {
         priority_class: Some("standard".into()),
         priority: 500,
         gpus,
+        cpu: None,
+        memory: None,
         flavor: admitted_at.map(|_| flavor.to_string()),
         state,
         created_at: created,

@@ -300,7 +300,8 @@ fn kueue_usage_stays_within_quota_and_positions_are_dense() {
         let mut cohort: BTreeMap<String, f64> = BTreeMap::new();
         for (id, q) in s.gpu_queues() {
             if id.cluster.as_str() == "gpu-train-us" {
-                for f in &q.quotas {
+                // GPUs only (the queues also carry CPU and memory quota).
+                for f in q.quotas.iter().filter(|f| crate::model::is_gpu_resource(&f.resource)) {
                     *cohort.entry(f.flavor.clone()).or_default() += f.used;
                 }
             }

@@ -53,6 +53,8 @@ fn workload(name: &str, queue: &str) -> GpuWorkload {
         priority_class: None,
         priority: 0,
         gpus: 4,
+        cpu: None,
+        memory: None,
         flavor: None,
         state: WorkloadState::Admitted,
         created_at: t(0),

@@ -95,7 +95,8 @@ pub(crate) struct Needs {
     pub(crate) queue_key: bool,
     /// `product`.
     pub(crate) product: bool,
-    /// What shares and borrowing read: `team cluster queue flavor gpus s e`.
+    /// What shares, borrowing and dominant-resource share read: `team cluster queue flavor
+    /// gpus cpu memory s e`.
     pub(crate) fairness: bool,
 }
 
@@ -145,7 +146,7 @@ where
 }
 
 /// Allocations in the window with their usage: `hours gpu_hours cost` always, and of `cluster
-/// namespace team queue queue_key flavor product gpus s e` those `needs` asks for. Rows are
+/// namespace team queue queue_key flavor product gpus cpu memory s e` those `needs` asks for. Rows are
 /// clipped to the window (see [`clip`]; outside it `hours` is 0); `team` already falls back to
 /// the queue's team; `gpu_hours` = hours × GPUs, `cost` = GPU-hours × the product's price;
 /// `queue_key` = cluster << 32 | queue, one integer to group ClusterQueues by. All of it is
@@ -168,6 +169,7 @@ pub(crate) fn allocations(
     let mut flavor = Maybe::new(fair, n);
     let mut product = Maybe::new(needs.product, n);
     let mut gpus = Maybe::new(fair, n);
+    let (mut cpu, mut memory) = (Maybe::new(fair, n), Maybe::new(fair, n));
     let (mut start, mut end) = (Maybe::new(fair, n), Maybe::new(fair, n));
     let (mut hours, mut gpu_hours, mut cost) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -186,6 +188,8 @@ pub(crate) fn allocations(
         flavor.push(|| id(a.flavor));
         product.push(|| p);
         gpus.push(|| a.gpus);
+        cpu.push(|| f64::from(a.cpu));
+        memory.push(|| f64::from(a.memory));
         start.push(|| s);
         end.push(|| e);
     }
@@ -202,6 +206,8 @@ pub(crate) fn allocations(
     flavor.add("flavor", &mut columns);
     product.add("product", &mut columns);
     gpus.add("gpus", &mut columns);
+    cpu.add("cpu", &mut columns);
+    memory.add("memory", &mut columns);
     start.add("s", &mut columns);
     end.add("e", &mut columns);
     frame(columns)

@@ -59,7 +59,7 @@ pub fn compute(ledger: &Ledger, query: &Query) -> Result<CostReport, EngineError
     let groups = grouped(&used, idle.as_ref(), query, &names)?;
     let total = usage::total(&used, idle.as_ref())?;
     let quotas = frames::quotas(ledger)?.lazy();
-    let fairness = fairness::fairness(ledger, &used, quotas, &names)?;
+    let fairness = fairness::fairness(ledger, &used, quotas, w, &names)?;
     let waits = queues::waits(frames::waits(ledger, w)?.lazy(), &names)?;
     let preemptions = queues::preemptions(frames::preemptions(ledger)?.lazy(), w, &names)?;
 

@@ -11,6 +11,7 @@ use crate::analytics::report::{By, CostReport, UsageRow, verdict};
 use crate::analytics::window::Window;
 
 const MIN: i64 = 60_000;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Builds ledgers in minutes, one cluster `c1`.
 struct Fleet {
@@ -30,6 +31,8 @@ impl Fleet {
             team: Some(q),
             cohort: cohort.map(|x| self.l.intern(x)),
             nominal_gpus: nominal.iter().map(|(f, n)| (self.l.intern(f), *n)).collect::<BTreeMap<_, _>>(),
+            nominal_cpu: 0.0,
+            nominal_memory: 0.0,
         };
         self.l.set_queue(c, q, info);
         self
@@ -46,10 +49,40 @@ impl Fleet {
             local_queue: self.l.intern("default"),
             flavor: Some(self.l.intern(flavor)),
             gpus,
+            cpu: 0.0,
+            memory: 0.0,
             start_ms: start * MIN,
             end_ms: end.map(|e| e * MIN),
         };
         self.l.push_allocation(row);
+        self
+    }
+
+    /// Gives queue `name` (already declared) CPU (cores) and memory (GiB) quota.
+    fn cpu_memory_quota(&mut self, name: &str, cores: f64, gib: f64) -> &mut Self {
+        let (c, q) = (self.l.intern("c1"), self.l.intern(name));
+        let mut info = self.l.queues().get(&(c, q)).cloned().unwrap();
+        (info.nominal_cpu, info.nominal_memory) = (cores, gib * GIB);
+        self.l.set_queue(c, q, info);
+        self
+    }
+
+    /// [`Fleet::alloc`] that also holds `cores` CPUs and `gib` GiB of memory.
+    #[allow(clippy::too_many_arguments)]
+    fn alloc_cpu_memory(
+        &mut self,
+        team: &str,
+        gpus: u32,
+        cores: f32,
+        gib: f32,
+        start: i64,
+        end: i64,
+    ) -> &mut Self {
+        self.alloc(team, "h100", gpus, start, Some(end));
+        let last = self.l.allocations().len() - 1;
+        let mut row = self.l.allocations()[last];
+        (row.cpu, row.memory) = (cores, gib * GIB as f32);
+        self.l.replace_last_allocation(row);
         self
     }
 
@@ -328,6 +361,8 @@ fn a_workload_without_team_label_falls_back_to_its_queue_team() {
         local_queue: vision,
         flavor: None,
         gpus: 1,
+        cpu: 0.0,
+        memory: 0.0,
         start_ms: start * MIN,
         end_ms: Some((start + 60) * MIN),
     };
@@ -358,4 +393,53 @@ fn the_scan_only_measures_match_the_full_report() {
     assert_eq!(groups, full.groups);
     assert_eq!(waits, full.waits);
     assert_eq!(groups.len(), 2);
+}
+
+#[test]
+fn dominant_resource_share_is_the_time_weighted_largest_share_of_quota() {
+    let mut f = Fleet::new();
+    // Capacity over both queues: 16 GPUs, 128 cores, 1024 GiB.
+    f.queue("a", None, &[("h100", 8.0)]).cpu_memory_quota("a", 64.0, 512.0);
+    f.queue("b", None, &[("h100", 8.0)]).cpu_memory_quota("b", 64.0, 512.0);
+    // Team a, −30 to 30 min (clipped to 0–30 in a 0–60 window): 4/16 GPUs = 0.25, 16/128 cores
+    // = 0.125, 64/1024 GiB = 0.0625 → 0.25 (GPU) for 30 of 60 minutes, then nothing: 0.125.
+    f.alloc_cpu_memory("a", 4, 16.0, 64.0, -30, 30);
+    // Team b holds 2 GPUs, 64 cores, 128 GiB all window: GPU 0.125, CPU 0.5, memory 0.125 → 0.5;
+    // from 30 min also 1 GPU, no CPU, 512 GiB: GPU 3/16 = 0.1875, CPU 0.5, memory 640/1024 =
+    // 0.625 → 0.625. Mean (0.5 × 30 + 0.625 × 30) / 60 = 0.5625 (more than the largest mean
+    // share of one resource, CPU's 0.5: the dominant resource changed). Mean shares: GPU
+    // (0.125 + 0.1875) / 2 = 0.15625, CPU 0.5, memory (0.125 + 0.625) / 2 = 0.375 → CPU.
+    f.alloc_cpu_memory("b", 2, 64.0, 128.0, 0, 60);
+    f.alloc_cpu_memory("b", 1, 0.0, 512.0, 30, 90);
+    let r = f.report(0, 60);
+    let t = |name: &str| r.fairness.teams.iter().find(|t| t.team == name).unwrap();
+    assert_eq!(t("a").dominant_share, Some(0.125));
+    assert_eq!(t("a").dominant_resource.as_deref(), Some("gpu"));
+    assert_eq!(t("b").dominant_share, Some(0.5625));
+    assert_eq!(t("b").dominant_resource.as_deref(), Some("cpu"));
+
+    // Window edge: 30–60 only sees team b's second half (0.625, memory now) and nothing of a.
+    let r = f.report(30, 60);
+    let t = |name: &str| r.fairness.teams.iter().find(|t| t.team == name).unwrap();
+    assert_eq!((t("b").dominant_share, t("b").dominant_resource.as_deref()), (Some(0.625), Some("memory")));
+    assert_eq!((t("a").dominant_share, t("a").dominant_resource.as_deref()), (Some(0.0), None));
+}
+
+#[test]
+fn dominant_resource_share_without_cpu_memory_quota_is_the_gpu_share_and_none_without_any_quota() {
+    // GPU quota only: CPU and memory have no capacity and no share; 2 of 8 GPUs half the window.
+    let mut f = Fleet::new();
+    f.queue("solo", None, &[("h100", 8.0)]).alloc_cpu_memory("solo", 2, 32.0, 256.0, 0, 30);
+    let r = f.report(0, 60);
+    // 2/8 = 0.25 for 30 of 60 minutes = 0.125.
+    assert_eq!(r.fairness.teams[0].dominant_share, Some(0.125));
+    assert_eq!(r.fairness.teams[0].dominant_resource.as_deref(), Some("gpu"));
+    // No quota at all: nothing to be a share of.
+    let mut f = Fleet::new();
+    f.alloc("nobody", "h100", 2, 0, Some(30));
+    let r = f.report(0, 60);
+    assert_eq!(
+        (r.fairness.teams[0].dominant_share, r.fairness.teams[0].dominant_resource.clone()),
+        (None, None)
+    );
 }

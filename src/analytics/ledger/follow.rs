@@ -93,10 +93,19 @@ impl Ledger {
             team: q.team.as_deref().map(|t| self.names.intern(t)),
             cohort: q.cohort.as_deref().map(|c| self.names.intern(c)),
             nominal_gpus: Default::default(),
+            nominal_cpu: 0.0,
+            nominal_memory: 0.0,
         };
-        for quota in q.quotas.iter().filter(|x| is_gpu_resource(&x.resource)) {
-            let flavor = self.names.intern(&quota.flavor);
-            *info.nominal_gpus.entry(flavor).or_default() += quota.nominal;
+        for quota in &q.quotas {
+            match quota.resource.as_str() {
+                "cpu" => info.nominal_cpu += quota.nominal,
+                "memory" => info.nominal_memory += quota.nominal,
+                r if is_gpu_resource(r) => {
+                    let flavor = self.names.intern(&quota.flavor);
+                    *info.nominal_gpus.entry(flavor).or_default() += quota.nominal;
+                }
+                _ => {}
+            }
         }
         self.queues.insert((cluster, name), info);
     }
@@ -120,7 +129,7 @@ impl Ledger {
                 if track.alloc.is_none() {
                     let start = if track.last_end.is_some_and(|e| e > start) { at } else { start };
                     track.alloc = Some(self.allocations.len());
-                    self.allocations.push(ids.allocation(w.gpus, start));
+                    self.allocations.push(ids.allocation(w, start));
                 }
                 match track.wait.take() {
                     Some(i) => {
@@ -166,7 +175,7 @@ impl Ledger {
                         (w.admitted_at.map(|t| t.as_millisecond()), finished_at(w))
                     && start <= end
                 {
-                    let mut row = ids.allocation(w.gpus, start);
+                    let mut row = ids.allocation(w, start);
                     row.end_ms = Some(end);
                     self.allocations.push(row);
                     track.last_end = Some(end);
@@ -340,7 +349,7 @@ impl RowIds {
         }
     }
 
-    fn allocation(&self, gpus: u32, start_ms: i64) -> Allocation {
+    fn allocation(&self, w: &GpuWorkload, start_ms: i64) -> Allocation {
         Allocation {
             cluster: self.cluster,
             namespace: self.namespace,
@@ -349,7 +358,9 @@ impl RowIds {
             cluster_queue: self.cluster_queue,
             local_queue: self.local_queue,
             flavor: self.flavor,
-            gpus,
+            gpus: w.gpus,
+            cpu: w.cpu.unwrap_or(0.0) as f32,
+            memory: w.memory.unwrap_or(0.0) as f32,
             start_ms,
             end_ms: None,
         }

@@ -23,7 +23,7 @@ use crate::state::FleetState;
 pub const MAX_SAMPLE_HOLD_MS: i64 = 2 * 60 * 1000;
 
 /// One period during which a workload held GPUs (admitted by Kueue).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Allocation {
     /// Cluster.
     pub cluster: NameId,
@@ -41,6 +41,11 @@ pub struct Allocation {
     pub flavor: Option<NameId>,
     /// GPUs held.
     pub gpus: u32,
+    /// CPU cores requested (0 = not known); with `memory`, the other resources of
+    /// dominant-resource share.
+    pub cpu: f32,
+    /// Memory requested, bytes (0 = not known).
+    pub memory: f32,
     /// Admission (milliseconds since the Unix epoch).
     pub start_ms: i64,
     /// Eviction, finish or deletion; `None` = still running.
@@ -149,6 +154,10 @@ pub struct QueueInfo {
     pub cohort: Option<NameId>,
     /// Nominal GPU quota per flavor (every GPU-like resource of the flavor added up).
     pub nominal_gpus: BTreeMap<NameId, f64>,
+    /// Nominal CPU quota over every flavor, cores.
+    pub nominal_cpu: f64,
+    /// Nominal memory quota over every flavor, bytes.
+    pub nominal_memory: f64,
 }
 
 impl QueueInfo {
@@ -263,6 +272,14 @@ impl Ledger {
             self.widen(end);
         }
         self.allocations.push(row);
+    }
+
+    /// Replaces the last allocation pushed (tests that shape a row after a helper made it).
+    #[cfg(test)]
+    pub(crate) fn replace_last_allocation(&mut self, row: Allocation) {
+        if let Some(last) = self.allocations.last_mut() {
+            *last = row;
+        }
     }
 
     /// Adds a wait row.

@@ -44,6 +44,8 @@ fn workload(name: &str, state: WorkloadState, admitted: Option<i64>) -> GpuWorkl
         priority_class: None,
         priority: 100,
         gpus: 8,
+        cpu: None,
+        memory: None,
         flavor: admitted_state.then(|| "h100-80gb".into()),
         state,
         created_at: t(0),

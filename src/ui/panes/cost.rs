@@ -1,8 +1,9 @@
 //! The Cost pane: the latest [`CostReport`] as styled lines (a few dozen rows at most, so no
 //! virtual table): usage and cost by the chosen grouping, share of usage against share of
-//! entitlement with bars, Jain's index and the verdict, queue waits, preemptions.
+//! entitlement with bars and each team's dominant-resource share, Jain's index and the verdict,
+//! queue waits, preemptions.
 
-use crate::analytics::output::{duration, percent};
+use crate::analytics::output::{dominant, duration, percent};
 use crate::analytics::report::{By, CostReport, OVER, UsageRow, verdict_parts};
 use crate::ui::cost::CostStatus;
 use crate::ui::summaries::Segment;
@@ -132,12 +133,13 @@ fn shares(out: &mut Vec<Vec<Segment>>, r: &CostReport, bar: usize) {
     out.push(heading("share of GPU-hours vs share of entitlement (nominal GPU quota)".into(), None));
     let tw = f.teams.iter().map(|t| t.team.chars().count()).max().unwrap_or(0).clamp(12, 24);
     let head = format!(
-        "{} {} {} {} {}  {}",
+        "{} {} {} {} {} {}  {}",
         cell("TEAM", tw, false),
         cell("USAGE", bar + 6, false),
         cell("ENTITLED", bar + 6, false),
         cell("RATIO", 6, true),
         cell("BORROWED GPU-H", 15, true),
+        cell("DOMINANT", 13, true),
         "COHORT"
     );
     out.push(vec![(head, "table.header")]);
@@ -159,9 +161,10 @@ fn shares(out: &mut Vec<Vec<Segment>>, r: &CostReport, bar: usize) {
             (format::bar(scale(t.entitlement_share), bar), "gpu.quota.free"),
             text(format!(" {:>4} ", percent(t.entitlement_share))),
             text(format!(
-                "{} {}  {}",
+                "{} {} {}  {}",
                 cell(&t.ratio.map_or_else(|| "—".into(), |x| format!("{x:.2}")), 6, true),
                 cell(&format!("{:.2}", t.borrowed_gpu_hours), 15, true),
+                cell(&dominant(t), 13, true),
                 if t.cohorts.is_empty() { "—".into() } else { t.cohorts.join(",") }
             )),
         ]);

@@ -179,6 +179,8 @@ pub fn workload(obj: &DynamicObject, cfg: &ProjectionConfig) -> Option<GpuWorklo
             .or_else(|| label(meta, PRIORITY_LABEL).map(str::to_string)),
         priority: int_at(d, &["spec", "priority"]).and_then(|p| i32::try_from(p).ok()).unwrap_or(0),
         gpus,
+        cpu: requested(d, "cpu"),
+        memory: requested(d, "memory"),
         flavor: admitted_flavor(d),
         state: state(&conds),
         created_at,
@@ -255,6 +257,55 @@ fn requested_gpus(d: &Value) -> u32 {
     .find(|n| *n > 0)
     .unwrap_or(0);
     u32::try_from(total).unwrap_or(u32::MAX)
+}
+
+/// One container's `resource` (`cpu`, `memory`): its request, else its limit (the request
+/// Kubernetes defaults to), in base units.
+fn container_amount(c: &Value, resource: &str) -> f64 {
+    ["requests", "limits"]
+        .iter()
+        .find_map(|k| at(c, &["resources", k, resource]))
+        .and_then(quantity)
+        .filter(|q| *q >= 0.0)
+        .unwrap_or(0.0)
+}
+
+/// What one pod of a pod set needs of `resource`, counted as [`pod_gpus`] counts GPUs.
+fn pod_amount(pod_spec: &Value, resource: &str) -> f64 {
+    let sum = |cs: &[&Value]| cs.iter().map(|c| container_amount(c, resource)).sum::<f64>();
+    let containers: Vec<&Value> = array_at(pod_spec, &["containers"]).iter().collect();
+    let (sidecars, init): (Vec<&Value>, Vec<&Value>) = array_at(pod_spec, &["initContainers"])
+        .iter()
+        .partition(|c| str_at(c, &["restartPolicy"]) == Some("Always"));
+    let running = sum(&containers) + sum(&sidecars);
+    init.iter().map(|c| container_amount(c, resource)).fold(running, f64::max)
+}
+
+/// `resource` (`cpu` in cores, `memory` in bytes) over all pod sets, `count` × one pod's, from
+/// the templates, else from the totals Kueue computed (as [`requested_gpus`]); `None` when
+/// nothing asks for it.
+fn requested(d: &Value, resource: &str) -> Option<f64> {
+    let from_spec: f64 = array_at(d, &["spec", "podSets"])
+        .iter()
+        .map(|ps| {
+            let count = int_at(ps, &["count"]).unwrap_or(1).max(0) as f64;
+            count * at(ps, &["template", "spec"]).map_or(0.0, |p| pod_amount(p, resource))
+        })
+        .sum();
+    let totals = |path: &[&str], field: &str| -> f64 {
+        array_at(d, path)
+            .iter()
+            .filter_map(|p| at(p, &[field, resource]).and_then(quantity))
+            .filter(|q| *q >= 0.0)
+            .sum()
+    };
+    [
+        from_spec,
+        totals(&["status", "admission", "podSetAssignments"], "resourceUsage"),
+        totals(&["status", "resourceRequests"], "resources"),
+    ]
+    .into_iter()
+    .find(|q| *q > 0.0 && q.is_finite())
 }
 
 /// The flavors assigned to accelerators at admission (else to any resource), distinct, joined
@@ -634,6 +685,8 @@ mod tests {
         assert_eq!(w.state, WorkloadState::Admitted);
         assert_eq!(w.admitted_at.unwrap().to_string(), "2024-03-19T20:49:17Z");
         assert_eq!(w.gpus, 8);
+        // 2 pods × `cpu: "3"`; no container asks for memory.
+        assert_eq!((w.cpu, w.memory), (Some(6.0), None));
         assert_eq!(w.owner.as_deref(), Some("Job/sample-job-jrjfr"));
         assert_eq!((w.local_queue.as_str(), w.team.as_deref()), ("user-queue", Some("research")));
         assert_eq!((w.priority, w.priority_class.as_deref()), (10000, Some("sample-priority")));
@@ -650,6 +703,28 @@ mod tests {
                 "Admitted=True (Admitted): The workload is admitted",
             ]
         );
+    }
+
+    #[test]
+    fn cpu_and_memory_count_pods_init_containers_and_limits() {
+        let w = wl(json!({
+            "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+            "metadata": {"name": "w", "namespace": "ns", "creationTimestamp": "2024-03-19T20:49:00Z"},
+            "spec": {"podSets": [
+                {"name": "workers", "count": 4, "template": {"spec": {
+                    "containers": [
+                        {"name": "train", "resources": {"requests": {"cpu": "7500m", "memory": "60Gi", "nvidia.com/gpu": 2}}},
+                        {"name": "log", "resources": {"limits": {"cpu": "500m", "memory": "4Gi"}}}],
+                    "initContainers": [{"name": "fetch", "resources": {"requests": {"cpu": "16", "memory": "1Gi"}}}]}}},
+                {"name": "launcher", "template": {"spec": {"containers": [
+                    {"name": "l", "resources": {"requests": {"cpu": 2}}}]}}}]},
+        }));
+        // Workers, per pod: CPU max(7.5 + 0.5 (a limit stands for the request), init 16) = 16,
+        // memory max(60Gi + 4Gi, 1Gi) = 64Gi; × 4 pods = 64 cores, 256Gi. The launcher (count
+        // defaults to 1) adds 2 cores and no memory: 66 cores, 256Gi.
+        assert_eq!(w.gpus, 8);
+        assert_eq!(w.cpu, Some(66.0));
+        assert_eq!(w.memory, Some(256.0 * 1024.0 * 1024.0 * 1024.0));
     }
 
     #[test]
