@@ -1,8 +1,8 @@
 //! The cost engine on a big ledger: 10M seeded allocation rows (and as many queue waits)
 //! aggregated per team and per product with the wait percentiles per ClusterQueue, polars on
 //! 2 threads (`POLARS_MAX_THREADS=2` unless set); target ≤ 1.5 s (DESIGN.md §8). The whole
-//! report (five groupings, shares with borrowing, Jain's index, waits, preemptions) is timed
-//! too. The times include turning the Rust rows into DataFrames.
+//! report (five groupings, shares with borrowing, dominant-resource share, Jain's index, waits,
+//! preemptions) is timed too. The times include turning the Rust rows into DataFrames.
 //!
 //! `cargo bench --bench analytics` (release; the rows take ~1.5 GB, the engine as much again).
 //! `FLEETTOP_BENCH_ROWS=1000000` runs a smaller ledger.
