@@ -160,6 +160,8 @@ mod tests {
             namespace: "research".into(),
             name: "train".into(),
             uid: None,
+            cpu: None,
+            memory: None,
             owner: None,
             local_queue: "default".into(),
             cluster_queue: cq.map(String::from),

@@ -176,6 +176,8 @@ mod tests {
             namespace: "ml".into(),
             name: name.into(),
             uid: Some(uid.into()),
+            cpu: None,
+            memory: None,
             owner: None,
             local_queue: "default".into(),
             cluster_queue: cq.map(String::from),
