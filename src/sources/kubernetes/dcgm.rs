@@ -32,7 +32,9 @@ use jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use tokio::sync::watch;
 
-use super::scrape::{METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds};
+use super::scrape::{
+    METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, Targets, run_rounds,
+};
 use crate::model::{ClusterId, GpuDevice, SourceKind, SourceState};
 use crate::sources::ObservationSender;
 use crate::sources::parse::dcgm::{self, Exporter};
@@ -298,7 +300,8 @@ pub async fn run(
         .chain(extra.iter().filter(|s| s.kind == TargetKind::DcgmExporter))
         .copied()
         .collect();
-    run_rounds(client, cluster, tx, SourceKind::Dcgm, &selectors, &fixed, every, |results| {
+    let targets = Targets { selectors: &selectors, fixed: &fixed };
+    run_rounds(client, cluster, tx, SourceKind::Dcgm, targets, every, |results| {
         let (devices, state) = rounds.round(results);
         telemetry.publish(devices, rounds.failed().clone());
         (Vec::new(), state)

@@ -62,13 +62,6 @@ pub fn settled(state: &crate::state::FleetState, cluster: &ClusterId) -> bool {
     }
 }
 
-/// Builds a client for one context of `kubeconfig` (exec plugins, client certificates,
-/// tokens and proxies are handled by kube-rs as kubectl does).
-/// Returns the client and the API server's URL (for messages).
-pub async fn client_for(kubeconfig: &Kubeconfig, context: &str) -> Result<(Client, String), String> {
-    clients_for(kubeconfig, context).await.map(|c| (c.api, c.url))
-}
-
 /// The clients of one context.
 #[derive(Clone)]
 pub struct Clients {
@@ -83,7 +76,8 @@ pub struct Clients {
     pub url: String,
 }
 
-/// [`Clients`] for `context`.
+/// The [`Clients`] of one context of `kubeconfig` (exec plugins, client certificates, tokens
+/// and proxies are handled by kube-rs as kubectl does).
 pub async fn clients_for(kubeconfig: &Kubeconfig, context: &str) -> Result<Clients, String> {
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)

@@ -41,7 +41,8 @@ use jiff::Timestamp;
 use kube::Client;
 
 use super::scrape::{
-    FLUENT_BIT_PATH, METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, run_rounds,
+    FLUENT_BIT_PATH, METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, Targets,
+    run_rounds,
 };
 use super::watch::observe;
 use crate::model::{
@@ -238,7 +239,8 @@ pub async fn run(
         .chain(extra.iter().filter(|s| s.kind != TargetKind::DcgmExporter))
         .copied()
         .collect();
-    run_rounds(client, cluster, tx, SourceKind::Pipelines, &selectors, &fixed, every, |results| {
+    let targets = Targets { selectors: &selectors, fixed: &fixed };
+    run_rounds(client, cluster, tx, SourceKind::Pipelines, targets, every, |results| {
         scraper.round(&round_cluster, results)
     })
     .await;

@@ -323,23 +323,30 @@ pub async fn fetch(client: &Client, path: &str, timeout: Duration) -> Result<Str
     String::from_utf8(bytes).map_err(|_| fail("metrics body is not UTF-8".into()))
 }
 
+/// What one source scrapes: the pods its label selectors find, and fixed targets.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets<'a> {
+    /// Pods to discover each round.
+    pub selectors: &'a [TargetSelector],
+    /// Services and URLs from the fleet file, scraped every round.
+    pub fixed: &'a [Target],
+}
+
 /// Runs `source`'s scrape rounds on `client`'s cluster every `every` (at least
 /// [`MIN_SCRAPE_EVERY`]), forever; returns when the app has gone away.
 ///
-/// Reports `Syncing` first. Each round discovers the pods of `selectors`, adds the `fixed`
-/// targets (Services and URLs from the fleet file), scrapes them all (at most
+/// Reports `Syncing` first. Each round discovers the pods of the [`Targets`]' selectors, adds
+/// its fixed targets (Services and URLs from the fleet file), scrapes them all (at most
 /// [`PARALLEL_SCRAPES`] at once, each within [`SCRAPE_TIMEOUT`] or the interval) and passes
 /// the results to `round`, which returns the observations to send and the source's state;
 /// the state is sent when it changes. When the pods cannot be listed, `round` is not called
 /// (the records are kept as they were) and the state says why.
-#[allow(clippy::too_many_arguments)]
 pub async fn run_rounds(
     client: Client,
     cluster: ClusterId,
     tx: ObservationSender,
     source: SourceKind,
-    selectors: &[TargetSelector],
-    fixed: &[Target],
+    Targets { selectors, fixed }: Targets<'_>,
     every: Duration,
     mut round: impl FnMut(Vec<Scraped>) -> (Vec<Observation>, SourceState),
 ) {
