@@ -80,6 +80,39 @@ pub const IDLE_UTILIZATION_PCT: f32 = 5.0;
 /// flagged. The cost of idle-but-allocated GPUs counts every idle sample, not only these.
 pub const IDLE_FLAG_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
+/// Longest gap between two idle samples of a GPU that still counts as one idle stretch (a
+/// missed scrape or two); after a longer one its idle clock starts again.
+pub const IDLE_RUN_MAX_GAP: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+
+/// One idle stretch of one GPU under one pod, as a sampling source (DCGM scrapes, local NVML)
+/// tracks it between samples to say [`GpuDevice::idle_since`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdleRun {
+    /// The pod holding the GPU (a name or a UID: whatever the source identifies it by).
+    pub pod: String,
+    /// When the stretch started.
+    pub since: Timestamp,
+    /// The stretch's latest sample.
+    pub last: Timestamp,
+}
+
+impl IdleRun {
+    /// The stretch a GPU found idle under `pod` at `at` is in: `previous` continued when it is
+    /// the same pod, not later, and no more than [`IDLE_RUN_MAX_GAP`] before, else a new one.
+    pub fn continued(previous: Option<&IdleRun>, pod: &str, at: Timestamp) -> IdleRun {
+        let since = match previous {
+            Some(run) if run.pod == pod && at >= run.last && run.reaches(at) => run.since,
+            _ => at,
+        };
+        IdleRun { pod: pod.to_string(), since, last: at }
+    }
+
+    /// True while a sample at `at` could still continue the stretch.
+    pub fn reaches(&self, at: Timestamp) -> bool {
+        at.duration_since(self.last) <= IDLE_RUN_MAX_GAP
+    }
+}
+
 /// True for accelerator resource names (`nvidia.com/gpu`, `nvidia.com/mig-1g.5gb`, `amd.com/gpu`).
 pub fn is_gpu_resource(name: &str) -> bool {
     name.ends_with("/gpu") || name.starts_with("nvidia.com/mig-")

@@ -19,8 +19,8 @@ pub use exception::{
     ScopeMatch, expiry_window, glob_matches, set_expiry_window,
 };
 pub use gpu::{
-    FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER,
-    IDLE_UTILIZATION_PCT, PendingGpuPod, WorkloadEvent, WorkloadState, is_gpu_resource,
+    FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER, IDLE_RUN_MAX_GAP,
+    IDLE_UTILIZATION_PCT, IdleRun, PendingGpuPod, WorkloadEvent, WorkloadState, is_gpu_resource,
 };
 pub use pipeline::{
     ComponentKind, PipelineComponent, PipelineHealth, PipelineThresholds, Signal, pipeline_thresholds,

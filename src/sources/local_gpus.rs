@@ -21,10 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use crate::model::{GpuDevice, IDLE_UTILIZATION_PCT, SourceState};
-
-/// Longest gap between two idle samples of a GPU that still counts as one idle stretch.
-pub const IDLE_RUN_MAX_GAP: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+use crate::model::{GpuDevice, IDLE_UTILIZATION_PCT, IdleRun, SourceState};
 
 /// The latest NVML sample of this host and the NVML source state, shared by the sampler and
 /// the nodes+pods tasks. Cheap to clone.
@@ -116,8 +113,8 @@ pub fn pod_uid(d: &GpuDevice) -> Option<&str> {
 /// runs on it, across samples (NVML's counterpart of DCGM's idle clock).
 #[derive(Debug, Default)]
 pub struct IdleClock {
-    /// By GPU UUID (else `#index`): the pod UID, since, last sample.
-    runs: BTreeMap<String, (String, Timestamp, Timestamp)>,
+    /// By GPU UUID (else `#index`): its stretch under a pod (by UID).
+    runs: BTreeMap<String, IdleRun>,
 }
 
 impl IdleClock {
@@ -133,16 +130,9 @@ impl IdleClock {
                 d.idle_since = None;
                 continue;
             };
-            let since = match self.runs.get(&key) {
-                Some((p, since, last))
-                    if *p == pod && at >= *last && at.duration_since(*last) <= IDLE_RUN_MAX_GAP =>
-                {
-                    *since
-                }
-                _ => at,
-            };
-            self.runs.insert(key, (pod, since, at));
-            d.idle_since = Some(since);
+            let run = IdleRun::continued(self.runs.get(&key), &pod, at);
+            d.idle_since = Some(run.since);
+            self.runs.insert(key, run);
         }
         self.runs.retain(|k, _| seen.contains(k));
     }

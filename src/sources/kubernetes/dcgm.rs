@@ -28,14 +28,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use kube::Client;
 use tokio::sync::watch;
 
 use super::scrape::{
     METRICS_PATH, ScrapeFailure, Scraped, Target, TargetKind, TargetSelector, Targets, run_rounds,
 };
-use crate::model::{ClusterId, GpuDevice, SourceKind, SourceState};
+use crate::model::{ClusterId, GpuDevice, IdleRun, SourceKind, SourceState};
 use crate::sources::ObservationSender;
 use crate::sources::parse::dcgm::{self, Exporter};
 
@@ -62,10 +62,6 @@ pub const SELECTORS: &[TargetSelector] = &[
         path: METRICS_PATH,
     },
 ];
-
-/// Longest gap between two idle samples of a GPU that still counts as one idle stretch (a
-/// missed scrape or two); after a longer one its idle clock starts again.
-pub const IDLE_RUN_MAX_GAP: SignedDuration = SignedDuration::from_mins(2);
 
 /// The devices DCGM reports per node, shared by the DCGM task (which publishes them) and the
 /// nodes+pods task (which puts them in the node records it emits). Cheap to clone.
@@ -139,14 +135,6 @@ impl Telemetry {
     }
 }
 
-/// One idle stretch of one GPU.
-#[derive(Debug, Clone, PartialEq)]
-struct IdleRun {
-    pod: String,
-    since: Timestamp,
-    last: Timestamp,
-}
-
 /// The DCGM source of one cluster between rounds: the idle stretches of its GPUs, and the
 /// last round's failing exporters by node.
 #[derive(Debug, Default)]
@@ -218,7 +206,7 @@ impl Rounds {
         failed.retain(|node, _| !by_node.contains_key(node));
         self.failed = failed;
         if let Some(latest) = latest {
-            self.idle.retain(|_, run| latest.duration_since(run.last) <= IDLE_RUN_MAX_GAP);
+            self.idle.retain(|_, run| run.reaches(latest));
         }
         let state = match refused {
             Some(message) => SourceState::Forbidden { message },
@@ -237,7 +225,7 @@ impl Rounds {
     }
 
     /// Since when `device` has been idle under its pod, continuing the stretch of earlier rounds
-    /// when the pod is the same and no gap is longer than [`IDLE_RUN_MAX_GAP`].
+    /// when the pod is the same and no gap is longer than [`crate::model::IDLE_RUN_MAX_GAP`].
     fn idle_since(&mut self, node: &str, device: &GpuDevice, at: Timestamp) -> Option<Timestamp> {
         let id = if device.uuid.is_empty() { format!("#{}", device.index) } else { device.uuid.clone() };
         let key = (node.to_string(), id, device.mig.clone());
@@ -245,15 +233,9 @@ impl Rounds {
             self.idle.remove(&key);
             return None;
         };
-        let since = match self.idle.get(&key) {
-            Some(run)
-                if run.pod == *pod && at >= run.last && at.duration_since(run.last) <= IDLE_RUN_MAX_GAP =>
-            {
-                run.since
-            }
-            _ => at,
-        };
-        self.idle.insert(key, IdleRun { pod: pod.clone(), since, last: at });
+        let run = IdleRun::continued(self.idle.get(&key), pod, at);
+        let since = run.since;
+        self.idle.insert(key, run);
         Some(since)
     }
 }
