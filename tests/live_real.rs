@@ -28,6 +28,12 @@ impl Drop for RealCluster {
     }
 }
 
+/// `FLEETTOP_PORT_OFFSET` moves every tier-2 port, so that several checkouts on one machine
+/// can run tier 2 at once.
+fn port(base: u16) -> u16 {
+    base + std::env::var("FLEETTOP_PORT_OFFSET").ok().and_then(|o| o.parse::<u16>().ok()).unwrap_or(0)
+}
+
 fn start() -> Option<RealCluster> {
     let Some(target) = std::env::var_os("FLEETTOP_REAL_APISERVER").map(PathBuf::from) else {
         eprintln!(
@@ -46,8 +52,8 @@ fn start() -> Option<RealCluster> {
             .arg(&target)
             .arg(&kubeconfig)
             .env("KR_RUN", &run)
-            .env("KR_API_PORT", "16743")
-            .env("KR_ETCD_PORT", "12779")
+            .env("KR_API_PORT", port(16743).to_string())
+            .env("KR_ETCD_PORT", port(12779).to_string())
             .output()
             .expect("the start script runs");
         assert!(

@@ -10,7 +10,7 @@
 //!
 //! Switched on by `FLEETTOP_REAL_APISERVER=../shared/tools/real-apiserver.sh` (it must be the
 //! start script: the test stops and restarts the apiserver; a kubeconfig is skipped).
-//! Runs on its own ports (apiserver 16843, etcd 12879–12880) and run folder, so it can run
+//! Runs on its own ports (apiserver 16843, etcd 12879–12880, plus `FLEETTOP_PORT_OFFSET`) and run folder, so it can run
 //! beside `tests/live_real.rs` (16743, 12779). Waits are bounded and generous (kube-runtime
 //! backs off up to 30 s between watch retries); nothing here asserts a duration.
 //!
@@ -35,8 +35,11 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use real_apiserver::{RealApiserver, script_from_env};
 use serde_json::json;
 
-const API_PORT: u16 = 16843;
-const ETCD_PORT: u16 = 12879;
+/// `FLEETTOP_PORT_OFFSET` moves every tier-2 port, so that several checkouts on one machine
+/// can run tier 2 at once.
+fn port(base: u16) -> u16 {
+    base + std::env::var("FLEETTOP_PORT_OFFSET").ok().and_then(|o| o.parse::<u16>().ok()).unwrap_or(0)
+}
 /// The context the script writes for the admin token; fleettop names the cluster after it.
 const CONTEXT: &str = "real";
 
@@ -157,7 +160,7 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
     else {
         return;
     };
-    let mut api = tokio::task::block_in_place(|| RealApiserver::start(&script, API_PORT, ETCD_PORT));
+    let mut api = tokio::task::block_in_place(|| RealApiserver::start(&script, port(16843), port(12879)));
 
     // Setup (admin client; fleettop only reads): a GPU node, a pod waiting for GPUs, a denial.
     let admin = api.admin_client().await;
@@ -219,7 +222,7 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
     assert_eq!(c.health(), ClusterHealth::Unreachable, "{c:#?}");
     match &c.connection {
         ConnectionState::Unreachable { error, .. } => {
-            assert!(error.contains(&format!("127.0.0.1:{API_PORT}")), "the error names the server: {error}")
+            assert!(error.contains(&format!("127.0.0.1:{}", port(16843))), "the error names the server: {error}")
         }
         other => panic!("still unreachable expected, got {other:?}"),
     }
