@@ -222,7 +222,10 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
     assert_eq!(c.health(), ClusterHealth::Unreachable, "{c:#?}");
     match &c.connection {
         ConnectionState::Unreachable { error, .. } => {
-            assert!(error.contains(&format!("127.0.0.1:{}", port(16843))), "the error names the server: {error}")
+            assert!(
+                error.contains(&format!("127.0.0.1:{}", port(16843))),
+                "the error names the server: {error}"
+            )
         }
         other => panic!("still unreachable expected, got {other:?}"),
     }
