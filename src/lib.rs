@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod cli;
 pub mod demo;
 pub mod explain;
+pub mod files;
 pub mod model;
 pub mod record;
 pub mod sim;

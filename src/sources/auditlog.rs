@@ -14,7 +14,9 @@
 //!   the copy and the truncation are lost, and a truncation is missed when the file has grown
 //!   past the old size again by the next poll, as with `tail -F`.
 //! - **Missing or unreadable file**: the source shows `Error` with the path and the OS error
-//!   (`No such file or directory`, `Permission denied`) and the next poll tries again.
+//!   (`No such file or directory`, `Permission denied`) and the next poll tries again. So does
+//!   a path that is not a regular file ("it is a FIFO (named pipe), not a regular file"): it
+//!   is refused without being read (opening a FIFO would block, a device never ends).
 //! - **Malformed lines** (not an audit event, not UTF-8, longer than [`MAX_LINE_BYTES`]) are
 //!   skipped and counted. [`SourceState::Live`] has no room for a note, so the source stays
 //!   live and each is logged with `tracing::warn!` naming the path, the line number (counted
@@ -466,10 +468,10 @@ impl Follower {
         out
     }
 
-    /// Opens the file: the first one at the backfill point, later ones at their start.
+    /// Opens the file: the first one at the backfill point, later ones at their start. Only
+    /// a regular file is followed: a FIFO would block the poll and a device never end.
     fn open(&mut self) -> io::Result<Open> {
-        let mut file = File::open(&self.path)?;
-        let meta = file.metadata()?;
+        let (mut file, meta) = crate::files::open_regular(&self.path)?;
         let start = if self.opened_before { 0 } else { meta.len().saturating_sub(self.backfill) };
         // From the byte before `start`, drop everything up to the first newline: reading
         // begins at a line start (at `start` itself when the byte before it is a newline).

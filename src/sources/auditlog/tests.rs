@@ -199,15 +199,32 @@ fn deleted_file_is_finished_then_reported_then_reread_when_recreated() {
 }
 
 #[test]
-fn an_unreadable_file_is_an_error_naming_the_path() {
+fn a_directory_is_an_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
-    // A directory opens but cannot be read: the portable stand-in for a permission error
-    // (tests may run as root, which reads any file).
     let mut f = follow(dir.path(), BACKFILL_BYTES);
     let (_, error) = poll_all(&mut f);
     let error = error.unwrap();
     assert!(error.contains(&dir.path().display().to_string()), "{error}");
-    assert!(error.contains("os error"), "{error}");
+    assert!(error.contains("it is a directory, not a regular file"), "{error}");
+}
+
+#[test]
+fn a_fifo_is_refused_without_blocking_and_a_file_there_later_is_read() {
+    // A FIFO as `audit_log` used to block the poll for good (opening it waits for a writer).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let status = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(status.success());
+    let mut f = follow(&path, BACKFILL_BYTES);
+    let (lines, error) = poll_all(&mut f);
+    assert!(lines.is_empty());
+    let error = error.unwrap();
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(error.contains("it is a FIFO (named pipe), not a regular file"), "{error}");
+    std::fs::remove_file(&path).unwrap();
+    write(&path, b"x\n");
+    let (lines, error) = poll_all(&mut f);
+    assert_eq!((texts(&lines), error), (vec!["x".to_string()], None));
 }
 
 #[test]
