@@ -6,6 +6,8 @@ use std::fmt;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use super::RecordKind;
+
 /// A cluster's name in the fleet (its kubeconfig context name).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -84,6 +86,14 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// True for sources that add telemetry to what the cluster's watches show (the scraped
+    /// DCGM exporters and pipelines, local NVML): their failing or being slow is shown as
+    /// theirs (a finding, the cluster detail) but never makes the whole cluster "stale" while
+    /// its watches are live.
+    pub fn is_optional(self) -> bool {
+        matches!(self, SourceKind::Dcgm | SourceKind::Nvml | SourceKind::Pipelines)
+    }
+
     /// Short label used in the fleet view.
     pub fn label(self) -> &'static str {
         match self {
@@ -141,9 +151,30 @@ pub enum SourceState {
         /// Last moment the source was known good.
         since: Timestamp,
     },
+    /// A request of the source is taking long (a label-selected pod list on a big, busy API
+    /// server): it is still waiting, and its last results stay shown. Never demotes the
+    /// cluster's health (format 1.3).
+    Slow {
+        /// What is slow and for how long (`pod list has taken over 10 s; …`).
+        message: String,
+    },
 }
 
 impl SourceState {
+    /// The `state` tag of every variant, as recordings spell it. From format 1.3 on, a reader
+    /// skips a source observation whose state is not here (a later 1.x added it).
+    pub const TAGS: [&'static str; 9] = [
+        "syncing",
+        "live",
+        "forbidden",
+        "not_installed",
+        "error",
+        "unavailable",
+        "degraded",
+        "stale",
+        "slow",
+    ];
+
     /// True when the source is delivering data.
     pub fn is_healthy(&self) -> bool {
         matches!(
@@ -152,6 +183,7 @@ impl SourceState {
                 | SourceState::NotInstalled
                 | SourceState::Unavailable { .. }
                 | SourceState::Degraded { .. }
+                | SourceState::Slow { .. }
         )
     }
 }
@@ -164,7 +196,8 @@ pub enum ClusterHealth {
     Live,
     /// Connecting, or some source has not finished its initial list.
     Syncing,
-    /// Connected, but some source failed or stopped: part of the data is old.
+    /// Connected, but some watched source failed or stopped: part of the data is old. (An
+    /// optional source, [`SourceKind::is_optional`], failing or slow does not count.)
     Stale,
     /// The API server cannot be reached.
     Unreachable,
@@ -202,6 +235,10 @@ pub struct ClusterStatus {
     pub sources: BTreeMap<SourceKind, SourceState>,
     /// When the newest data from this cluster arrived.
     pub last_data_at: Option<Timestamp>,
+    /// Records dropped from bounded tables (their oldest, past the per-cluster bound of
+    /// `state::bounds`), per table, since the session started. Format 1.3; absent before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dropped: BTreeMap<RecordKind, u64>,
 }
 
 impl ClusterStatus {
@@ -215,6 +252,7 @@ impl ClusterStatus {
             labels: BTreeMap::new(),
             sources: BTreeMap::new(),
             last_data_at: None,
+            dropped: BTreeMap::new(),
         }
     }
 
@@ -235,11 +273,9 @@ impl ClusterStatus {
                     ClusterHealth::Forbidden
                 } else if self.sources.values().any(|s| matches!(s, SourceState::Syncing)) {
                     ClusterHealth::Syncing
-                } else if self
-                    .sources
-                    .values()
-                    .any(|s| matches!(s, SourceState::Error { .. } | SourceState::Stale { .. }))
-                {
+                } else if self.sources.iter().any(|(k, s)| {
+                    !k.is_optional() && matches!(s, SourceState::Error { .. } | SourceState::Stale { .. })
+                }) {
                     ClusterHealth::Stale
                 } else {
                     ClusterHealth::Live
@@ -259,5 +295,38 @@ impl ClusterStatus {
             SourceState::Forbidden { message } => Some((*k, message.as_str())),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connected(sources: &[(SourceKind, SourceState)]) -> ClusterStatus {
+        let mut c = ClusterStatus::new(ClusterId::new("a"));
+        c.connection = ConnectionState::Connected;
+        c.sources = sources.iter().cloned().collect();
+        c
+    }
+
+    #[test]
+    fn an_optional_source_failing_or_slow_does_not_make_the_cluster_stale() {
+        let live = (SourceKind::Events, SourceState::Live);
+        let error = SourceState::Error { message: "pod list: no answer within 120 s".into() };
+        let slow = SourceState::Slow { message: "the pod list has taken over 10 s".into() };
+        for optional in [SourceKind::Dcgm, SourceKind::Pipelines, SourceKind::Nvml] {
+            assert!(optional.is_optional());
+            for state in [error.clone(), slow.clone(), SourceState::Stale { since: Timestamp::UNIX_EPOCH }] {
+                let c = connected(&[live.clone(), (optional, state.clone())]);
+                assert_eq!(c.health(), ClusterHealth::Live, "{optional:?} {state:?}");
+            }
+        }
+        // A watched source failing still does.
+        assert_eq!(connected(&[(SourceKind::Events, error)]).health(), ClusterHealth::Stale);
+        assert_eq!(
+            connected(&[(SourceKind::Kueue, slow)]).health(),
+            ClusterHealth::Live,
+            "slow is never stale"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! observations and the app's ticks advance. Live mode and replay feed the same reducer, so
 //! the same observations always produce the same state (and the same screens).
 
+pub mod bounds;
 mod evictions;
 mod gpu_history;
 mod keyframe;
@@ -85,6 +86,7 @@ pub struct FleetState {
     pipeline_history: PipelineHistory,
     gpu_history: GpuHistory,
     evictions: Evictions,
+    sizes: bounds::Sizes,
     version: u64,
     data_version: u64,
     applied: u64,
@@ -117,6 +119,7 @@ impl FleetState {
             pipeline_history: PipelineHistory::default(),
             gpu_history: GpuHistory::default(),
             evictions: Evictions::default(),
+            sizes: bounds::Sizes::default(),
             version: 0,
             data_version: 0,
             applied: 0,
@@ -172,7 +175,11 @@ impl FleetState {
                 if let Record::GpuNode(n) = &record {
                     self.gpu_history.on_upsert(&id, n, obs.at);
                 }
-                self.upsert(id, record);
+                let kind = record.kind();
+                let cluster = id.cluster.clone();
+                if self.upsert(id, record) > bounds::MAX_PER_CLUSTER {
+                    self.drop_oldest(&cluster, kind);
+                }
             }
             Change::Delete { kind, key } => {
                 status.last_data_at = Some(obs.at);
@@ -361,11 +368,21 @@ impl FleetState {
             + self.skips.len()
     }
 
-    fn upsert(&mut self, id: RecordId, record: Record) {
+    /// Inserts or replaces a record; returns how many records its table now has in its
+    /// cluster when that table is bounded and the record is new (else 0).
+    fn upsert(&mut self, id: RecordId, record: Record) -> usize {
+        let kind = record.kind();
+        let cluster = id.cluster.clone();
+        if self.upsert_new(id, record) { self.sizes.added(&cluster, kind) } else { 0 }
+    }
+
+    /// Inserts or replaces a record; true when it is new.
+    fn upsert_new(&mut self, id: RecordId, record: Record) -> bool {
         match record {
             Record::Denial(r) => {
                 let old = self.denials.insert(id.clone(), r);
                 self.merged.on_change(&self.denials, &id, old.as_ref());
+                old.is_none()
             }
             Record::Exception(r) => {
                 let policies: Vec<String> = r.policies.iter().map(|p| p.policy.clone()).collect();
@@ -377,6 +394,7 @@ impl FleetState {
                 for p in policies {
                     self.indexes.exceptions_by_policy.entry(p).or_default().insert(id.clone());
                 }
+                false
             }
             Record::GpuWorkload(r) => {
                 let queue = r.cluster_queue.clone();
@@ -392,26 +410,31 @@ impl FleetState {
                 if let Some(q) = queue {
                     self.indexes.workloads_by_queue.entry((id.cluster.clone(), q)).or_default().insert(id);
                 }
+                false
             }
             Record::GpuQueue(r) => {
                 self.gpu_queues.insert(id, r);
+                false
             }
-            Record::PendingGpuPod(r) => {
-                self.pending_gpu_pods.insert(id, r);
-            }
+            Record::PendingGpuPod(r) => self.pending_gpu_pods.insert(id, r).is_none(),
             Record::GpuNode(r) => {
                 self.gpu_nodes.insert(id, r);
+                false
             }
             Record::Pipeline(r) => {
                 self.pipeline_history.on_upsert(&id, &r);
                 self.pipelines.insert(id, r);
+                false
             }
             Record::Policy(r) => {
                 self.policies.insert(id, r);
+                false
             }
             Record::Skip(r) => {
                 let names: Vec<String> = r.exception_names().map(str::to_string).collect();
-                if let Some(old) = self.skips.insert(id.clone(), r) {
+                let old = self.skips.insert(id.clone(), r);
+                let new = old.is_none();
+                if let Some(old) = old {
                     unindex_skip(&mut self.indexes.skips_by_exception, &old, &id);
                 }
                 for n in names {
@@ -421,50 +444,84 @@ impl FleetState {
                         .or_default()
                         .insert(id.clone());
                 }
+                new
             }
         }
     }
 
+    /// Drops the oldest records of a bounded table of `cluster` that passed
+    /// [`bounds::MAX_PER_CLUSTER`] (see [`bounds`]): ordered by age, then by id, so live
+    /// and replay drop the same ones. Counted in the cluster's `dropped`.
+    fn drop_oldest(&mut self, cluster: &ClusterId, kind: RecordKind) {
+        let n = bounds::to_drop(self.sizes.get(cluster, kind));
+        if n == 0 {
+            return;
+        }
+        fn aged<T>(t: &Table<T>, c: &ClusterId, age: fn(&T) -> Timestamp) -> Vec<(Timestamp, RecordId)> {
+            FleetState::in_cluster(t, c).map(|(id, r)| (age(r), id.clone())).collect()
+        }
+        let mut by_age = match kind {
+            RecordKind::Denial => aged(&self.denials, cluster, |d| d.last_seen),
+            RecordKind::Skip => aged(&self.skips, cluster, |s| s.at),
+            RecordKind::PendingGpuPod => aged(&self.pending_gpu_pods, cluster, |p| p.since),
+            _ => return,
+        };
+        let n = n.min(by_age.len());
+        if n < by_age.len() {
+            by_age.select_nth_unstable(n);
+        }
+        for (_, id) in by_age.drain(..n) {
+            self.remove(kind, &id);
+        }
+        if let Some(status) = self.clusters.get_mut(cluster) {
+            *status.dropped.entry(kind).or_default() += n as u64;
+        }
+    }
+
     fn remove(&mut self, kind: RecordKind, id: &RecordId) {
+        let removed = self.remove_record(kind, id);
+        if removed {
+            self.sizes.removed(&id.cluster, kind);
+        }
+    }
+
+    /// Removes a record; true when there was one.
+    fn remove_record(&mut self, kind: RecordKind, id: &RecordId) -> bool {
         match kind {
             RecordKind::Denial => {
-                if let Some(old) = self.denials.remove(id) {
-                    self.merged.on_change(&self.denials, id, Some(&old));
+                let old = self.denials.remove(id);
+                if let Some(old) = &old {
+                    self.merged.on_change(&self.denials, id, Some(old));
                 }
+                old.is_some()
             }
             RecordKind::Exception => {
-                if let Some(old) = self.exceptions.remove(id) {
-                    for p in &old.policies {
-                        unindex(&mut self.indexes.exceptions_by_policy, &p.policy, id);
-                    }
+                let Some(old) = self.exceptions.remove(id) else { return false };
+                for p in &old.policies {
+                    unindex(&mut self.indexes.exceptions_by_policy, &p.policy, id);
                 }
+                true
             }
             RecordKind::GpuWorkload => {
-                if let Some(old) = self.gpu_workloads.remove(id) {
-                    self.unindex_workload(id, old);
-                }
+                let Some(old) = self.gpu_workloads.remove(id) else { return false };
+                self.unindex_workload(id, old);
+                true
             }
-            RecordKind::GpuQueue => {
-                self.gpu_queues.remove(id);
-            }
-            RecordKind::PendingGpuPod => {
-                self.pending_gpu_pods.remove(id);
-            }
+            RecordKind::GpuQueue => self.gpu_queues.remove(id).is_some(),
+            RecordKind::PendingGpuPod => self.pending_gpu_pods.remove(id).is_some(),
             RecordKind::GpuNode => {
-                self.gpu_nodes.remove(id);
                 self.gpu_history.on_remove(id);
+                self.gpu_nodes.remove(id).is_some()
             }
             RecordKind::Pipeline => {
-                self.pipelines.remove(id);
                 self.pipeline_history.on_remove(id);
+                self.pipelines.remove(id).is_some()
             }
-            RecordKind::Policy => {
-                self.policies.remove(id);
-            }
+            RecordKind::Policy => self.policies.remove(id).is_some(),
             RecordKind::Skip => {
-                if let Some(old) = self.skips.remove(id) {
-                    unindex_skip(&mut self.indexes.skips_by_exception, &old, id);
-                }
+                let Some(old) = self.skips.remove(id) else { return false };
+                unindex_skip(&mut self.indexes.skips_by_exception, &old, id);
+                true
             }
         }
     }

@@ -340,3 +340,65 @@ fn skips_are_indexed_by_the_exceptions_they_name_in_their_cluster() {
     let v = serde_json::to_value(s.snapshot()).unwrap();
     assert_eq!(v["skips"].as_array().map(Vec::len), Some(2));
 }
+
+/// A denial with its own id, last seen at `last_seen` seconds.
+fn aged_denial(i: usize, last_seen: i64) -> Denial {
+    Denial { last_seen: t(last_seen), ..denial(&format!("d{i:06}"), "p", 1) }
+}
+
+#[test]
+fn a_cluster_keeps_at_most_the_bound_of_denials_dropping_the_oldest() {
+    // Issue 13, item 13: denials from an audit log or Events were never deleted.
+    let max = bounds::MAX_PER_CLUSTER;
+    let mut s = FleetState::with_clusters(t(0), &[ClusterId::new("a"), ClusterId::new("b")]);
+    // Oldest first, as an audit log is read: denial i was last seen i + 1 seconds in.
+    let n = max + 10;
+    for i in 0..n {
+        s.apply(&upsert(1, "a", Record::Denial(aged_denial(i, i as i64 + 1))));
+    }
+    s.apply(&upsert(1, "b", Record::Denial(aged_denial(0, 1))));
+    let a = ClusterId::new("a");
+    let kept = FleetState::in_cluster(s.denials(), &a).count();
+    let dropped = n - kept;
+    assert_eq!(dropped, bounds::to_drop(max + 1), "one drop of a 16th when the bound was passed");
+    assert!(kept <= max);
+    assert_eq!(s.clusters()[&a].dropped[&RecordKind::Denial], dropped as u64);
+    // The oldest went (last seen 1..=dropped seconds); the newest stayed.
+    let oldest_kept = FleetState::in_cluster(s.denials(), &a).map(|(_, d)| d.last_seen).min().unwrap();
+    assert_eq!(oldest_kept, t(dropped as i64 + 1));
+    assert_eq!(
+        FleetState::in_cluster(s.denials(), &ClusterId::new("b")).count(),
+        1,
+        "other clusters keep theirs"
+    );
+    assert!(s.clusters()[&ClusterId::new("b")].dropped.is_empty());
+    // Merged rows and indexes went with the rows.
+    assert_eq!(s.denial_rows().count(), kept + 1);
+    // The count travels in keyframes: a seek agrees with the live state.
+    let again = FleetState::from_keyframe(&s.keyframe());
+    assert!(again.same_facts(&s));
+    let mut more = again.clone();
+    more.apply(&upsert(2, "a", Record::Denial(aged_denial(n + 1, 1_000_000))));
+    s.apply(&upsert(2, "a", Record::Denial(aged_denial(n + 1, 1_000_000))));
+    assert!(more.same_facts(&s), "the sizes are rebuilt from a keyframe");
+}
+
+#[test]
+fn updates_and_deletes_never_count_as_growth() {
+    let max = bounds::MAX_PER_CLUSTER;
+    let mut s = FleetState::default();
+    for round in 0..3 {
+        for i in 0..max {
+            s.apply(&upsert(round, "a", Record::Denial(aged_denial(i, round))));
+        }
+    }
+    assert_eq!(s.denials().len(), max);
+    for i in 0..10 {
+        s.apply(&obs(5, "a", Change::Delete { kind: RecordKind::Denial, key: format!("d{i:06}") }));
+    }
+    for i in 0..10 {
+        s.apply(&upsert(6, "a", Record::Denial(aged_denial(max + i, 6))));
+    }
+    assert_eq!(s.denials().len(), max);
+    assert!(s.clusters()[&ClusterId::new("a")].dropped.is_empty());
+}

@@ -312,6 +312,17 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
             };
             out.push(vec![(head, "health.forbidden"), (format::one_line(first), "ui.dim")]);
         }
+        for (kind, n) in &c.dropped {
+            out.push(vec![(
+                format!(
+                    "⚠ {}: {n} oldest {} dropped to stay within {} per cluster",
+                    c.id,
+                    crate::state::bounds::noun(*kind),
+                    crate::state::bounds::MAX_PER_CLUSTER
+                ),
+                "health.stale",
+            )]);
+        }
         for (kind, s) in &c.sources {
             match s {
                 SourceState::Error { message } => out.push(vec![
@@ -320,6 +331,10 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
                 ]),
                 SourceState::Degraded { message } => out.push(vec![
                     (format!("◐ {}: {} source partly failing: ", c.id, kind.label()), "health.stale"),
+                    (format::one_line(message), "ui.dim"),
+                ]),
+                SourceState::Slow { message } => out.push(vec![
+                    (format!("◔ {}: {} source slow: ", c.id, kind.label()), "health.syncing"),
                     (format::one_line(message), "ui.dim"),
                 ]),
                 _ => {}
@@ -546,5 +561,51 @@ mod tests {
             "{lines:#?}"
         );
         assert_eq!(state.clusters()[&c].health(), crate::model::ClusterHealth::Live);
+    }
+
+    #[test]
+    fn a_slow_source_and_dropped_records_are_findings() {
+        let c = ClusterId::new("big");
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&c]);
+        let message = "the pod list has taken over 10 s".to_string();
+        state.apply(&source(&c, SourceKind::Pipelines, SourceState::Slow { message }));
+        let max = crate::state::bounds::MAX_PER_CLUSTER;
+        for i in 0..=max {
+            let id = format!("audit|{i}");
+            let denial = crate::model::Denial {
+                id: id.clone(),
+                engine: crate::model::Engine::PodSecurity,
+                enforcement: Enforcement::Deny,
+                policy: None,
+                webhook: None,
+                binding: None,
+                rule: None,
+                object: crate::model::ObjectRef { kind: "Pod".into(), namespace: None, name: id },
+                operation: None,
+                user: None,
+                message: "denied".into(),
+                count: 1,
+                first_seen: Timestamp::UNIX_EPOCH,
+                last_seen: Timestamp::UNIX_EPOCH,
+                severity: None,
+                category: None,
+                owner: None,
+                exceptions: Vec::new(),
+                evidence: Vec::new(),
+            };
+            state.apply(&Observation {
+                at: Timestamp::UNIX_EPOCH,
+                cluster: c.clone(),
+                change: Change::Upsert { record: crate::model::Record::Denial(denial) },
+            });
+        }
+        let lines: Vec<String> = findings(&state).iter().map(|l| text(l)).collect();
+        assert!(
+            lines.contains(&"◔ big: pipelines source slow: the pod list has taken over 10 s".to_string()),
+            "{lines:#?}"
+        );
+        let dropped = crate::state::bounds::to_drop(max + 1);
+        let want = format!("⚠ big: {dropped} oldest denials dropped to stay within {max} per cluster");
+        assert!(lines.contains(&want), "{lines:#?}");
     }
 }

@@ -101,6 +101,7 @@ pub fn combine<'a>(states: impl Iterator<Item = &'a SourceState> + Clone) -> Sou
         .or_else(|| first(|s| matches!(s, SourceState::Forbidden { .. })))
         .or_else(|| first(|s| matches!(s, SourceState::Stale { .. })))
         .or_else(|| first(|s| matches!(s, SourceState::Syncing)))
+        .or_else(|| first(|s| matches!(s, SourceState::Slow { .. })))
         .or_else(|| first(|s| matches!(s, SourceState::Live)))
         .unwrap_or(SourceState::NotInstalled)
 }

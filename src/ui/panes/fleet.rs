@@ -42,6 +42,7 @@ fn source_summary(c: &ClusterStatus) -> String {
             SourceState::Error { .. } => problems.push(format!("{} error", kind.label())),
             SourceState::Stale { .. } => problems.push(format!("{} stale", kind.label())),
             SourceState::Degraded { .. } => problems.push(format!("{} partly failing", kind.label())),
+            SourceState::Slow { .. } => problems.push(format!("{} slow", kind.label())),
         }
     }
     if problems.is_empty() { format!("{live} ok") } else { format!("{live} ok, {}", problems.join(", ")) }
@@ -220,8 +221,19 @@ fn detail(ctx: &Ctx, id: &RecordId, c: &ClusterStatus) -> Detail {
             SourceState::Error { message } => (format!("error: {message}"), "ui.error"),
             SourceState::Stale { since } => (format!("stale since {since}"), "health.stale"),
             SourceState::Degraded { message } => (format!("partly failing: {message}"), "health.stale"),
+            SourceState::Slow { message } => (format!("slow: {message}"), "health.syncing"),
         };
         lines.push(DetailLine::Field { label: kind.label().into(), value, scope });
+    }
+    if !c.dropped.is_empty() {
+        lines.push(DetailLine::Section("dropped (oldest first, to bound memory)".into()));
+        for (kind, n) in &c.dropped {
+            lines.push(DetailLine::Field {
+                label: crate::state::bounds::noun(*kind).into(),
+                value: format!("{n} (at most {} kept per cluster)", crate::state::bounds::MAX_PER_CLUSTER),
+                scope: "health.stale",
+            });
+        }
     }
     Detail { title: format!("cluster {}", id.cluster), lines }
 }
