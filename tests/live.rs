@@ -832,6 +832,41 @@ async fn dcgm_exporter_utilisation_and_pods_land_in_the_gpu_node_records() {
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
 }
 
+/// Issue 13, item 14: on a 10,000-pod cluster with a busy API server the scrapers'
+/// label-selected pod lists took over 10 s, timed out, and the whole cluster turned "stale"
+/// although every watch was live. Now the lists get the time they need, the scraped sources say
+/// they are slow, and the cluster stays live.
+#[tokio::test]
+async fn a_slow_pod_list_makes_the_scrapers_slow_not_the_cluster_stale() {
+    let server = TestApiServer::start().await;
+    seed(&server);
+    server.add(dcgm_exporter_pod("nvidia-dcgm-exporter-7x2kq", "h100-1", OPERATOR, "metrics"));
+    server.set_metrics("gpu-operator", "nvidia-dcgm-exporter-7x2kq", &dcgm_scrape("h100-1", "running-0"));
+    // 13 s: past the old 10 s timeout and the 10 s after which a list is reported slow.
+    server.set_selected_list_latency(Duration::from_secs(13));
+    let mut state = FleetState::default();
+    let mut rx = watch(&server, "a", &mut state);
+    let slow = |s: &SourceState| matches!(s, SourceState::Slow { .. });
+    until(&mut state, &mut rx, "both scrapers slow", |s| {
+        dcgm_state(s, "a").as_ref().is_some_and(slow) && pipelines_state(s, "a").as_ref().is_some_and(slow)
+    })
+    .await;
+    until(&mut state, &mut rx, "the watches live", |s| settled(s, &id("a"))).await;
+    let cluster = &state.clusters()[&id("a")];
+    assert_eq!(
+        cluster.health(),
+        ClusterHealth::Live,
+        "slow scrapers do not demote the cluster: {cluster:#?}"
+    );
+    let Some(SourceState::Slow { message }) = dcgm_state(&state, "a") else { unreachable!() };
+    assert!(message.contains("pod list has taken over 10 s"), "{message}");
+    until(&mut state, &mut rx, "the slow list answered and the GPU scraped", |s| {
+        dcgm_state(s, "a") == Some(SourceState::Live) && !devices(s).is_empty()
+    })
+    .await;
+    assert_eq!(state.clusters()[&id("a")].health(), ClusterHealth::Live);
+}
+
 #[tokio::test]
 async fn a_refused_proxy_makes_dcgm_forbidden_and_leaves_the_other_sources_alone() {
     let server = TestApiServer::start().await;

@@ -428,6 +428,9 @@ struct State {
     /// Kueue's visibility API: ClusterQueue → its `PendingWorkloadsSummary` (v1beta2).
     pending_workloads: BTreeMap<String, Value>,
     latency: Duration,
+    /// Extra delay of lists with a label selector (not watches): the API server reading every
+    /// pod to answer one, on a big and busy cluster.
+    selected_list_latency: Duration,
     requests: Vec<RecordedRequest>,
     /// Bodies the pod proxy serves, by (namespace, pod name).
     proxied: BTreeMap<(String, String), String>,
@@ -676,6 +679,13 @@ users:
         self.shared.lock().latency = latency;
     }
 
+    /// Delays every list with a `labelSelector` (not watches, not other requests) by
+    /// `latency`: what label-selected pod lists cost on a 10,000-pod cluster with a busy API
+    /// server, while its watches stay live.
+    pub fn set_selected_list_latency(&self, latency: Duration) {
+        self.shared.lock().selected_list_latency = latency;
+    }
+
     /// Simulates etcd compaction: open watches end cleanly, the history is dropped, and the next
     /// watch from a resourceVersion older than now gets an `ERROR` event with a `410 Expired`
     /// Status inside a `200` stream (as the real server sends it), so the client relists.
@@ -787,7 +797,10 @@ async fn handle(
             .stalled
             .iter()
             .any(|(ns, name)| path.starts_with(&format!("/api/v1/namespaces/{ns}/pods/{name}:")));
-        (st.latency, stalled)
+        let selected =
+            !watch && params.as_ref().is_ok_and(|p| p.get("labelSelector").is_some_and(|v| !v.is_empty()));
+        let latency = if selected { st.latency + st.selected_list_latency } else { st.latency };
+        (latency, stalled)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -33,6 +33,15 @@ use crate::sources::ObservationSender;
 pub const SCRAPE_EVERY: Duration = Duration::from_secs(15);
 /// Longest a single scrape may take (capped at the interval), and longest the pod list may take.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the pod lists of one round may take. A label-selected list makes the API server
+/// read every pod (from etcd, unless its watch cache serves it): on a 10,000-pod cluster with
+/// a busy API server that took over 10 s. The lists get the time such a cluster needs.
+pub const POD_LIST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// After this long without an answer, the pod list is reported as slow
+/// ([`SourceState::Slow`]); the source's last records stay.
+pub const SLOW_AFTER: Duration = Duration::from_secs(10);
 /// Largest metrics body read; a bigger one is a scrape error (a collector's self-metrics are a
 /// few tens of KB, a large Prometheus server's a few MB).
 pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
@@ -276,12 +285,16 @@ pub struct ScrapeFailure {
 /// One target of a round: its body, or why not, and when it was read.
 pub type Scraped = (Target, Timestamp, Result<String, ScrapeFailure>);
 
-/// Lists the pods of every selector; deduplicated (a pod matched twice is one target).
+/// Lists the pods of every selector, all at once (on a big cluster each list takes as long as
+/// reading every pod, so one after the other would add up); deduplicated (a pod matched twice
+/// is one target).
 pub async fn discover(client: &Client, selectors: &[TargetSelector]) -> Result<Vec<Target>, kube::Error> {
     let pods: Api<Pod> = Api::all(client.clone());
+    let params: Vec<ListParams> =
+        selectors.iter().map(|s| ListParams::default().labels(&s.label_selector())).collect();
+    let lists = futures::future::try_join_all(params.iter().map(|p| pods.list(p))).await?;
     let mut found: BTreeMap<(String, String), Target> = BTreeMap::new();
-    for selector in selectors {
-        let list = pods.list(&ListParams::default().labels(&selector.label_selector())).await?;
+    for (selector, list) in selectors.iter().zip(&lists) {
         for pod in &list.items {
             if let Some(t) = target(pod, selector) {
                 found.entry((t.namespace.clone(), t.name.clone())).or_insert(t);
@@ -337,7 +350,8 @@ pub struct Targets<'a> {
 ///
 /// Reports `Syncing` first. Each round discovers the pods of the [`Targets`]' selectors, adds
 /// its fixed targets (Services and URLs from the fleet file), scrapes them all (at most
-/// [`PARALLEL_SCRAPES`] at once, each within [`SCRAPE_TIMEOUT`] or the interval) and passes
+/// [`PARALLEL_SCRAPES`] at once, each within [`SCRAPE_TIMEOUT`] or the interval; the pod lists
+/// within [`POD_LIST_TIMEOUT`], reported [`SourceState::Slow`] after [`SLOW_AFTER`]) and passes
 /// the results to `round`, which returns the observations to send and the source's state;
 /// the state is sent when it changes. When the pods cannot be listed, `round` is not called
 /// (the records are kept as they were) and the state says why.
@@ -379,10 +393,31 @@ pub async fn run_rounds(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        // The pod list is one small request per selector: it gets the full timeout even when
-        // the interval is shorter.
-        let (mut out, state) = match tokio::time::timeout(SCRAPE_TIMEOUT, discover(&client, selectors)).await
-        {
+        // The pod lists get their own, long timeout (a big cluster's lists are slow), whatever
+        // the interval; past `SLOW_AFTER` the source says it is slow, and its records stay.
+        let listing = tokio::time::timeout(POD_LIST_TIMEOUT, discover(&client, selectors));
+        tokio::pin!(listing);
+        let listed = tokio::select! {
+            listed = &mut listing => listed,
+            () = tokio::time::sleep(SLOW_AFTER) => {
+                let state = SourceState::Slow {
+                    message: format!(
+                        "the pod list has taken over {} s (a big or busy API server); waiting up to {} s, \
+                         the last results stay",
+                        SLOW_AFTER.as_secs(),
+                        POD_LIST_TIMEOUT.as_secs()
+                    ),
+                };
+                if shown.as_ref() != Some(&state) {
+                    shown = Some(state.clone());
+                    if !tx.send(vec![observe(&cluster, Change::Source { source, state })]).await {
+                        return;
+                    }
+                }
+                listing.await
+            }
+        };
+        let (mut out, state) = match listed {
             Ok(Ok(mut targets)) => {
                 targets.extend(fixed.iter().cloned());
                 let results: Vec<Scraped> = futures::stream::iter(targets)
@@ -408,7 +443,7 @@ pub async fn run_rounds(
             Err(_) => (
                 Vec::new(),
                 SourceState::Error {
-                    message: format!("pod list: no answer within {} s", SCRAPE_TIMEOUT.as_secs()),
+                    message: format!("pod list: no answer within {} s", POD_LIST_TIMEOUT.as_secs()),
                 },
             ),
         };
