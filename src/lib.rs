@@ -10,6 +10,7 @@ pub mod demo;
 pub mod explain;
 pub mod files;
 pub mod model;
+pub mod panics;
 pub mod record;
 pub mod sim;
 pub mod sources;

@@ -475,7 +475,7 @@ fn report_as_parquet_needs_a_file() {
 fn report_arguments_are_checked() {
     let home = tempfile::tempdir().unwrap();
     let out = fleettop(&["report", "--demo", "--window", "soon"], home.path());
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error, found by the argument parser");
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected a length like 24h"));
     let out = fleettop(&["report", "--demo", "--by", "flavour"], home.path());
     assert_eq!(out.status.code(), Some(2), "clap rejects an unknown grouping");
@@ -638,4 +638,106 @@ fn a_recording_from_a_newer_fleettop_replays_without_what_this_one_does_not_know
         "{stderr}"
     );
     assert!(!stderr.contains("damaged"), "nothing is reported as damaged: {stderr}");
+}
+
+/// Issue 13, item 10: these made a task panic (an overflow) after the UI had started; they are
+/// usage errors now, with the range in the message.
+#[test]
+fn out_of_range_speeds_timeouts_and_lengths_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (&["--simulate", "--speed", "1e-300"], "must be 0.5 to 1000"),
+        (&["--demo", "--speed", "NaN"], "must be 0.5 to 1000"),
+        (&["replay", "x.fleetrec", "--speed", "5000"], "must be 0.5 to 1000"),
+        (&["why", "--demo", "--since", "9999999999999999d"], "at most 36500d"),
+        (&["report", "--demo", "--window", "9999999999999999d"], "at most 36500d"),
+        (&["snapshot", "--json", "--timeout", "18446744073709551615"], "1..=86400"),
+        (&["why", "--policy", "p", "--timeout", "0"], "1..=86400"),
+    ];
+    for (args, expected) in cases {
+        let out = fleettop(args, home.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let ok = fleettop(&["report", "--demo", "--window", "36500d", "--format", "json"], home.path());
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+/// Issue 13, item 5: `--record FILE` overwrote files, followed symbolic links and `chmod`ed
+/// whatever it opened (`/dev/null` as root).
+#[test]
+fn record_never_overwrites_follows_links_or_chmods() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let evidence = home.path().join("evidence.fleetrec");
+    std::fs::write(&evidence, b"yesterday's incident").unwrap();
+    std::fs::set_permissions(&evidence, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = home.path().join("link.fleetrec");
+    std::os::unix::fs::symlink(&evidence, &link).unwrap();
+    for path in [&evidence, &link] {
+        let out = fleettop(&["--simulate", "--record", path.to_str().unwrap()], home.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    }
+    assert_eq!(std::fs::read(&evidence).unwrap(), b"yesterday's incident");
+    assert_eq!(std::fs::metadata(&evidence).unwrap().permissions().mode() & 0o777, 0o640);
+    let null_mode = std::fs::metadata("/dev/null").unwrap().permissions().mode();
+    for args in
+        [vec!["--simulate", "--record", "/dev/null"], vec!["--simulate", "--record", "/dev/null", "--force"]]
+    {
+        let out = fleettop(&args, home.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("/dev/null"), "{err}");
+    }
+    assert_eq!(
+        std::fs::metadata("/dev/null").unwrap().permissions().mode(),
+        null_mode,
+        "/dev/null untouched"
+    );
+    let out = fleettop(&["--simulate", "--force"], home.path());
+    assert_eq!(out.status.code(), Some(2), "--force needs --record");
+}
+
+/// Issue 13, item 9: `/dev/zero` as a recording was read until memory ran out; a FIFO blocked.
+#[test]
+fn replaying_what_is_not_a_regular_file_is_refused_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let fifo = home.path().join("pipe.fleetrec");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for path in ["/dev/zero", fifo.to_str().unwrap()] {
+        let out = fleettop(&["snapshot", "--json", "--replay", path], home.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {err}");
+        assert!(err.contains("not a regular file"), "{path}: {err}");
+    }
+}
+
+/// Issue 13, item 8: one flipped byte lost everything after it.
+#[test]
+fn a_damaged_recording_replays_around_the_damage_and_says_what_was_lost() {
+    let home = tempfile::tempdir().unwrap();
+    let mut bytes = fleettop::demo::DEMO_BYTES.to_vec();
+    // Walk the frames (docs/recording-format.md) to the first observations frame past a tenth
+    // of the file, and flip a byte in the middle of its payload.
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let mut pos = 16 + u32_at(&bytes, 12) + 4;
+    while bytes[pos] != 1 || pos < bytes.len() / 10 {
+        pos += 40 + u32_at(&bytes, pos + 4);
+    }
+    let middle = pos + 40 + u32_at(&bytes, pos + 4) / 2;
+    bytes[middle] ^= 0x20;
+    let damaged = home.path().join("damaged.fleetrec");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = fleettop(&["snapshot", "--json", "--replay", damaged.to_str().unwrap()], home.path());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let v = json(&out);
+    assert!(err.contains("are damaged"), "{err}");
+    assert!(err.contains("lost") && err.contains("between"), "{err}");
+    let clean = json(&fleettop(&["snapshot", "--json", "--demo"], home.path()));
+    let n = |v: &serde_json::Value| v["observations"].as_u64().unwrap();
+    assert!(n(&v) * 100 >= n(&clean) * 95, "{} of {} observations", n(&v), n(&clean));
+    assert_eq!(v["denials"], clean["denials"], "the end state is exact again after a keyframe");
 }

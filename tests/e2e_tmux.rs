@@ -16,10 +16,15 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str, home: &Path, args: &str) -> Tmux {
+        Self::start_with(name, home, "", args)
+    }
+
+    /// `start` with extra `VAR=value` settings in the environment.
+    fn start_with(name: &str, home: &Path, env: &str, args: &str) -> Tmux {
         let socket = format!("fleettop-test-{}-{name}", std::process::id());
         let bin = env!("CARGO_BIN_EXE_fleettop");
         let cmd = format!(
-            "env HOME={h} XDG_CONFIG_HOME={h}/config XDG_STATE_HOME={h}/state TERM=xterm-256color {bin} {args}",
+            "env HOME={h} XDG_CONFIG_HOME={h}/config XDG_STATE_HOME={h}/state TERM=xterm-256color {env} {bin} {args}",
             h = home.display()
         );
         let status = Command::new("tmux")
@@ -30,6 +35,8 @@ impl Tmux {
                 "/dev/null",
                 "new-session",
                 "-d",
+                "-c",
+                &home.display().to_string(),
                 "-s",
                 name,
                 "-x",
@@ -57,7 +64,7 @@ impl Tmux {
 
     fn screen(&self) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.session])
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J", "-t", &self.session])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
@@ -172,39 +179,181 @@ fn a_simulated_live_session_records_and_replays() {
 }
 
 #[test]
-fn sigterm_finishes_the_recording_and_restores_the_terminal() {
+fn record_without_a_file_name_writes_a_new_default_file() {
+    // Issue 13, item 6: `--record` alone failed with "a value is required".
     let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("term.fleetrec");
-    // `; sleep` keeps the pane open after fleettop exits, to look at the terminal it left.
-    let t = Tmux::start(
-        "term",
-        home.path(),
-        &format!("--simulate --speed 120 --record {}; sleep 60", file.display()),
-    );
-    t.wait_for("LIVE");
-    assert_eq!(t.pane_var("alternate_on"), "1", "the UI runs on the alternate screen");
-    std::thread::sleep(Duration::from_secs(2));
-    let pids = Command::new("pgrep").args(["-f", &file.display().to_string()]).output().unwrap();
+    std::fs::write(home.path().join("unrelated.txt"), b"x").unwrap();
+    for round in 1..=2 {
+        let t = Tmux::start(
+            &format!("default{round}"),
+            home.path(),
+            "--simulate --speed 300 --record; echo exit=$?; sleep 60",
+        );
+        t.wait_for("LIVE");
+        t.keys(&["q"]);
+        let s = t.wait_for("exit=");
+        assert!(s.contains("exit=0"), "{s}");
+        assert!(s.contains("recording written to fleettop-"), "{s}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("fleettop-"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "two sessions, two files: {names:?}");
+    for n in &names {
+        // fleettop-20261127T141811Z.fleetrec (or …-2.fleetrec within the same second)
+        assert!(n.ends_with(".fleetrec") && n.len() >= "fleettop-20261127T141811Z.fleetrec".len(), "{n}");
+        let rec = fleettop::record::Recording::open(home.path().join(n)).unwrap();
+        assert!(rec.truncated().is_none());
+    }
+}
+
+/// Sends `signal` to the one fleettop process whose command line names `needle`.
+fn signal_fleettop(signal: &str, needle: &str) {
+    let pids = Command::new("pgrep").args(["-f", needle]).output().unwrap();
     let pids = String::from_utf8_lossy(&pids.stdout).to_string();
     let mut signalled = 0;
     for pid in pids.split_whitespace() {
         // pgrep also finds tmux and the shell running the command line; skip them.
         let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if cmdline.starts_with(env!("CARGO_BIN_EXE_fleettop")) {
-            assert!(Command::new("kill").args(["-TERM", pid]).status().unwrap().success());
+            assert!(Command::new("kill").args([&format!("-{signal}"), pid]).status().unwrap().success());
             signalled += 1;
         }
     }
     assert_eq!(signalled, 1, "exactly one fleettop process to signal among {pids:?}");
+}
+
+/// Waits until the pane has left the alternate screen, with the cursor visible again.
+fn wait_restored(t: &Tmux) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while t.pane_var("alternate_on") != "0" {
         assert!(Instant::now() < deadline, "the terminal was not restored; screen:\n{}", t.screen());
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(t.pane_var("cursor_flag"), "1", "the cursor is visible again");
+}
+
+#[test]
+fn sigterm_and_sigquit_finish_the_recording_and_restore_the_terminal() {
+    // SIGQUIT used to leave the terminal raw in the alternate screen (issue 13, item 12).
+    for signal in ["TERM", "QUIT"] {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join(format!("{signal}.fleetrec"));
+        // `; echo`/`sleep` keep the pane open after fleettop exits, to look at what it left.
+        let t = Tmux::start(
+            &signal.to_lowercase(),
+            home.path(),
+            &format!("--simulate --speed 120 --record {}; echo exit=$?; sleep 60", file.display()),
+        );
+        t.wait_for("LIVE");
+        assert_eq!(t.pane_var("alternate_on"), "1", "the UI runs on the alternate screen");
+        std::thread::sleep(Duration::from_secs(2));
+        signal_fleettop(signal, &file.display().to_string());
+        wait_restored(&t);
+        let s = t.wait_for("exit=0");
+        assert!(s.contains("recording written to"), "{s}");
+        let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
+        assert!(rec.truncated().is_none(), "SIG{signal} finishes the last frame: {:?}", rec.truncated());
+        assert!(!rec.observations().is_empty());
+    }
+}
+
+#[test]
+fn a_task_panic_ends_the_session_with_the_terminal_restored_and_a_failing_status() {
+    // Before: the panic hook restored the terminal, the UI went on drawing in line mode, and
+    // the process exited 0.
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("panic.fleetrec");
+    let t = Tmux::start_with(
+        "panic",
+        home.path(),
+        "FLEETTOP_TEST_PANIC_AFTER_MS=2500",
+        &format!("--simulate --speed 60 --record {}; echo exit=$?; sleep 60", file.display()),
+    );
+    t.wait_for("LIVE");
+    let s = t.wait_for("exit=101");
+    wait_restored(&t);
+    assert!(s.contains("a background task panicked"), "{s}");
+    assert!(s.contains("injected by FLEETTOP_TEST_PANIC_AFTER_MS"), "the message names the panic: {s}");
+    assert!(s.contains("recording written to"), "the recording was finished: {s}");
+    assert!(!s.contains("thread 'tokio-runtime-worker' panicked"), "nothing was printed into the UI: {s}");
     let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
-    assert!(rec.truncated().is_none(), "SIGTERM finishes the last frame: {:?}", rec.truncated());
-    assert!(!rec.observations().is_empty());
+    assert!(rec.truncated().is_none());
+    let log = std::fs::read_to_string(home.path().join("state/fleettop/fleettop.log")).unwrap_or_default();
+    assert!(log.contains("injected by FLEETTOP_TEST_PANIC_AFTER_MS"), "logged: {log}");
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped; `None` where this process may
+/// not mount (not root, no mount namespace): the test then says so and passes.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_loudly_and_exactly() {
+    // Issue 13, item 7: the failure showed only in the help overlay, the exit said
+    // "recording written to …" with status 0, and the byte offset was wrong.
+    let Some(disk) = SmallDisk::mount("96k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let file = disk.0.path().join("full.fleetrec");
+    let t = Tmux::start(
+        "full",
+        home.path(),
+        &format!("--simulate --speed 200 --record {}; echo exit=$?; sleep 60", file.display()),
+    );
+    let s = t.wait_for("RECORDING STOPPED");
+    assert!(s.contains("RECORDING STOPPED (No space left on device"), "{s}");
+    assert!(s.contains("full.fleetrec keeps its first "), "what the file keeps, on screen: {s}");
+    // In the footer (the last line) and first among the Fleet findings.
+    let footer = s.lines().rfind(|l| !l.trim().is_empty()).unwrap();
+    assert!(footer.contains("✖ RECORDING STOPPED"), "footer: {footer}");
+    assert!(s.contains("needs attention"), "{s}");
+    let first_finding = s.lines().skip_while(|l| !l.contains("needs attention")).nth(1).unwrap();
+    assert!(first_finding.contains("✖ RECORDING STOPPED"), "{first_finding}");
+    t.keys(&["q"]);
+    let s = t.wait_for("exit=");
+    assert!(s.contains("exit=1"), "a failed recording is a failing exit status: {s}");
+    assert!(!s.contains("recording written to"), "{s}");
+    assert!(s.contains("is incomplete"), "{s}");
+    // The message is exact: the file keeps its first B bytes, N observations, and ends there.
+    let bytes: u64 = between(&s, "in its first ", " bytes").parse().unwrap();
+    let observations: usize = between(&s, "the file keeps ", " observation").parse().unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), bytes, "cut back to the last whole frame");
+    let rec = fleettop::record::Recording::open(&file).expect("what was written opens");
+    assert!(rec.truncated().is_none(), "{:?}", rec.truncated());
+    assert_eq!(rec.observations().len(), observations);
+    assert!(observations > 0);
+    drop(t);
+}
+
+/// The text between the first `start` and the next `end`.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} in {text}")) + start.len();
+    let to = text[from..].find(end).unwrap_or_else(|| panic!("{end:?} after {start:?} in {text}"));
+    &text[from..from + to]
 }
 
 #[test]

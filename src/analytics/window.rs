@@ -59,20 +59,36 @@ impl Serialize for Window {
     }
 }
 
-/// Parses a window length: `24h`, `90m`, `1h30m`, `7d`.
+/// The longest length [`parse_length`] accepts: 100 years (36,500 days). Longer ones are
+/// refused rather than overflow the time arithmetic they feed.
+pub const MAX_LENGTH_DAYS: i64 = 36_500;
+
+/// Parses a window length: `24h`, `90m`, `1h30m`, `7d`; longer than zero and at most
+/// [`MAX_LENGTH_DAYS`] days.
 pub fn parse_length(text: &str) -> Result<SignedDuration, String> {
     let t = text.trim();
-    let err = || format!("--window {t:?}: expected a length like 24h, 90m, 1h30m or 7d");
-    if let Some(days) = t.strip_suffix('d') {
-        let n: i64 = days.trim().parse().map_err(|_| err())?;
-        return positive(SignedDuration::from_hours(n.checked_mul(24).ok_or_else(err)?), t);
+    let err = || format!("{t:?}: expected a length like 24h, 90m, 1h30m or 7d");
+    let d = match t.strip_suffix('d') {
+        Some(days) => {
+            let n: i64 = days.trim().parse().map_err(|_| err())?;
+            if n > MAX_LENGTH_DAYS {
+                return Err(too_long(t));
+            }
+            SignedDuration::from_hours(n.saturating_mul(24).max(0))
+        }
+        None => t.parse().map_err(|_| err())?,
+    };
+    if !d.is_positive() {
+        return Err(format!("{t:?}: must be longer than zero"));
     }
-    let d: SignedDuration = t.parse().map_err(|_| err())?;
-    positive(d, t)
+    if d > SignedDuration::from_hours(MAX_LENGTH_DAYS * 24) {
+        return Err(too_long(t));
+    }
+    Ok(d)
 }
 
-fn positive(d: SignedDuration, text: &str) -> Result<SignedDuration, String> {
-    if d.is_positive() { Ok(d) } else { Err(format!("--window {text:?}: must be longer than zero")) }
+fn too_long(t: &str) -> String {
+    format!("{t:?}: at most {MAX_LENGTH_DAYS}d (100 years)")
 }
 
 #[cfg(test)]
@@ -88,6 +104,19 @@ mod tests {
         assert_eq!(parse_length("7d").unwrap(), SignedDuration::from_hours(168));
         assert!(parse_length("soon").unwrap_err().contains("expected a length"));
         assert!(parse_length("0s").unwrap_err().contains("longer than zero"));
+        assert!(parse_length("-3d").unwrap_err().contains("longer than zero"));
+    }
+
+    #[test]
+    fn absurd_lengths_are_refused_not_overflowed() {
+        // `9999999999999999d` made `SignedDuration::from_hours` panic (issue 13, item 10).
+        for absurd in ["9999999999999999d", "36501d", "99999999999999h", "876001h"] {
+            let e = parse_length(absurd).unwrap_err();
+            assert!(e.contains("at most 36500d") || e.contains("expected a length"), "{absurd}: {e}");
+        }
+        assert_eq!(parse_length("36500d").unwrap(), SignedDuration::from_hours(36_500 * 24));
+        let w = Window::last(parse_length("36500d").unwrap(), "2026-11-27T14:30:00Z".parse().unwrap());
+        assert!(w.hours() > 0.0);
     }
 
     #[test]

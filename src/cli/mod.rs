@@ -23,11 +23,17 @@ pub struct Cli {
     /// Run the fleet simulator as if it were a live fleet (sources, channel, recorder).
     #[arg(long)]
     pub simulate: bool,
-    /// Record every observation of the session to FILE (default: fleettop-TIME.fleetrec).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    pub record: Option<PathBuf>,
+    /// Record every observation of the session to FILE (default: fleettop-TIME.fleetrec in
+    /// the current folder, -2, -3, … added when taken). An existing FILE is never
+    /// overwritten, unless --force.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub record: Option<Option<PathBuf>>,
+    /// With --record FILE: replace FILE when it exists (a regular file, or a symbolic link
+    /// itself, never what it points to).
+    #[arg(long, requires = "record")]
+    pub force: bool,
     /// Playback or simulation speed (0.5 to 1000; default 1, or 10 for --demo).
-    #[arg(long)]
+    #[arg(long, value_parser = speed)]
     pub speed: Option<f64>,
     /// Simulator seed for --simulate.
     #[arg(long, default_value_t = crate::sim::DEMO_SEED)]
@@ -86,7 +92,7 @@ pub enum Command {
         /// The .fleetrec file.
         file: PathBuf,
         /// Playback speed (0.5 to 1000).
-        #[arg(long)]
+        #[arg(long, value_parser = speed)]
         speed: Option<f64>,
         /// Start at this point (offset, time of day or timestamp).
         #[arg(long, value_name = "WHEN")]
@@ -109,8 +115,8 @@ pub enum Command {
         /// The moment to print (offset, time of day or timestamp); default: the end.
         #[arg(long, value_name = "WHEN")]
         at: Option<String>,
-        /// Live: how long to wait for every cluster's initial sync (seconds).
-        #[arg(long, default_value_t = 30)]
+        /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
+        #[arg(long, default_value_t = 30, value_parser = timeout())]
         timeout: u64,
     },
     /// Cost and fairness: GPU-hours and cost per group, idle-but-allocated cost, share of
@@ -122,10 +128,10 @@ pub enum Command {
         /// Use this recording (without --demo or --replay: the live fleet, one snapshot).
         #[arg(long, value_name = "FILE")]
         replay: Option<PathBuf>,
-        /// Measure the last DUR before the end (24h, 90m, 7d); default: the whole recording
-        /// (live: 24h).
-        #[arg(long, value_name = "DUR")]
-        window: Option<String>,
+        /// Measure the last DUR before the end (24h, 90m, 7d; at most 36500d); default: the
+        /// whole recording (live: 24h).
+        #[arg(long, value_name = "DUR", value_parser = length)]
+        window: Option<jiff::SignedDuration>,
         /// Group usage by.
         #[arg(long, default_value = "team", value_parser = ["team", "namespace", "queue", "cluster", "product"])]
         by: String,
@@ -136,8 +142,8 @@ pub enum Command {
         /// Write to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Live: how long to wait for every cluster's initial sync (seconds).
-        #[arg(long, default_value_t = 30)]
+        /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
+        #[arg(long, default_value_t = 30, value_parser = timeout())]
         timeout: u64,
     },
     /// Why was it denied: every matching denial joined to its policy, version, rule,
@@ -153,9 +159,10 @@ pub enum Command {
         /// Denials by this policy (or webhook) name.
         #[arg(long, value_name = "NAME")]
         policy: Option<String>,
-        /// Denials seen within this long before now (the end of a recording): 1h, 30m, 7d.
-        #[arg(long, value_name = "DUR")]
-        since: Option<String>,
+        /// Denials seen within this long before now (the end of a recording): 1h, 30m, 7d
+        /// (at most 36500d).
+        #[arg(long, value_name = "DUR", value_parser = length)]
+        since: Option<jiff::SignedDuration>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -172,8 +179,8 @@ pub enum Command {
         /// the end.
         #[arg(long, value_name = "WHEN")]
         at: Option<String>,
-        /// Live: how long to wait for every cluster's initial sync (seconds).
-        #[arg(long, default_value_t = 30)]
+        /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
+        #[arg(long, default_value_t = 30, value_parser = timeout())]
         timeout: u64,
     },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
@@ -200,6 +207,24 @@ pub enum Command {
     },
 }
 
+/// A playback or simulation speed: 0.5 to 1000 (the player's range). Anything else would
+/// have to be clamped or would overflow the pacing arithmetic (`1e-300`).
+fn speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("not a number: {s:?}"))?;
+    let (min, max) = (crate::record::player::MIN_SPEED, crate::record::player::MAX_SPEED);
+    if (min..=max).contains(&v) { Ok(v) } else { Err(format!("must be {min} to {max}, not {s}")) }
+}
+
+/// A live timeout in whole seconds: 1 to a day (a larger one would overflow the deadline).
+fn timeout() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=86_400)
+}
+
+/// A length of time (`--window`, `--since`): see [`crate::analytics::window::parse_length`].
+fn length(s: &str) -> Result<jiff::SignedDuration, String> {
+    crate::analytics::window::parse_length(s)
+}
+
 /// A number of seconds from 0 to a day (fractions allowed).
 fn seconds(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("not a number of seconds: {s:?}"))?;
@@ -210,6 +235,7 @@ fn seconds(s: &str) -> Result<f64, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _log = logging::init();
+    crate::panics::install();
     match run::dispatch(cli) {
         Ok(code) => code,
         // `fleettop why … | head`: the reader left; that is not an error.
@@ -228,4 +254,26 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<serde_json::Error>()
                 .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn record_takes_an_optional_file() {
+        // Issue 13, item 6: `--record` alone was "a value is required" (an empty default path
+        // that clap's path parser refuses).
+        let cli = Cli::try_parse_from(["fleettop", "--simulate", "--record"]).unwrap();
+        assert_eq!(cli.record, Some(None));
+        let cli = Cli::try_parse_from(["fleettop", "--record", "--simulate"]).unwrap();
+        assert_eq!(cli.record, Some(None));
+        let cli =
+            Cli::try_parse_from(["fleettop", "--simulate", "--record", "x.fleetrec", "--force"]).unwrap();
+        assert_eq!((cli.record, cli.force), (Some(Some(PathBuf::from("x.fleetrec"))), true));
+        let cli = Cli::try_parse_from(["fleettop", "--simulate"]).unwrap();
+        assert_eq!(cli.record, None);
+    }
 }

@@ -6,19 +6,20 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::analytics::output::{self, Format};
-use crate::analytics::window::{self, Window};
+use crate::analytics::window::Window;
 use crate::analytics::{By, Ledger, Prices, Query};
 use crate::record::Recording;
 use crate::state::FleetState;
 
 /// Window a live report measures when `--window` is not given.
-pub const LIVE_DEFAULT_WINDOW: &str = "24h";
+pub const LIVE_DEFAULT_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 /// What to report and where.
 #[derive(Debug, Clone)]
 pub struct ReportArgs<'a> {
-    /// `--window`: measure the last stretch of this length before the end.
-    pub window: Option<&'a str>,
+    /// `--window`: measure the last stretch of this length before the end (validated by the
+    /// argument parser: longer than zero, at most 100 years).
+    pub window: Option<jiff::SignedDuration>,
     /// `--by`.
     pub by: By,
     /// `--format`.
@@ -42,14 +43,11 @@ pub fn check_destination(format: Format, out: Option<&Path>) -> anyhow::Result<(
 
 /// Reports over a recording: by default the whole of it.
 pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> anyhow::Result<()> {
-    if let Some(t) = rec.truncated() {
-        eprintln!("fleettop: {name}: {t}; using what came before it");
-    }
-    if let Some(w) = rec.skipped_warning() {
+    for w in rec.warnings() {
         eprintln!("fleettop: {name}: {w}");
     }
     let window = match args.window {
-        Some(len) => Window::last(window::parse_length(len).map_err(anyhow::Error::msg)?, rec.end()),
+        Some(len) => Window::last(len, rec.end()),
         None => Window::between(rec.start(), rec.end()),
     };
     write(&Ledger::from_observations(rec.observations()), window, args)
@@ -58,7 +56,7 @@ pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> any
 /// Reports over one live snapshot: the last `--window` (default 24h) before now, from what the
 /// objects say about their past (admission times, finish times).
 pub fn from_state(state: &FleetState, args: &ReportArgs<'_>) -> anyhow::Result<()> {
-    let len = window::parse_length(args.window.unwrap_or(LIVE_DEFAULT_WINDOW)).map_err(anyhow::Error::msg)?;
+    let len = args.window.unwrap_or(LIVE_DEFAULT_WINDOW);
     write(&Ledger::from_state(state), Window::last(len, state.now()), args)
 }
 

@@ -1,7 +1,7 @@
 //! Runs each mode: the interactive UI over a replay, the demo or the simulated live fleet;
 //! the headless snapshot; the GPU probe; and the demo generator.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,12 +12,12 @@ use ratatui::layout::Rect;
 use super::{Cli, Command, UiArgs};
 use crate::model::{Change, ClusterId, ClusterUpdate, Observation};
 use crate::record::when as offset;
-use crate::record::{RecordWriter, Recording, RecordingHeader};
+use crate::record::{Existing, RecordWriter, Recording, RecordingHeader};
 use crate::sources::fleet::SelectedCluster;
 use crate::sources::local_gpus::{LocalGpus, local_node_name};
 use crate::state::FleetState;
 use crate::ui::app::{App, Feed};
-use crate::ui::run::Recorder;
+use crate::ui::run::{Outcome, Recorder, RecordingEnd};
 use crate::{demo, sim, sources};
 
 /// Runs the mode the arguments ask for.
@@ -26,10 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Replay { ref file, speed, ref at, paused }) => {
             refuse_record(&cli, "a replay is already a recording")?;
             let rec = Recording::open(file)?;
-            if let Some(t) = rec.truncated() {
-                eprintln!("fleettop: {}: {t}; replaying what came before it", file.display());
-            }
-            if let Some(w) = rec.skipped_warning() {
+            for w in rec.warnings() {
                 eprintln!("fleettop: {}: {w}", file.display());
             }
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
@@ -59,7 +56,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("fleettop: {w}");
             }
             let args = super::report::ReportArgs {
-                window: window.as_deref(),
+                window: *window,
                 by: crate::analytics::By::parse(by).with_context(|| format!("--by {by:?}"))?,
                 format: crate::analytics::output::Format::parse(format)
                     .with_context(|| format!("--format {format:?}"))?,
@@ -100,7 +97,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 target: target.clone(),
                 namespace: namespace.clone(),
                 policy: policy.clone(),
-                since: since.clone(),
+                since: *since,
                 clusters: cli.fleet.contexts.clone(),
                 json,
                 limit,
@@ -237,7 +234,7 @@ fn read_kubeconfig_list(list: &std::ffi::OsStr) -> anyhow::Result<kube::config::
 }
 
 fn refuse_record(cli: &Cli, why: &str) -> anyhow::Result<()> {
-    if cli.record.is_some() {
+    if cli.record.is_some() || cli.force {
         anyhow::bail!("--record records live sessions (--simulate); {why}");
     }
     Ok(())
@@ -276,12 +273,7 @@ fn replay_ui(
     args: &UiArgs,
 ) -> anyhow::Result<ExitCode> {
     let (config, mut warnings) = ui_config(args);
-    if let Some(t) = rec.truncated() {
-        warnings.push(format!("recording: {t}; showing what came before it"));
-    }
-    if let Some(w) = rec.skipped_warning() {
-        warnings.push(format!("recording: {w}"));
-    }
+    warnings.extend(rec.warnings().into_iter().map(|w| format!("recording: {w}")));
     let mut player = crate::record::Player::new(Arc::new(rec));
     player.set_speed(speed);
     if let Some(at) = at {
@@ -294,12 +286,59 @@ fn replay_ui(
     let mut app = App::new(Feed::Replay(Box::new(player)), config.theme, config.keymap, Rect::default());
     app.warnings = warnings;
     app.set_prices(config.prices);
-    runtime()?.block_on(crate::ui::run::run(app, None, None))?;
-    Ok(ExitCode::SUCCESS)
+    let outcome = runtime()?.block_on(crate::ui::run::run(app, None, None))?;
+    Ok(report_outcome(outcome))
 }
 
-fn default_record_path() -> PathBuf {
-    PathBuf::from(format!("fleettop-{}.fleetrec", Timestamp::now().strftime("%Y%m%dT%H%M%SZ")))
+/// Says how the session ended (the recording written, or why not; a panic) on stderr, after
+/// the terminal is restored, and gives the exit status: 0 only when all went well.
+fn report_outcome(outcome: Outcome) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    match outcome.recording {
+        Some(RecordingEnd::Written { path, observations, bytes }) => {
+            eprintln!("recording written to {} ({observations} observations, {bytes} bytes)", path.display());
+        }
+        Some(RecordingEnd::Failed { path, message }) => {
+            eprintln!("fleettop: {message}");
+            eprintln!("fleettop: the recording {} is incomplete", path.display());
+            code = ExitCode::from(1);
+        }
+        None => {}
+    }
+    if let Some(what) = outcome.panic {
+        eprintln!(
+            "fleettop: a background task panicked, so the session was ended: {what}\n\
+             This is a bug in fleettop; the log file has the details."
+        );
+        code = ExitCode::from(crate::panics::EXIT_STATUS);
+    }
+    code
+}
+
+/// The file name `--record` uses without one: `fleettop-<UTC time>` in the current folder.
+fn default_record_stem() -> String {
+    format!("fleettop-{}", Timestamp::now().strftime("%Y%m%dT%H%M%SZ"))
+}
+
+/// Creates the recording `--record [FILE]` asks for: FILE (refused when it exists, unless
+/// `--force`), or a new default name.
+fn create_recording(cli: &Cli, header: RecordingHeader) -> anyhow::Result<Option<Recorder>> {
+    let Some(target) = &cli.record else { return Ok(None) };
+    let (writer, path) = match target {
+        Some(path) => {
+            let existing = if cli.force { Existing::Replace } else { Existing::Refuse };
+            match RecordWriter::create(path, header, existing) {
+                Ok(writer) => (writer, path.clone()),
+                Err(e @ crate::record::RecordError::Exists { .. }) => {
+                    anyhow::bail!("{e}: choose another name, or add --force to replace it")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // In the current folder, named as given (`fleettop-….fleetrec`, not `./fleettop-…`).
+        None => RecordWriter::create_numbered(Path::new(""), &default_record_stem(), header)?,
+    };
+    Ok(Some(Recorder::new(path, writer)))
 }
 
 fn simulated_live(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -308,6 +347,14 @@ fn simulated_live(cli: &Cli) -> anyhow::Result<ExitCode> {
     let observations = simulation.observations;
     live_session(cli, simulation.clusters, simulation.start, "simulated", Vec::new(), move |rt, tx| {
         rt.spawn(sources::simulated::run(observations, speed, tx));
+        // Fault injection for the tests of how a session ends when a task panics
+        // (tests/e2e_tmux.rs): no real source is made to panic on purpose.
+        if let Some(ms) = std::env::var("FLEETTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
+            rt.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                panic!("injected by FLEETTOP_TEST_PANIC_AFTER_MS");
+            });
+        }
     })
 }
 
@@ -348,10 +395,7 @@ fn why(
     };
     let (state, args) = match rec {
         Some((rec, name)) => {
-            if let Some(t) = rec.truncated() {
-                eprintln!("fleettop: {name}: {t}; using what came before it");
-            }
-            if let Some(w) = rec.skipped_warning() {
+            for w in rec.warnings() {
                 eprintln!("fleettop: {name}: {w}");
             }
             let t = match at {
@@ -463,15 +507,22 @@ fn live_snapshot(
     spawn_clusters(&rt, &kubeconfig, selected, &tx, source_options());
     drop(tx);
     let deadline = tokio::time::Instant::now() + timeout;
-    rt.block_on(async {
+    let panic = rt.block_on(async {
         while !clusters.iter().all(|c| settled(&state, c)) {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(batch)) => state.apply_all(&batch),
-                Ok(None) | Err(_) => break,
+            tokio::select! {
+                next = tokio::time::timeout_at(deadline, rx.recv()) => match next {
+                    Ok(Some(batch)) => state.apply_all(&batch),
+                    Ok(None) | Err(_) => break,
+                },
+                what = crate::panics::wait() => return Some(what),
             }
         }
+        None
     });
     rt.shutdown_background();
+    if let Some(what) = panic {
+        anyhow::bail!("a source task panicked, so nothing is printed: {what} (a bug in fleettop)");
+    }
     state.set_clock(Timestamp::now());
     for c in clusters.iter().filter(|c| !settled(&state, c)) {
         eprintln!("fleettop: {c} did not finish its initial sync within {}s", timeout.as_secs());
@@ -492,28 +543,17 @@ fn live_session(
     let (config, mut warnings) = ui_config(&cli.ui);
     warnings.extend(fleet_warnings);
     let state = FleetState::with_clusters(start, &clusters);
-    let recorder = match &cli.record {
-        Some(p) => {
-            let path = if p.as_os_str().is_empty() { default_record_path() } else { p.clone() };
-            let writer = RecordWriter::create(&path, RecordingHeader::new(start, clusters.clone(), source))?;
-            Some(Recorder { path, writer })
-        }
-        None => None,
-    };
-    let record_path = recorder.as_ref().map(|r| r.path.clone());
+    let recorder = create_recording(cli, RecordingHeader::new(start, clusters.clone(), source))?;
     let mut app = App::new(Feed::Live(Box::new(state)), config.theme, config.keymap, Rect::default());
     app.warnings = warnings;
     app.set_prices(config.prices);
     let rt = runtime()?;
     let (tx, rx) = sources::channel(sources::CHANNEL_CAPACITY);
     spawn(&rt, tx);
-    rt.block_on(crate::ui::run::run(app, Some(rx), recorder))?;
+    let outcome = rt.block_on(crate::ui::run::run(app, Some(rx), recorder))?;
     // Sources are still running: end them with the runtime, without waiting on the network.
     rt.shutdown_background();
-    if let Some(p) = record_path {
-        eprintln!("recording written to {}", p.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(report_outcome(outcome))
 }
 
 /// Writes the simulated incident to `out` as a live session would (one batch per second of
@@ -521,7 +561,8 @@ fn live_session(
 pub fn write_simulation(out: &Path, seed: u64) -> anyhow::Result<usize> {
     let simulation = sim::demo_incident(seed, sim::demo_start());
     let header = RecordingHeader::new(simulation.start, simulation.clusters.clone(), "demo");
-    let mut writer = RecordWriter::create(out, header)?;
+    // A generator run by developers over `snapshots/demo.fleetrec`: replacing is what it is for.
+    let mut writer = RecordWriter::create(out, header, Existing::Replace)?;
     let mut state = FleetState::with_clusters(simulation.start, &simulation.clusters);
     let obs = &simulation.observations;
     let mut i = 0;

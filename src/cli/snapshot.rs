@@ -7,10 +7,7 @@ use crate::record::when as offset;
 
 /// Prints the state of `rec` (called `name` in messages) at `at` (default: the end).
 pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyhow::Result<()> {
-    if let Some(t) = rec.truncated() {
-        eprintln!("fleettop: {name}: {t}; using what came before it");
-    }
-    if let Some(w) = rec.skipped_warning() {
+    for w in rec.warnings() {
         eprintln!("fleettop: {name}: {w}");
     }
     let t = match at {

@@ -22,7 +22,7 @@ pub struct WhyArgs {
     /// Policy name.
     pub policy: Option<String>,
     /// Only denials seen within this long before the state's clock (`1h`).
-    pub since: Option<String>,
+    pub since: Option<jiff::SignedDuration>,
     /// Cluster names or patterns (`--context`).
     pub clusters: Vec<String>,
     /// Print JSON.
@@ -45,14 +45,7 @@ pub fn query(args: &WhyArgs, now: Timestamp) -> anyhow::Result<Query> {
             Some((kind.to_string(), name.to_string()))
         }
     };
-    let since = match &args.since {
-        None => None,
-        Some(s) => {
-            let d = crate::analytics::window::parse_length(s)
-                .map_err(|_| anyhow::anyhow!("--since {s:?}: expected a length like 1h, 30m, 1h30m or 7d"))?;
-            Some(now.checked_sub(d).unwrap_or(Timestamp::MIN))
-        }
-    };
+    let since = args.since.map(|d| now.checked_sub(d).unwrap_or(Timestamp::MIN));
     if object.is_none() && args.policy.is_none() && since.is_none() {
         anyhow::bail!("say what to explain: KIND/NAME, --policy NAME or --since DURATION (or several)");
     }

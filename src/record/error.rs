@@ -56,28 +56,46 @@ pub enum RecordError {
         source: io::Error,
     },
 
-    /// Writing a frame failed (disk full, I/O error). The file holds every frame before
-    /// `offset` and at most one torn frame after it.
-    #[error("{file}: writing the recording failed at byte {offset}: {source}")]
+    /// Writing a frame failed (disk full, I/O error). The file holds every whole frame up
+    /// to `kept.offset`; a file the writer created is cut back to that byte.
+    #[error("{file}: writing the recording failed: {source}; {kept}")]
     Write {
         /// The file.
         file: String,
-        /// Where the frame that failed starts.
-        offset: u64,
+        /// What the file holds whole.
+        kept: Kept,
         /// The OS error.
         source: io::Error,
     },
 
     /// An earlier write failed; the writer accepts nothing more.
     #[error(
-        "{file}: the recording stopped at byte {offset} after an earlier write error; \
-         start a new recording to keep recording"
+        "{file}: the recording stopped after an earlier write error ({kept}); start a new recording to keep recording"
     )]
     WriterFailed {
         /// The file.
         file: String,
-        /// How far the recording got (anything after it is missing or torn).
-        offset: u64,
+        /// What the file holds whole.
+        kept: Kept,
+    },
+
+    /// Something already exists where a new recording was to be created; it is left alone.
+    #[error("{file} already exists ({what}); fleettop does not overwrite files")]
+    Exists {
+        /// The path.
+        file: String,
+        /// What is there, in words.
+        what: String,
+    },
+
+    /// Asked to replace what is not a regular file or a symbolic link (a directory, a device,
+    /// a FIFO): refused, whatever was asked.
+    #[error("{file} is {what}, not a regular file: recordings replace only regular files")]
+    NotReplaceable {
+        /// The path.
+        file: String,
+        /// What is there, in words.
+        what: String,
     },
 
     /// A frame could not be encoded (JSON or compression failed, or it is too large).
@@ -90,6 +108,38 @@ pub enum RecordError {
         /// What failed.
         reason: String,
     },
+}
+
+/// What a recording file holds after a failed write: every frame up to `offset`, whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// Where the last whole frame ends (the header's end when no frame reached the file).
+    pub offset: u64,
+    /// Observations in the whole frames.
+    pub observations: u64,
+    /// The latest observation time in them.
+    pub until: Option<jiff::Timestamp>,
+    /// True when the file ends exactly there (the torn rest, if any, was cut off).
+    pub clean: bool,
+}
+
+impl fmt::Display for Kept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.observations;
+        write!(
+            f,
+            "the file keeps {n} observation{} in its first {} bytes",
+            if n == 1 { "" } else { "s" },
+            self.offset
+        )?;
+        if let Some(t) = self.until {
+            write!(f, ", up to {}", t.strftime("%Y-%m-%d %H:%M:%S UTC"))?;
+        }
+        if !self.clean {
+            write!(f, "; a torn frame follows (readers drop it)")?;
+        }
+        Ok(())
+    }
 }
 
 /// The advice at the end of [`RecordError::UnsupportedVersion`].

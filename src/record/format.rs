@@ -29,6 +29,17 @@ pub const MAX_PAYLOAD_LEN: u32 = 256 << 20;
 /// A frame payload that decompresses to more than this is treated as corrupt (1 GiB).
 pub const MAX_DECODED_LEN: u64 = 1 << 30;
 
+/// A frame payload may decompress to at most this many times its compressed size (above
+/// [`MIN_DECODE_ALLOWANCE`]): watch JSON compresses ~10×, a zstd bomb thousands of times.
+pub const MAX_DECODE_RATIO: u64 = 1024;
+
+/// Every frame payload may decompress to this much, whatever its compressed size (16 MiB).
+pub const MIN_DECODE_ALLOWANCE: u64 = 16 << 20;
+
+/// The writer starts a new observations frame before its JSON passes this size (8 MiB), so
+/// frames of large observations stay far below the decoding limits.
+pub const MAX_FRAME_JSON: usize = 8 << 20;
+
 /// The writer splits a batch into observations frames of at most this many observations.
 pub const MAX_OBSERVATIONS_PER_FRAME: usize = 4096;
 
@@ -47,7 +58,7 @@ pub struct FormatVersion {
 
 impl FormatVersion {
     /// The version this build writes, and the major version it reads.
-    pub const CURRENT: FormatVersion = FormatVersion { major: 1, minor: 2 };
+    pub const CURRENT: FormatVersion = FormatVersion { major: 1, minor: 3 };
 
     /// True when this build can read a file of version `self` (same major, any minor).
     pub fn is_readable(self) -> bool {
@@ -234,17 +245,26 @@ pub(crate) fn encode_frame(
     Ok(out)
 }
 
-/// Decompresses a payload, refusing to produce more than [`MAX_DECODED_LEN`] bytes.
-pub(crate) fn decompress(payload: &[u8]) -> Result<Vec<u8>, String> {
+/// The most bytes a frame payload of `payload_len` compressed bytes may decompress to:
+/// [`MAX_DECODE_RATIO`] times its size, at least [`MIN_DECODE_ALLOWANCE`], at most
+/// [`MAX_DECODED_LEN`]. More is a decompression bomb, treated as a damaged frame.
+pub fn frame_decode_limit(payload_len: u32) -> u64 {
+    (u64::from(payload_len) * MAX_DECODE_RATIO).clamp(MIN_DECODE_ALLOWANCE, MAX_DECODED_LEN)
+}
+
+/// Decompresses a payload, refusing to produce more than `limit` bytes (see
+/// [`frame_decode_limit`]); memory grows with what is decoded, never with what a header
+/// claims.
+pub(crate) fn decompress(payload: &[u8], limit: u64) -> Result<Vec<u8>, String> {
     let decoder =
         zstd::stream::read::Decoder::new(payload).map_err(|e| format!("cannot start zstd decoding: {e}"))?;
     let mut out = Vec::new();
-    decoder
-        .take(MAX_DECODED_LEN + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("zstd decoding failed: {e}"))?;
-    if out.len() as u64 > MAX_DECODED_LEN {
-        return Err(format!("payload decompresses to more than {MAX_DECODED_LEN} bytes"));
+    decoder.take(limit + 1).read_to_end(&mut out).map_err(|e| format!("zstd decoding failed: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!(
+            "the payload of {} bytes decompresses to more than {limit} bytes (a decompression bomb?)",
+            payload.len()
+        ));
     }
     Ok(out)
 }

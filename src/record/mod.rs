@@ -5,8 +5,10 @@
 //! [`crate::state::FleetState`] so that seeking does not replay from the start. The layout
 //! is a versioned contract documented in `docs/recording-format.md`.
 //!
-//! - [`RecordWriter`] writes one (file mode 0600, one torn frame at most after a crash).
-//! - [`Recording`] reads one whole, keeping everything before a torn or damaged frame.
+//! - [`RecordWriter`] writes one (a new file only, mode 0600, one torn frame at most after a
+//!   crash; a failed write says exactly what the file keeps).
+//! - [`Recording`] reads one frame by frame within memory bounds, skipping damaged frames
+//!   (a [`Gap`] says what was lost) and keeping everything before a torn end.
 //! - [`Player`] replays one with pause, speed and seek.
 //!
 //! Nothing secret is recorded: observations are projections made by the sources (no
@@ -24,14 +26,15 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use error::RecordError;
+pub use error::{Kept, RecordError};
 pub use format::{
-    FormatVersion, KeyframeInterval, MAGIC, MAX_DECODED_LEN, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, RecordingHeader,
+    FormatVersion, KeyframeInterval, MAGIC, MAX_DECODE_RATIO, MAX_DECODED_LEN, MAX_FRAME_JSON,
+    MAX_HEADER_LEN, MAX_PAYLOAD_LEN, MIN_DECODE_ALLOWANCE, RecordingHeader, frame_decode_limit,
 };
 pub use player::Player;
-pub use reader::{KeyframeEntry, Recording, Truncation, TruncationKind};
+pub use reader::{Gap, KeyframeEntry, ReadLimits, Recording, Truncation, TruncationKind};
 pub use unknown::Skipped;
-pub use writer::RecordWriter;
+pub use writer::{Existing, RecordWriter};
 
 /// The file name extension of recordings (without the dot).
 pub const EXTENSION: &str = "fleetrec";

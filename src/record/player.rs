@@ -97,7 +97,7 @@ impl Player {
         if t < self.head {
             let n = self.recording.position(t);
             let (mut state, from) = self.warm_base(n, t);
-            state.apply_all(&self.recording.observations()[from..n]);
+            self.recording.replay(&mut state, from, n);
             state.set_clock(t);
             self.state = state;
             self.cursor = n;
@@ -225,7 +225,7 @@ impl Player {
                     self.cursor = from;
                 }
             }
-            self.state.apply_all(&self.recording.observations()[self.cursor..n]);
+            self.recording.replay(&mut self.state, self.cursor, n);
             self.cursor = n;
         }
         self.state.set_clock(t);

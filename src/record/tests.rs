@@ -478,39 +478,279 @@ fn every_truncation_is_an_error_or_a_prefix() {
     }
 }
 
-#[test]
-fn flipped_payload_byte_stops_at_that_frame() {
-    let obs = sample(60);
-    let bytes = record(&obs, 6, KeyframeInterval { observations: 12, seconds: 0 });
-    let (_, bounds) = frame_boundaries(&bytes);
-    for k in [0, 3, bounds.len() - 2] {
-        let mut damaged = bytes.clone();
-        let at = bounds[k] + FRAME_HEADER_LEN + 3;
-        damaged[at] ^= 0x40;
-        let rec = Recording::from_bytes(&damaged).unwrap();
-        let t = rec.truncated().expect("damage reported");
-        assert_eq!(t.offset, bounds[k] as u64);
-        assert_eq!(t.kind, TruncationKind::Corrupt);
-        assert!(t.reason.contains("payload checksum mismatch"), "{}", t.reason);
-        assert_eq!(rec.observations(), &obs[..observations_before(&bytes, bounds[k])]);
-        assert!(t.to_string().contains(&format!("byte {}", bounds[k])), "{t}");
+/// The observations of frame `k` (an observations frame of `bytes`): where they start among
+/// all observations, and how many.
+fn frame_observations(bytes: &[u8], k: usize) -> (usize, usize) {
+    let (_, bounds) = frame_boundaries(bytes);
+    let kinds = frame_kinds(bytes);
+    assert_eq!(kinds[k].0, 1, "frame {k} holds observations");
+    (observations_before(bytes, bounds[k]), kinds[k].1 as usize)
+}
+
+/// The same records, clusters and clock (the observation counts differ when some were lost).
+fn same_records(a: &FleetState, b: &FleetState) -> bool {
+    let (mut ka, mut kb) = (a.keyframe(), b.keyframe());
+    (ka.applied, kb.applied) = (0, 0);
+    ka == kb
+}
+
+/// Seeking (keyframes) agrees with continuous replay (resetting at a keyframe after a gap) at
+/// every observation, and the player agrees with both.
+fn check_replay_with_gaps(rec: &Recording) {
+    let mut continuous = rec.initial_state();
+    rec.replay(&mut continuous, 0, 0);
+    for n in 0..=rec.observations().len() {
+        if n > 0 {
+            rec.replay(&mut continuous, n - 1, n);
+        }
+        assert!(rec.state_after(n).same_facts(&continuous), "state after {n} observations");
     }
 }
 
 #[test]
-fn flipped_frame_header_byte_stops_at_that_frame() {
+fn a_flipped_payload_byte_loses_only_that_frame() {
+    let obs = sample(60);
+    let bytes = record(&obs, 6, KeyframeInterval { observations: 12, seconds: 0 });
+    let (_, bounds) = frame_boundaries(&bytes);
+    let kinds = frame_kinds(&bytes);
+    let clean = Recording::from_bytes(&bytes).unwrap();
+    let observation_frames: Vec<usize> = (0..kinds.len() - 1).filter(|k| kinds[*k].0 == 1).collect();
+    for &k in &observation_frames[..observation_frames.len() - 1] {
+        let mut damaged = bytes.clone();
+        damaged[bounds[k] + FRAME_HEADER_LEN + 3] ^= 0x40;
+        let rec = Recording::from_bytes(&damaged).unwrap();
+        assert!(rec.truncated().is_none(), "frame {k}: {:?}", rec.truncated());
+        let (first, n) = frame_observations(&bytes, k);
+        let kept: Vec<Observation> = obs[..first].iter().chain(&obs[first + n..]).cloned().collect();
+        assert_eq!(rec.observations(), &kept[..], "frame {k}: only its observations are lost");
+        let [gap] = rec.gaps() else { panic!("frame {k}: one gap, not {:?}", rec.gaps()) };
+        assert_eq!(gap.offset, bounds[k] as u64);
+        assert_eq!(gap.bytes, (bounds[k + 1] - bounds[k]) as u64);
+        assert_eq!(gap.index, first);
+        assert_eq!(gap.lost, Some(n as u64));
+        assert!(gap.reason.contains("payload checksum mismatch"), "{}", gap.reason);
+        // The time range lost is the frame's, from its intact header.
+        assert_eq!((gap.from, gap.to), (obs[first].at, obs[first + n - 1].at));
+        let text = gap.to_string();
+        assert!(text.contains(&format!("{n} observations were lost")), "{text}");
+        // A keyframe follows in this recording: from there the state is exact again.
+        let keyframe = rec.keyframes().iter().find(|kf| kf.resync()).expect("a keyframe follows");
+        assert!(keyframe.index() >= first);
+        assert_eq!(rec.keyframes().iter().filter(|kf| kf.resync()).count(), 1);
+        assert_eq!(gap.exact_from, Some(keyframe.at()));
+        assert!(text.contains("replay is exact again from"), "{text}");
+        let all = rec.observations().len();
+        assert!(
+            same_records(&rec.state_after(all), &clean.state_after(obs.len())),
+            "frame {k}: exact at the end"
+        );
+        check_replay_with_gaps(&rec);
+        assert_eq!(rec.warnings().len(), 1, "{:?}", rec.warnings());
+    }
+}
+
+#[test]
+fn one_flipped_byte_early_in_the_demo_loses_one_frame_not_the_rest() {
+    // Issue 13, item 8: one flipped byte at 3 % of a recording lost 97 % of it.
+    let bytes = crate::demo::DEMO_BYTES;
+    let clean = Recording::from_bytes(bytes).unwrap();
+    let (_, bounds) = frame_boundaries(bytes);
+    let k = bounds.iter().position(|b| *b > bytes.len() * 3 / 100).unwrap();
+    let mut damaged = bytes.to_vec();
+    damaged[bounds[k] + FRAME_HEADER_LEN + 100] ^= 0x01;
+    let rec = Recording::from_bytes(&damaged).unwrap();
+    assert!(rec.truncated().is_none());
+    let [gap] = rec.gaps() else { panic!("{:?}", rec.gaps()) };
+    let lost = gap.lost.unwrap_or(0) as usize;
+    assert_eq!(rec.observations().len() + lost, clean.observations().len());
+    assert!(rec.observations().len() * 100 >= clean.observations().len() * 97, "lost {lost}");
+    let end = rec.observations().len();
+    assert!(same_records(&rec.state_after(end), &clean.state_after(clean.observations().len())));
+}
+
+#[test]
+fn a_damaged_keyframe_loses_no_observation() {
+    let obs = sample(60);
+    let bytes = record(&obs, 6, KeyframeInterval { observations: 12, seconds: 0 });
+    let (_, bounds) = frame_boundaries(&bytes);
+    let kinds = frame_kinds(&bytes);
+    let k = (1..kinds.len() - 1).find(|k| kinds[*k].0 == 2).unwrap();
+    let mut damaged = bytes.clone();
+    damaged[bounds[k] + FRAME_HEADER_LEN + 7] ^= 0x10;
+    let rec = Recording::from_bytes(&damaged).unwrap();
+    assert_eq!(rec.observations(), &obs[..]);
+    let [gap] = rec.gaps() else { panic!("{:?}", rec.gaps()) };
+    assert_eq!(gap.lost, Some(0));
+    assert!(gap.to_string().contains("only a keyframe was lost"), "{gap}");
+    assert!(rec.keyframes().iter().all(|k| !k.resync()), "nothing to reset");
+    check_seeking(&rec);
+}
+
+#[test]
+fn a_flipped_frame_header_byte_resynchronises_on_the_next_intact_frame() {
     let obs = sample(30);
     let bytes = record(&obs, 6, KeyframeInterval::default());
     let (_, bounds) = frame_boundaries(&bytes);
+    let (first, n) = frame_observations(&bytes, 2);
     for field in [0, 5, 13, 30] {
         let mut damaged = bytes.clone();
         damaged[bounds[2] + field] ^= 0x01;
         let rec = Recording::from_bytes(&damaged).unwrap();
-        let t = rec.truncated().expect("damage reported");
-        assert_eq!(t.offset, bounds[2] as u64);
-        assert!(t.reason.contains("frame header checksum"), "{}", t.reason);
-        assert_eq!(rec.observations(), &obs[..observations_before(&bytes, bounds[2])]);
+        assert!(rec.truncated().is_none(), "field {field}: {:?}", rec.truncated());
+        let [gap] = rec.gaps() else { panic!("field {field}: {:?}", rec.gaps()) };
+        assert_eq!(gap.offset, bounds[2] as u64);
+        assert_eq!(gap.bytes, (bounds[3] - bounds[2]) as u64, "the search found the next frame");
+        assert!(gap.reason.contains("frame header checksum"), "{}", gap.reason);
+        assert_eq!(gap.lost, None, "a damaged header hides how many were lost");
+        // The time range comes from the observations around the gap.
+        assert_eq!(gap.to, obs[first + n].at);
+        let kept: Vec<Observation> = obs[..first].iter().chain(&obs[first + n..]).cloned().collect();
+        assert_eq!(rec.observations(), &kept[..]);
+        check_replay_with_gaps(&rec);
     }
+}
+
+#[test]
+fn garbage_between_frames_is_skipped() {
+    let obs = sample(30);
+    let bytes = record(&obs, 6, KeyframeInterval::default());
+    let (_, bounds) = frame_boundaries(&bytes);
+    let mut damaged = bytes[..bounds[3]].to_vec();
+    // Bytes that look like frame starts (kind 1 and 2) but whose checksums do not hold.
+    damaged.extend(std::iter::repeat_n([1u8, 2, 0, 0, 9], 500).flatten());
+    damaged.extend(&bytes[bounds[3]..]);
+    let rec = Recording::from_bytes(&damaged).unwrap();
+    assert_eq!(rec.observations(), &obs[..]);
+    let [gap] = rec.gaps() else { panic!("{:?}", rec.gaps()) };
+    assert_eq!(gap.bytes, 2500);
+}
+
+#[test]
+fn damage_with_nothing_intact_after_it_ends_the_recording() {
+    let obs = sample(30);
+    let bytes = record(&obs, 6, KeyframeInterval::default());
+    let (_, bounds) = frame_boundaries(&bytes);
+    let last = bounds[bounds.len() - 2];
+    let mut damaged = bytes.clone();
+    damaged[last + FRAME_HEADER_LEN + 2] ^= 0x01;
+    let rec = Recording::from_bytes(&damaged).unwrap();
+    assert!(rec.gaps().is_empty());
+    let t = rec.truncated().expect("damage reported");
+    assert_eq!((t.offset, t.kind), (last as u64, TruncationKind::Corrupt));
+    assert!(t.reason.contains("payload checksum mismatch"), "{}", t.reason);
+    assert_eq!(rec.observations(), &obs[..observations_before(&bytes, last)]);
+}
+
+// ---------------------------------------------------------------- memory bounds
+
+/// A frame of `kind` whose payload is `decoded` zero bytes, zstd-compressed (a few KB).
+fn bomb(kind: u8, decoded: usize, count: u64) -> Vec<u8> {
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..decoded / zeros.len() {
+        enc.write_all(&zeros).unwrap();
+    }
+    let payload = enc.finish().unwrap();
+    let fh = FrameHeader {
+        kind,
+        flags: 0,
+        payload_len: payload.len() as u32,
+        payload_crc: crc32fast::hash(&payload),
+        t_first: ts_ms(0).as_millisecond(),
+        t_last: ts_ms(0).as_millisecond(),
+        count,
+    };
+    let mut out = fh.encode().to_vec();
+    out.extend(payload);
+    out
+}
+
+#[test]
+fn decompression_bombs_are_damaged_frames_not_allocations() {
+    // Issue 13, item 9: four valid frames of 86 KB took 5.9 GB of memory. Each bomb here
+    // decodes to 256 MiB; the reader stops each after its limit (16 MiB for payloads this small).
+    let h = header(KeyframeInterval::default());
+    let mut bytes = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
+    let obs = sample(3);
+    for kind in [1, 2, 1, 2] {
+        bytes.extend(bomb(kind, 256 << 20, 1));
+    }
+    let good = record(&obs, 3, KeyframeInterval::default());
+    let (header_end, _) = frame_boundaries(&good);
+    bytes.extend(&good[header_end..]);
+    assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
+    let rec = Recording::from_bytes(&bytes).unwrap();
+    assert_eq!(rec.observations(), &obs[..], "the intact frames after the bombs are read");
+    let [gap] = rec.gaps() else { panic!("{:?}", rec.gaps()) };
+    assert!(gap.reason.contains("decompresses to more than 16777216 bytes"), "{}", gap.reason);
+    assert_eq!(frame_decode_limit(1000), MIN_DECODE_ALLOWANCE);
+    assert_eq!(frame_decode_limit(100_000), 100_000 * MAX_DECODE_RATIO);
+    assert_eq!(frame_decode_limit(u32::MAX), MAX_DECODED_LEN);
+}
+
+#[test]
+fn the_decoded_total_is_bounded() {
+    let obs = sample(60);
+    let bytes = record(&obs, 6, KeyframeInterval::default());
+    let all = Recording::from_bytes(&bytes).unwrap();
+    assert!(all.truncated().is_none());
+    let limits = ReadLimits { total_decoded: 4_000 };
+    let rec = Recording::from_bytes_with(&bytes, limits).unwrap();
+    let t = rec.truncated().expect("reading stops at the limit");
+    assert_eq!(t.kind, TruncationKind::Limit);
+    assert!(t.reason.contains("4000-byte limit"), "{}", t.reason);
+    assert!(!rec.observations().is_empty() && rec.observations().len() < obs.len());
+    assert_eq!(rec.observations(), &obs[..rec.observations().len()]);
+    assert!(t.to_string().contains("too large to read whole"), "{t}");
+}
+
+#[test]
+fn what_is_not_a_regular_file_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.fleetrec");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for (path, what) in [
+        (std::path::Path::new("/dev/zero"), "a character device"),
+        (fifo.as_path(), "a FIFO (named pipe)"),
+        (dir.path(), "a directory"),
+    ] {
+        // `/dev/zero` was read until memory ran out; a FIFO blocked.
+        let e = Recording::open(path).unwrap_err();
+        assert!(matches!(e, RecordError::NotARecording { .. }), "{e:?}");
+        assert!(e.to_string().contains(&format!("it is {what}, not a regular file")), "{e}");
+    }
+}
+
+#[test]
+fn a_file_is_read_as_it_is_streamed_not_whole() {
+    // The file's claimed lengths never size an allocation: a header claiming a 16 MiB JSON in a
+    // 40-byte file, and a frame claiming 256 MiB at the end, are errors, read from the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.fleetrec");
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend(1u16.to_le_bytes());
+    bytes.extend(3u16.to_le_bytes());
+    bytes.extend(MAX_HEADER_LEN.to_le_bytes());
+    bytes.extend([b'{'; 24]);
+    std::fs::write(&path, &bytes).unwrap();
+    let e = Recording::open(&path).unwrap_err();
+    assert!(e.to_string().contains("inside the"), "{e}");
+    let obs = sample(12);
+    let mut good = record(&obs, 6, KeyframeInterval::default());
+    let fh = FrameHeader {
+        kind: 1,
+        flags: 0,
+        payload_len: MAX_PAYLOAD_LEN,
+        payload_crc: 0,
+        t_first: 0,
+        t_last: 0,
+        count: 1,
+    };
+    good.extend(fh.encode());
+    std::fs::write(&path, &good).unwrap();
+    let rec = Recording::open(&path).unwrap();
+    assert_eq!(rec.observations(), &obs[..]);
+    assert_eq!(rec.truncated().map(|t| t.kind), Some(TruncationKind::Incomplete));
 }
 
 #[test]
@@ -772,18 +1012,15 @@ fn header_json_must_agree_with_preamble() {
 
 // ---------------------------------------------------------------- files
 
-#[cfg(unix)]
 #[test]
-fn file_is_private_and_replaces_existing() {
+fn a_new_file_is_private_and_readable_after_each_batch() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("incident.fleetrec");
-    std::fs::write(&path, vec![b'x'; 100_000]).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let obs = sample(50);
     let h = header(KeyframeInterval::default());
     let mut live = live_state(&h);
-    let mut w = RecordWriter::create(&path, h).unwrap();
+    let mut w = RecordWriter::create(&path, h, Existing::Refuse).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     write_to(&mut w, &obs, 10, &mut live);
@@ -794,19 +1031,93 @@ fn file_is_private_and_replaces_existing() {
     w.finish().unwrap();
     let rec = Recording::open(&path).unwrap();
     assert_eq!(rec.observations(), &obs[..]);
+}
 
-    let fresh = dir.path().join("new.fleetrec");
-    let w = RecordWriter::create(&fresh, header(KeyframeInterval::default())).unwrap();
+#[test]
+fn an_existing_path_is_refused_and_left_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evidence.fleetrec");
+    std::fs::write(&file, b"someone's evidence").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.path().join("link.fleetrec");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let dangling = dir.path().join("dangling.fleetrec");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+    for (path, what) in
+        [(&file, "a file of 18 bytes"), (&link, "a symbolic link to"), (&dangling, "a symbolic link")]
+    {
+        let e =
+            RecordWriter::create(path, header(KeyframeInterval::default()), Existing::Refuse).unwrap_err();
+        assert!(matches!(e, RecordError::Exists { .. }), "{e:?}");
+        assert!(e.to_string().contains(what), "{e}");
+    }
+    // Before: truncated, written through the link and chmod-ed to 0600.
+    assert_eq!(std::fs::read(&file).unwrap(), b"someone's evidence");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644);
+    assert!(!dir.path().join("nowhere").exists(), "a dangling link is not followed to create its target");
+}
+
+#[test]
+fn replace_takes_a_file_or_the_link_itself_never_its_target() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.txt");
+    std::fs::write(&target, b"not a recording").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.path().join("link.fleetrec");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let obs = sample(5);
+    for path in [&link, &target] {
+        let h = header(KeyframeInterval::default());
+        let mut live = live_state(&h);
+        let mut w = RecordWriter::create(path, h, Existing::Replace).unwrap();
+        write_to(&mut w, &obs, 5, &mut live);
+        w.finish().unwrap();
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        assert!(meta.file_type().is_file(), "{} is a new regular file", path.display());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(Recording::open(path).unwrap().observations(), &obs[..]);
+        if path == &link {
+            assert_eq!(std::fs::read(&target).unwrap(), b"not a recording", "the link's target is untouched");
+            assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o644);
+        }
+    }
+}
+
+#[test]
+fn devices_and_directories_are_never_replaced_or_chmod_ed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let before = std::fs::metadata("/dev/null").unwrap().permissions().mode();
+    for existing in [Existing::Refuse, Existing::Replace] {
+        // `--record /dev/null` as root made /dev/null 0600 for everyone.
+        let e = RecordWriter::create("/dev/null", header(KeyframeInterval::default()), existing).unwrap_err();
+        assert!(e.to_string().contains("a character device"), "{e}");
+        let e = RecordWriter::create(dir.path(), header(KeyframeInterval::default()), existing).unwrap_err();
+        assert!(e.to_string().contains("a directory"), "{e}");
+    }
+    assert_eq!(std::fs::metadata("/dev/null").unwrap().permissions().mode(), before);
+    assert!(dir.path().is_dir());
+}
+
+#[test]
+fn numbered_names_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleettop-x.fleetrec"), b"earlier").unwrap();
+    std::fs::write(dir.path().join("fleettop-x-2.fleetrec"), b"earlier").unwrap();
+    let (w, path) = RecordWriter::create_numbered(dir.path(), "fleettop-x", header(EVERY)).unwrap();
     w.finish().unwrap();
-    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(path, dir.path().join("fleettop-x-3.fleetrec"));
+    assert_eq!(std::fs::read(dir.path().join("fleettop-x.fleetrec")).unwrap(), b"earlier");
+    assert!(Recording::open(&path).unwrap().observations().is_empty());
 }
 
 #[test]
 fn create_reports_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/x.fleetrec");
-    let Err(e) = RecordWriter::create(&path, header(KeyframeInterval::default())) else {
+    let Err(e) = RecordWriter::create(&path, header(KeyframeInterval::default()), Existing::Refuse) else {
         panic!("created a file in a missing directory");
     };
     assert!(matches!(e, RecordError::Io { .. }));
@@ -855,8 +1166,14 @@ fn disk_full_is_an_error_and_leaves_a_readable_prefix() {
         }
     }
     let e = first_error.expect("the full disk is reported");
-    assert!(matches!(e, RecordError::Write { .. }), "{e:?}");
+    let RecordError::Write { kept, .. } = &e else { panic!("{e:?}") };
+    // Exact: where the last whole frame ends (it said the bytes handed over before).
+    assert_eq!(kept.offset, bounds[3] as u64);
+    assert_eq!(kept.observations, observations_before(&full, bounds[3]) as u64);
+    assert!(!kept.clean, "a sink that is not a file cannot be cut back");
     assert!(e.to_string().contains("No space left"), "{e}");
+    assert!(e.to_string().contains(&format!("in its first {} bytes", bounds[3])), "{e}");
+    assert_eq!(w.failed(), Some(*kept));
     let again = w.write_batch(&obs[..1], &live).unwrap_err();
     assert!(matches!(again, RecordError::WriterFailed { .. }), "{again:?}");
     assert!(matches!(w.flush(), Err(RecordError::WriterFailed { .. })));
@@ -1189,11 +1506,20 @@ proptest! {
         }
         let d = &d[..cut.index(d.len() + 1)];
         if let Ok(rec) = Recording::from_bytes(d) {
-            // Whatever was kept is a prefix of the real observations and seeks consistently.
+            // Whatever was kept is the real observations less the damaged frames' (a prefix
+            // when nothing was skipped), and seeks consistently.
             let full = Recording::from_bytes(bytes).unwrap();
             let n = rec.observations().len();
             prop_assert!(n <= full.observations().len());
-            prop_assert_eq!(rec.observations(), &full.observations()[..n]);
+            if rec.gaps().is_empty() {
+                prop_assert_eq!(rec.observations(), &full.observations()[..n]);
+            } else {
+                let mut rest = full.observations().iter();
+                prop_assert!(rec.observations().iter().all(|o| rest.any(|f| f == o)), "in order, from the file");
+            }
+            let mut continuous = rec.initial_state();
+            rec.replay(&mut continuous, 0, n);
+            prop_assert!(rec.state_after(n).same_facts(&continuous));
             let end = rec.end();
             let _ = rec.state_at(end);
             let mut p = Player::new(Arc::new(rec));

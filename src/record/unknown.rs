@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{Change, ClusterId, Observation, RecordKind};
+use crate::model::{Change, ClusterId, Observation, RecordKind, SourceKind, SourceState};
 use crate::state::Keyframe;
 
 /// What reading skipped because this build does not know its kind.
@@ -57,22 +57,73 @@ pub(crate) fn observations(json: &[u8]) -> Result<Batch, String> {
         }
         Err(e) => e,
     };
-    let values: Vec<Value> =
-        serde_json::from_slice(json).map_err(|_| format!("observations JSON is invalid: {fast}"))?;
-    let mut kept = Vec::with_capacity(values.len());
+    // Element by element, each dropped once looked at: a huge payload never becomes one
+    // huge `Value` tree.
+    let mut kept = Vec::new();
+    let mut total = 0;
     let mut times: Option<(jiff::Timestamp, jiff::Timestamp)> = None;
-    for (i, v) in values.iter().enumerate() {
-        let head = Head::deserialize(v)
-            .map_err(|e| format!("observations JSON is invalid: observation {i}: {e}"))?;
-        times = Some(times.map_or((head.at, head.at), |(first, _)| (first, head.at)));
-        if !unknown_observation(v) {
-            kept.push(
-                Observation::deserialize(v)
-                    .map_err(|e| format!("observations JSON is invalid: observation {i}: {e}"))?,
-            );
+    let mut failure: Option<String> = None;
+    let result = each_element(
+        json,
+        |i, v| {
+            let head = Head::deserialize(&v)
+                .map_err(|e| format!("observations JSON is invalid: observation {i}: {e}"))?;
+            times = Some(times.map_or((head.at, head.at), |(first, _)| (first, head.at)));
+            total += 1;
+            if !unknown_observation(&v) {
+                kept.push(
+                    Observation::deserialize(v)
+                        .map_err(|e| format!("observations JSON is invalid: observation {i}: {e}"))?,
+                );
+            }
+            Ok(())
+        },
+        &mut failure,
+    );
+    match (result, failure) {
+        (Ok(()), _) => Ok(Batch { kept, total, times }),
+        (Err(_), Some(reason)) => Err(reason),
+        (Err(_), None) => Err(format!("observations JSON is invalid: {fast}")),
+    }
+}
+
+/// Calls `f` with each element of the JSON array `json`, in order, one at a time. When `f`
+/// fails, its reason goes to `failure` and the walk stops with an error.
+fn each_element(
+    json: &[u8],
+    f: impl FnMut(usize, Value) -> Result<(), String>,
+    failure: &mut Option<String>,
+) -> Result<(), serde_json::Error> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+
+    struct Each<'a, F> {
+        f: F,
+        failure: &'a mut Option<String>,
+    }
+
+    impl<'de, F: FnMut(usize, Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of observations")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(v) = seq.next_element::<Value>()? {
+                if let Err(reason) = (self.f)(i, v) {
+                    *self.failure = Some(reason);
+                    return Err(A::Error::custom("element rejected"));
+                }
+                i += 1;
+            }
+            Ok(())
         }
     }
-    Ok(Batch { kept, total: values.len(), times })
+
+    let mut de = serde_json::Deserializer::from_slice(json);
+    (&mut de).deserialize_seq(Each { f, failure })?;
+    de.end()
 }
 
 /// Decodes a keyframe payload, leaving out records and relists of tables this build does not
@@ -93,6 +144,16 @@ pub(crate) fn keyframe(json: &[u8]) -> Result<(Keyframe, u64), String> {
             left_out += (before - list.len()) as u64;
         }
     }
+    // `clusters[].sources`: {source: state}; sources or states of later versions go.
+    if let Some(clusters) = v.get_mut("clusters").and_then(Value::as_array_mut) {
+        for c in clusters {
+            if let Some(sources) = c.get_mut("sources").and_then(Value::as_object_mut) {
+                let before = sources.len();
+                sources.retain(|k, s| !unknown_source(&Value::String(k.clone())) && !unknown_state(s));
+                left_out += (before - sources.len()) as u64;
+            }
+        }
+    }
     if left_out == 0 {
         return Err(invalid());
     }
@@ -104,15 +165,27 @@ fn record_tag(entry: &Value) -> &Value {
     &entry[1]["record"]
 }
 
-/// True when `v` is an observation whose change or record kind this build does not know.
+/// True when `v` is an observation whose change, record kind, source or source state this
+/// build does not know.
 fn unknown_observation(v: &Value) -> bool {
     let change = &v["change"];
     match change["op"].as_str() {
         Some("upsert") => unknown_kind(&change["record"]["record"]),
         Some("delete" | "sync_start" | "sync_end") => unknown_kind(&change["kind"]),
+        Some("source") => unknown_source(&change["source"]) || unknown_state(&change["state"]),
         Some(op) => !Change::OPS.contains(&op),
         None => false,
     }
+}
+
+/// True when `v` names a source this build does not know (a name only, as for tables).
+fn unknown_source(v: &Value) -> bool {
+    v.is_string() && SourceKind::deserialize(v).is_err()
+}
+
+/// True when `v` is a source state whose `state` tag this build does not know (format 1.3+).
+fn unknown_state(v: &Value) -> bool {
+    v["state"].as_str().is_some_and(|tag| !SourceState::TAGS.contains(&tag))
 }
 
 /// True when `v` names a table (record type) this build does not know. Only a name counts:
@@ -206,5 +279,70 @@ mod tests {
         assert!(keyframe(&serde_json::to_vec(&v).unwrap()).is_err(), "a damaged known record");
         let known = serde_json::to_vec(&state.keyframe()).unwrap();
         assert_eq!(keyframe(&known).unwrap(), (state.keyframe(), 0));
+    }
+
+    #[test]
+    fn state_tags_list_every_source_state() {
+        let states = [
+            SourceState::Syncing,
+            SourceState::Live,
+            SourceState::Forbidden { message: String::new() },
+            SourceState::NotInstalled,
+            SourceState::Error { message: String::new() },
+            SourceState::Unavailable { message: String::new() },
+            SourceState::Degraded { message: String::new() },
+            SourceState::Stale { since: jiff::Timestamp::UNIX_EPOCH },
+            SourceState::Slow { message: String::new() },
+        ];
+        let mut tags: Vec<String> = states
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap()["state"].as_str().unwrap().to_string())
+            .collect();
+        tags.sort();
+        let mut want: Vec<&str> = SourceState::TAGS.to_vec();
+        want.sort();
+        assert_eq!(tags, want);
+    }
+
+    #[test]
+    fn sources_and_states_of_later_versions_are_skipped() {
+        let json = serde_json::to_vec(&json!([
+            obs(
+                "2026-11-27T10:00:00Z",
+                json!({"op": "source", "source": "dcgm", "state": {"state": "slow", "message": "m"}})
+            ),
+            obs(
+                "2026-11-27T10:00:01Z",
+                json!({"op": "source", "source": "dcgm", "state": {"state": "asleep", "for": 3}})
+            ),
+            obs(
+                "2026-11-27T10:00:02Z",
+                json!({"op": "source", "source": "quantum", "state": {"state": "live"}})
+            ),
+        ]))
+        .unwrap();
+        let b = observations(&json).unwrap();
+        assert_eq!((b.kept.len(), b.total), (1, 3));
+        let state = crate::state::FleetState::with_clusters(
+            "2026-11-27T10:00:00Z".parse().unwrap(),
+            &[ClusterId::new("c")],
+        );
+        let mut v = serde_json::to_value(state.keyframe()).unwrap();
+        v["clusters"][0]["sources"] =
+            json!({"dcgm": {"state": "asleep"}, "quantum": {"state": "live"}, "events": {"state": "live"}});
+        let (frame, left_out) = keyframe(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(left_out, 2);
+        assert_eq!(frame.clusters[0].sources.len(), 1);
+    }
+
+    #[test]
+    fn a_huge_array_of_garbage_fails_at_its_first_element() {
+        // The fallback walks elements one at a time: 16 MiB of `0,` is rejected at element 0
+        // instead of becoming a 8-million-element tree first.
+        let mut json = b"[".to_vec();
+        json.extend(std::iter::repeat_n(&b"0,"[..], 8 << 20).flatten());
+        json.extend(b"0]");
+        let e = observations(&json).unwrap_err();
+        assert!(e.contains("observation 0"), "{e}");
     }
 }

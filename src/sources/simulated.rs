@@ -17,7 +17,11 @@ pub async fn run(observations: Vec<Observation>, speed: f64, tx: ObservationSend
     let mut batch: Vec<Observation> = Vec::new();
     for obs in observations {
         let offset = obs.at.duration_since(first).as_secs_f64().max(0.0) / speed;
-        let due = started + Duration::from_secs_f64(offset);
+        // A speed so small that the time overflows means "never" (`--speed` is checked at
+        // parse time; this keeps the task itself from panicking on any speed).
+        let Some(due) = Duration::try_from_secs_f64(offset).ok().and_then(|d| started.checked_add(d)) else {
+            break;
+        };
         if tokio::time::Instant::now() < due {
             if !batch.is_empty() && !tx.send(std::mem::take(&mut batch)).await {
                 return;
@@ -60,5 +64,15 @@ mod tests {
         assert_eq!(started.elapsed().as_secs(), 2);
         handle.await.unwrap();
         assert!(rx.recv().await.is_none(), "the channel closes when the source ends");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vanishing_speed_ends_the_source_instead_of_panicking() {
+        // `--simulate --speed 1e-300` used to panic here (Duration::from_secs_f64 overflow).
+        let (tx, mut rx) = crate::sources::channel(4);
+        let handle = tokio::spawn(run(vec![obs(0), obs(10), obs(20)], 1e-300, tx));
+        assert_eq!(rx.recv().await.unwrap().len(), 1, "what is due at once is sent");
+        handle.await.expect("the task ends without a panic");
+        assert!(rx.recv().await.is_none());
     }
 }

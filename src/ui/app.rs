@@ -67,7 +67,7 @@ pub struct Derived {
 }
 
 impl Derived {
-    fn refresh(&mut self, state: &FleetState, view: &ViewState) {
+    fn refresh(&mut self, state: &FleetState, view: &ViewState, alerts: &[String]) {
         let key = (state.version(), view.pane, view.gpu_view, view.denial_group);
         if self.built_for == Some(key) {
             return;
@@ -94,7 +94,14 @@ impl Derived {
             }
             PaneId::Fleet | PaneId::Cost => Vec::new(),
         };
-        self.findings = if view.pane == PaneId::Fleet { summaries::findings(state) } else { Vec::new() };
+        self.findings = if view.pane == PaneId::Fleet {
+            let mut lines: Vec<Vec<Segment>> =
+                alerts.iter().map(|a| vec![(format!("✖ {a}"), "ui.error")]).collect();
+            lines.extend(summaries::findings(state));
+            lines
+        } else {
+            Vec::new()
+        };
         self.tab_badges = PaneId::ALL.iter().map(|p| summaries::tab_badge(*p, state)).collect();
     }
 }
@@ -147,8 +154,11 @@ pub struct App {
     pub theme: Theme,
     /// Key bindings.
     pub keymap: Keymap,
-    /// Problems to show the user (config warnings, recording errors).
+    /// Problems to show the user (config warnings, a damaged recording), in the help overlay.
     pub warnings: Vec<String>,
+    /// Failures the user must not miss (the recording stopped): in the footer and at the top
+    /// of the Fleet pane's findings until the session ends. Set with [`App::alert`].
+    alerts: Vec<String>,
     /// A one-off message for the footer (`copied 312 bytes`).
     pub notice: Option<String>,
     /// How many times a source found the observation channel full (the UI fell behind).
@@ -171,6 +181,7 @@ impl App {
             theme,
             keymap,
             warnings: Vec::new(),
+            alerts: Vec::new(),
             notice: None,
             backpressure: 0,
             tables: Tables::new(),
@@ -203,6 +214,20 @@ impl App {
             Feed::Live(s) => Some(s),
             Feed::Replay(_) => None,
         }
+    }
+
+    /// Raises an alert: shown in the footer and first among the Fleet findings from the next
+    /// frame on, and kept in the help overlay's warnings.
+    pub fn alert(&mut self, text: String) {
+        self.warnings.push(text.clone());
+        self.alerts.push(text);
+        self.derived.built_for = None;
+        self.dirty = true;
+    }
+
+    /// The alerts raised so far (see [`App::alert`]).
+    pub fn alerts(&self) -> &[String] {
+        &self.alerts
     }
 
     /// The table specs.
@@ -614,7 +639,7 @@ impl App {
     /// Rebuilds the visible table's rows if the state, filter or sort changed, keeps the
     /// selection on the same record, and scrolls so the selection is visible.
     pub fn prepare(&mut self) {
-        self.derived.refresh(self.feed.state(), &self.view);
+        self.derived.refresh(self.feed.state(), &self.view, &self.alerts);
         if self.view.pane == PaneId::Cost {
             self.cost.poll();
             self.cost.refresh(&self.feed);

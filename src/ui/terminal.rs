@@ -1,19 +1,31 @@
 //! The terminal: raw mode and the alternate screen on the way in, always restored on the way
-//! out (also on panic), and OSC 52 clipboard writes.
+//! out (also on a panic of the UI thread, through [`crate::panics`]; a panic elsewhere ends
+//! the app loop, which restores it), and OSC 52 clipboard writes.
 
 use std::io::Write;
 
 use base64::Engine as _;
 
-/// Enters raw mode and the alternate screen; installs a panic hook that restores the terminal
-/// before the panic message is printed.
+/// Enters raw mode and the alternate screen, and tells [`crate::panics`] that the calling
+/// thread owns the terminal (a panic there restores it before the message is printed).
+///
+/// Not `ratatui::try_init`: its panic hook restores the terminal on a panic in *any* thread,
+/// which left the UI running in line mode when a background task panicked.
 pub fn init() -> std::io::Result<ratatui::DefaultTerminal> {
-    ratatui::try_init()
+    crate::panics::set_ui_thread(Some((std::thread::current().id(), restore)));
+    let entered = crossterm::terminal::enable_raw_mode()
+        .and_then(|()| crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen))
+        .and_then(|()| ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout())));
+    if entered.is_err() {
+        restore();
+    }
+    entered
 }
 
-/// Leaves raw mode and the alternate screen.
+/// Leaves raw mode and the alternate screen; the terminal is nobody's again.
 pub fn restore() {
     ratatui::restore();
+    crate::panics::set_ui_thread(None);
 }
 
 /// The OSC 52 sequence that asks the terminal (also through SSH and tmux) to set the clipboard.

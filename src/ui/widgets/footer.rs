@@ -40,6 +40,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
+    for alert in app.alerts() {
+        spans.push(Span::styled(format!(" ✖ {alert} "), theme.style("ui.error")));
+    }
     if !app.warnings.is_empty() {
         spans.push(Span::styled(
             format!(" ⚠ {} warning(s), see help ", app.warnings.len()),
