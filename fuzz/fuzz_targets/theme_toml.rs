@@ -1,0 +1,15 @@
+//! The user's `theme.toml` overlay (`inherits`, `[palette]`, `[styles]`), loaded as at start-up.
+#![no_main]
+
+use fleettop::ui::config::load;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let dir = fleettop_fuzz::scratch_dir();
+    if std::fs::write(dir.join("theme.toml"), data).is_ok() {
+        let (_config, warnings) = load(Some(dir), None, None, false);
+        for w in &warnings {
+            let _ = w.to_string();
+        }
+    }
+});
