@@ -5,12 +5,14 @@
 #
 #   fuzz/run.sh SECONDS [TARGET ...]
 #
-# Each target fuzzes its committed corpus (fuzz/corpus/TARGET, seeded from the real fixtures
-# by tools/seed.py when missing); new inputs are added to it. A crash, hang (over 10 s per
-# input) or OOM (over 2 GiB) stops that target and leaves its input in
-# fuzz/artifacts/TARGET/; reproduce it with `fuzz/target/*/release/TARGET FILE`.
-# Logs: fuzz/logs/TARGET.log. Minimise a corpus afterwards with `cargo +nightly fuzz cmin -s
-# none TARGET`.
+# Each target fuzzes its committed corpus (fuzz/corpus/TARGET, minimised; new inputs are added
+# to it) and its seeds (fuzz/seeds/TARGET, written from the real fixtures by tools/seed.py).
+# A crash, hang (over 10 s per input) or OOM (over 2 GiB) stops that target and leaves its
+# input in fuzz/artifacts/TARGET/; reproduce it with `fuzz/target/*/release/TARGET FILE`.
+# Logs: fuzz/logs/TARGET.log. FUZZ_NO_BUILD=1 runs the binaries as last built.
+# Minimise a corpus afterwards: `fuzz/target/*/release/TARGET -set_cover_merge=1 NEW_DIR
+# fuzz/corpus/TARGET`, then replace the corpus with NEW_DIR (`cargo +nightly fuzz cmin -s none
+# TARGET` does the plain merge).
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -29,7 +31,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
     mapfile -t TARGETS < <(cargo +nightly fuzz list)
 fi
 
-cargo +nightly fuzz build "${BUILD[@]}" >&2 || exit 1
+[ -n "${FUZZ_NO_BUILD:-}" ] || cargo +nightly fuzz build "${BUILD[@]}" >&2 || exit 1
 BIN=target/x86_64-unknown-linux-gnu/release
 [ -d seeds ] || python3 tools/seed.py >&2
 mkdir -p logs
@@ -44,7 +46,8 @@ for t in "${TARGETS[@]}"; do
     fi
     mkdir -p artifacts/"$t"
     before=$(ls artifacts/"$t" | wc -l)
-    "$BIN/$t" "$corpus" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+    # The seeds (regenerated from the fixtures, not committed) are read too, never written.
+    "$BIN/$t" "$corpus" seeds/"$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix=artifacts/"$t"/ >logs/"$t".log 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' logs/"$t".log | tail -1)
