@@ -4,7 +4,9 @@
 #![no_main]
 
 use fleettop::sources::kubernetes::objects::{ProjectionConfig, namespace_exception, namespace_team};
-use fleettop::sources::kubernetes::project::{denial, gpu_allocation, gpu_node, gpu_request, pending_gpu_pod};
+use fleettop::sources::kubernetes::project::{
+    denial, gpu_allocation, gpu_node, gpu_request, pending_gpu_pod,
+};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -6,10 +6,9 @@
 #![no_main]
 
 use fleettop::sources::kubernetes::objects::{
-    ProjectionConfig, admission_policy, cleanup_policy, cluster_queue, constraint_denials,
-    constraint_policy, gatekeeper_config_exceptions, kyverno_policy, local_queue,
-    pending_positions, policy_exception, priority_class, report_records, resource_flavor,
-    with_cleanup_expiry, workload,
+    ProjectionConfig, admission_policy, cleanup_policy, cluster_queue, constraint_denials, constraint_policy,
+    gatekeeper_config_exceptions, kyverno_policy, local_queue, pending_positions, policy_exception,
+    priority_class, report_records, resource_flavor, with_cleanup_expiry, workload,
 };
 use jiff::Timestamp;
 use kube::api::DynamicObject;
