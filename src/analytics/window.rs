@@ -127,4 +127,26 @@ mod tests {
         assert_eq!(w.hours(), 0.5);
         assert_eq!(Window::new(10, 5), Window::new(10, 10));
     }
+
+    /// Issue 13 item 10 (the `durations` fuzz target reaches it): a day count whose hours fit
+    /// an i64 but whose seconds do not (`9999999999999999d`) panicked in
+    /// `SignedDuration::from_hours`.
+    #[test]
+    fn day_counts_past_the_longest_duration_are_errors() {
+        assert!(parse_length("9999999999999999d").is_err());
+        assert!(parse_length("-9999999999999999d").is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// No window length panics the parser or the window it makes, whatever the end.
+        #[test]
+        fn arbitrary_lengths_never_panic(text in "[-+ ]?[0-9]{0,20}[dhms]?|.{0,24}", end in proptest::prelude::any::<i64>()) {
+            let end = Timestamp::from_second(end.rem_euclid(Timestamp::MAX.as_second())).unwrap();
+            if let Ok(len) = parse_length(&text) {
+                let w = Window::last(len, end);
+                let _ = (w.start(), w.end(), w.hours());
+            }
+        }
+    }
 }
