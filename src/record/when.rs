@@ -46,4 +46,18 @@ mod tests {
         assert!(e.contains("expected an offset"), "{e}");
         assert!(resolve("25:99", start()).unwrap_err().contains("time of day"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// No `--at` text panics, against any start a recording may have.
+        #[test]
+        fn arbitrary_points_never_panic(
+            text in "[+-]?[0-9]{0,20}[hms]?|[0-9]{1,3}:[0-9]{1,3}(:[0-9]{1,3})?|.{0,32}",
+            start in proptest::prelude::any::<i64>(),
+        ) {
+            let span = Timestamp::MAX.as_second() - Timestamp::MIN.as_second();
+            let start = Timestamp::from_second(Timestamp::MIN.as_second() + start.rem_euclid(span)).unwrap();
+            let _ = resolve(&text, start);
+        }
+    }
 }

@@ -476,4 +476,47 @@ mod tests {
         let e = parse_fleet_file(Path::new("/etc/fleet.toml"), "[[cluster]\ncontext=").unwrap_err();
         assert!(e.contains("/etc/fleet.toml"), "{e}");
     }
+
+    /// Fleet-file-like text: `[[cluster]]` and `[[cluster.scrape]]` headers and keys the parser
+    /// reads, with values of every TOML type.
+    fn fleet_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let header =
+            prop_oneof![Just("[[cluster]]"), Just("[[cluster.scrape]]"), Just("[cluster]"), Just("[x]")];
+        let key = prop_oneof![
+            Just("context"),
+            Just("labels"),
+            Just("audit_log"),
+            Just("kind"),
+            Just("service"),
+            Just("url"),
+            Just("path"),
+            Just("name"),
+            Just("port"),
+        ];
+        let value = prop_oneof![
+            "\"[a-z*?\\[\\]!/:.0-9-]{0,16}\"",
+            Just("\"http://u:p@10.0.0.1:9090/metrics\"".to_string()),
+            Just("{ env = \"prod\", n = 3 }".to_string()),
+            Just("[1, \"a\"]".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("true".to_string()),
+        ];
+        let line =
+            prop_oneof![header.prop_map(String::from), (key, value).prop_map(|(k, v)| format!("{k} = {v}"))];
+        proptest::collection::vec(line, 0..16).prop_map(|l| l.join("\n"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// No fleet file panics the parser or the selection through it.
+        #[test]
+        fn arbitrary_fleet_files_never_panic(text in fleet_text(), noise in ".{0,64}") {
+            for t in [text.clone(), format!("{text}\n{noise}"), noise.clone()] {
+                if let Ok((f, _)) = parse_fleet_file(Path::new("fleet.toml"), &t) {
+                    let _ = select(&ctx(), Some("prod-eu-1"), &[], false, Some(&f));
+                }
+            }
+        }
+    }
 }

@@ -397,4 +397,69 @@ prometheus_remote_storage_queue_highest_sent_timestamp_seconds{remote_name=\"a\"
         assert_eq!(rw.health(), PipelineHealth::Losing);
         assert_eq!(remote_write_lag_s(&cur), vec![("a".to_string(), 400.0)]);
     }
+
+    /// A metric line of the collector, remote-write or Fluent Bit families with hostile labels
+    /// and values (NaN, infinities, negatives, huge numbers).
+    fn metric_line() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let known = prop_oneof![
+            Just("otelcol_receiver_accepted_spans"),
+            Just("otelcol_receiver_refused_metric_points_total"),
+            Just("otelcol_exporter_sent_log_records"),
+            Just("otelcol_exporter_send_failed_spans_total"),
+            Just("otelcol_exporter_enqueue_failed_spans"),
+            Just("otelcol_exporter_queue_size"),
+            Just("otelcol_exporter_queue_capacity"),
+            Just("otelcol_processor_dropped_spans"),
+            Just("prometheus_remote_storage_samples_total"),
+            Just("prometheus_remote_storage_samples_pending"),
+            Just("prometheus_remote_storage_shards"),
+            Just("prometheus_remote_storage_highest_timestamp_in_seconds"),
+            Just("prometheus_remote_storage_queue_highest_sent_timestamp_seconds"),
+            Just("fluentbit_input_records_total"),
+            Just("fluentbit_output_proc_records_total"),
+            Just("fluentbit_output_retries_failed_total"),
+        ];
+        let name = prop_oneof![known.prop_map(|n: &str| n.to_string()), "[a-z_]{1,12}"];
+        let key = prop_oneof![
+            Just("receiver"),
+            Just("exporter"),
+            Just("processor"),
+            Just("name"),
+            Just("remote_name"),
+            Just("data_type"),
+            Just("url")
+        ];
+        let value = prop_oneof![
+            Just("NaN".to_string()),
+            Just("+Inf".to_string()),
+            Just("-Inf".to_string()),
+            Just("1e308".to_string()),
+            Just("-5".to_string()),
+            any::<f64>().prop_map(|v| v.to_string()),
+            (0u64..10_000).prop_map(|v| v.to_string()),
+        ];
+        (name, proptest::collection::vec((key, "[a-z0-9/ ]{0,6}"), 0..3), value).prop_map(|(n, labels, v)| {
+            let labels: Vec<String> = labels.iter().map(|(k, l)| format!("{k}=\"{l}\"")).collect();
+            format!("{n}{{{}}} {v}", labels.join(","))
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// No scrape pair panics the rates, whatever the counters, labels or the gap between
+        /// scrapes (zero, or the current one older than the previous).
+        #[test]
+        fn arbitrary_scrapes_never_panic(
+            prev in proptest::collection::vec(metric_line(), 0..12),
+            cur in proptest::collection::vec(metric_line(), 0..12),
+            gap in -5i64..100,
+        ) {
+            if let (Ok(prev), Ok(cur)) = (parse_text(&prev.join("\n")), parse_text(&cur.join("\n"))) {
+                let _ = components(Some((&prev, ts(-gap))), &cur, ts(0), "ns/w");
+                let _ = components(None, &cur, ts(0), "ns/w");
+                let _ = remote_write_lag_s(&cur);
+            }
+        }
+    }
 }
