@@ -3,6 +3,7 @@
 
 mod gpu_probe;
 mod logging;
+pub mod manual;
 mod report;
 mod run;
 mod snapshot;
@@ -11,7 +12,7 @@ mod why;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// fleettop: one screen for every cluster of the fleet during an incident.
 #[derive(Debug, Parser)]
@@ -195,6 +196,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write every page (fleettop.1, fleettop-replay.1, …)
+    /// into a folder.
+    Man {
+        /// Write every page into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write the simulated incident to a recording (regenerates snapshots/demo.fleetrec).
     #[command(hide = true)]
     Simulate {
@@ -233,7 +246,7 @@ fn seconds(s: &str) -> Result<f64, String> {
 
 /// Parses arguments, runs the chosen mode, and maps errors to a message and exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_args();
     let _log = logging::init();
     crate::panics::install();
     match run::dispatch(cli) {
@@ -245,6 +258,17 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Parses the process's arguments; run as `kubectl-fleettop`, usage and errors say
+/// `kubectl fleettop`.
+fn parse_args() -> Cli {
+    let mut cmd = Cli::command();
+    if let Some(name) = manual::plugin_bin_name(std::env::args_os().next().as_deref()) {
+        cmd = cmd.bin_name(name);
+    }
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// True when `e` comes from writing to a pipe whose reader has gone.

@@ -116,6 +116,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Completions { shell }) => {
+            super::manual::completions(shell, &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { ref out }) => {
+            super::manual::print_or_write(out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Simulate { ref out, seed }) => {
             let n = write_simulation(out, seed)?;
             eprintln!("wrote {n} observations to {}", out.display());
