@@ -56,12 +56,11 @@ host_glibc=$(ldd --version | head -1 | grep -o '[0-9.]*$')
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Runs the three commands with `run` (a prefix: empty for this host, `chroot ROOT` for the old
-# root) and checks what they print.
+# Runs the three commands as EXE with HOME (for the log) and the given prefix (nothing for this
+# host, `chroot ROOT` for a root) and checks what they print.
 smoke() {
-    local where=$1 exe=$2
-    shift 2
-    local home=/tmp/fleettop-home
+    local where=$1 exe=$2 home=$3
+    shift 3
     local env=(env -i HOME=$home PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb)
     "$@" "${env[@]}" "$exe" --version >"$work/version" || fail "$where: --version failed"
     grep -q "^fleettop " "$work/version" || fail "$where: --version printed $(cat "$work/version")"
@@ -80,9 +79,9 @@ EOF
 
 # 2. The old root and this host.
 cp "$bin" "$root/usr/local/bin/fleettop"
-smoke "Debian $suite (glibc $old_glibc)" /usr/local/bin/fleettop chroot "$root"
+smoke "Debian $suite (glibc $old_glibc)" /usr/local/bin/fleettop /tmp chroot "$root"
 rm -f "$root/usr/local/bin/fleettop"
-smoke "this host (glibc $host_glibc)" "$bin"
+smoke "this host (glibc $host_glibc)" "$bin" "$work/home"
 
 # 3. The package, in a clean copy of the old root.
 clean="$work/root"
@@ -97,7 +96,7 @@ for f in /usr/bin/fleettop /usr/share/man/man1/fleettop.1.gz /usr/share/man/man1
 done
 [ "$(readlink "$clean/usr/bin/kubectl-fleettop")" = fleettop ] || fail "/usr/bin/kubectl-fleettop is not a link to fleettop"
 grep -q "Apache License" "$clean/usr/share/doc/fleettop/copyright" || fail "the copyright file lacks the licence"
-smoke "the .deb in Debian $suite" /usr/bin/fleettop chroot "$clean"
+smoke "the .deb in Debian $suite" /usr/bin/fleettop /tmp chroot "$clean"
 chroot "$clean" env -i PATH=/usr/bin:/bin kubectl-fleettop --help >"$work/plugin-help" ||
     fail "kubectl-fleettop --help failed"
 grep -q "Usage: kubectl fleettop" "$work/plugin-help" || fail "kubectl-fleettop does not call itself kubectl fleettop"
