@@ -12,6 +12,8 @@ pub mod files;
 pub mod model;
 pub mod panics;
 pub mod record;
+pub mod redact;
+pub mod sanitise;
 pub mod sim;
 pub mod sources;
 pub mod state;
