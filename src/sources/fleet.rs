@@ -285,10 +285,16 @@ fn scrape_target(v: &toml::Value) -> Result<Target, String> {
         (None, Some(url)) => {
             let bad = || format!("url = {url:?}: expected an http:// or https:// URL");
             let uri: http::Uri = url.parse().map_err(|_| bad())?;
+            // Named by host and port: userinfo (`user:password@`) is a credential, used for
+            // the scrape and registered for redaction, never part of a name.
             let authority = match (uri.scheme_str(), uri.authority()) {
-                (Some("http" | "https"), Some(a)) => a.to_string(),
+                (Some("http" | "https"), Some(a)) => match a.port() {
+                    Some(port) => format!("{}:{port}", a.host()),
+                    None => a.host().to_string(),
+                },
                 _ => return Err(bad()),
             };
+            crate::sources::kubernetes::credentials::register_userinfo(url);
             let name = text("name")?.map_or(authority, str::to_string);
             Ok(Target {
                 namespace: String::new(),

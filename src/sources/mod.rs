@@ -48,7 +48,11 @@ pub fn channel(capacity: usize) -> (ObservationSender, ObservationReceiver) {
 impl ObservationSender {
     /// Sends a batch; when the channel is full the source waits (back-pressure) and the
     /// wait is counted, so the UI can say that it is falling behind. `false` = app gone.
-    pub async fn send(&self, batch: Vec<Observation>) -> bool {
+    ///
+    /// Every observation is redacted here ([`crate::redact::batch`]) before anything can
+    /// record, print or draw it: no source can send an error text or URL that skipped it.
+    pub async fn send(&self, mut batch: Vec<Observation>) -> bool {
+        crate::redact::batch(&mut batch);
         match self.tx.try_send(batch) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(batch)) => {

@@ -2,6 +2,7 @@
 //! probes the API server (version, round-trip latency, reachability) and runs the watchers.
 //! Read-only: only GET/LIST/WATCH requests are ever made. kube types stay in this module.
 
+pub mod credentials;
 pub mod custom;
 pub mod dcgm;
 pub mod discovery;
@@ -72,41 +73,59 @@ pub struct Clients {
     /// retries would back off past the scrape's timeout and hide it as "no answer". The next
     /// round is the retry.
     pub scrape: Client,
-    /// The API server's URL.
+    /// The API server's URL, without userinfo.
     pub url: String,
+    /// The token a credential plugin gave, when the context has one (see [`credentials`]):
+    /// refreshed before it expires while the cluster is watched.
+    pub credential: Option<credentials::Credential>,
 }
 
-/// The [`Clients`] of one context of `kubeconfig` (exec plugins, client certificates, tokens
-/// and proxies are handled by kube-rs as kubectl does).
+/// The [`Clients`] of one context of `kubeconfig`. Client certificates, tokens and proxies
+/// are handled by kube-rs as kubectl does; a credential plugin (`exec`) is run by
+/// [`credentials`], off the async runtime and with a deadline, and its answer given to kube
+/// as a static credential. Every credential of the kubeconfig is registered for redaction
+/// first, and the error returned is redacted.
 pub async fn clients_for(kubeconfig: &Kubeconfig, context: &str) -> Result<Clients, String> {
+    credentials::register_kubeconfig(kubeconfig);
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-    let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
+    let mut config = Config::from_custom_kubeconfig(kubeconfig.clone(), &options)
         .await
         .map_err(|e| format!("kubeconfig context {context:?}: {}", chain(&e)))?;
-    let url = config.cluster_url.to_string();
-    let build = |config: Config| {
-        Client::try_from(config)
-            .map_err(|e| format!("context {context:?}: cannot build a client: {}", chain(&e)))
+    let url = crate::redact::text(&config.cluster_url.to_string()).into_owned();
+    let mut credential = None;
+    if let Some(exec) = config.auth_info.exec.take() {
+        let plugin = credentials::Plugin::new(exec, context);
+        match plugin.run().await.map_err(|e| format!("context {context:?}: {e}"))? {
+            (credentials::Secret::Token(token), expires) => {
+                credential = Some(credentials::Credential::new(plugin, token, expires));
+            }
+            (credentials::Secret::Certificate { cert, key }, _) => {
+                use base64::Engine;
+                use secrecy::ExposeSecret;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                config.auth_info.client_certificate_data = Some(b64.encode(cert));
+                config.auth_info.client_key_data = Some(b64.encode(key.expose_secret()).into());
+            }
+        }
+    }
+    let build = |config: Config| -> Result<Client, String> {
+        let builder = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| format!("context {context:?}: cannot build a client: {}", chain(&e)))?;
+        Ok(match &credential {
+            Some(c) => builder.with_layer(&c.layer()).build(),
+            None => builder.build(),
+        })
     };
     let mut no_retry = config.clone();
     no_retry.default_retry = false;
     let scrape = build(no_retry)?;
-    Ok(Clients { api: build(config)?, scrape, url })
+    Ok(Clients { api: build(config)?, scrape, url, credential })
 }
 
-/// An error with its causes (`client error (Connect): tcp connect error: Connection refused`).
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
+/// An error with its causes (`client error (Connect): tcp connect error: Connection refused`),
+/// each said once and redacted ([`crate::redact::error`]).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    crate::redact::error(e)
 }
 
 /// How a cluster is watched.
@@ -158,7 +177,7 @@ pub async fn run_cluster_with(
     tx: ObservationSender,
     options: Options,
 ) {
-    let Clients { api: client, scrape: scrape_client, url } =
+    let Clients { api: client, scrape: scrape_client, url, credential } =
         match clients_for(&kubeconfig, cluster.as_str()).await {
             Ok(c) => c,
             Err(error) => {
@@ -194,8 +213,14 @@ pub async fn run_cluster_with(
     let warnings = watcher::Config::default().fields("type=Warning");
     // DCGM scrapes land in the GPU node records the nodes+pods task emits.
     let telemetry = dcgm::Telemetry::default();
+    let refresh = credential.clone();
     tokio::join!(
-        probe(client.clone(), url, cluster.clone(), tx.clone(), options.probe_every),
+        async {
+            if let Some(c) = refresh {
+                c.refresh().await;
+            }
+        },
+        probe(client.clone(), url, credential, cluster.clone(), tx.clone(), options.probe_every),
         pipelines::run(
             scrape_client.clone(),
             cluster.clone(),
@@ -258,7 +283,14 @@ pub async fn run_cluster_with(
 
 /// Probes `/version` every [`PROBE_EVERY`]: reports the server version, the round-trip
 /// latency, and reachability (unreachable since the first failed probe).
-async fn probe(client: Client, url: String, cluster: ClusterId, tx: ObservationSender, every: Duration) {
+async fn probe(
+    client: Client,
+    url: String,
+    credential: Option<credentials::Credential>,
+    cluster: ClusterId,
+    tx: ObservationSender,
+    every: Duration,
+) {
     let mut down_since: Option<jiff::Timestamp> = None;
     loop {
         let started = Instant::now();
@@ -273,10 +305,14 @@ async fn probe(client: Client, url: String, cluster: ClusterId, tx: ObservationS
                     labels: None,
                 }
             }
-            Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => ClusterUpdate {
-                connection: Some(ConnectionState::Forbidden { error: s.message.clone() }),
-                ..Default::default()
-            },
+            Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => {
+                // A token the plugin could not refresh explains a 401 better than the server.
+                let error = match credential.as_ref().and_then(|c| c.refresh_error()) {
+                    Some(why) => format!("{}; refreshing the credential failed: {why}", s.message),
+                    None => s.message.clone(),
+                };
+                ClusterUpdate { connection: Some(ConnectionState::Forbidden { error }), ..Default::default() }
+            }
             other => {
                 let error = match other {
                     Ok(Err(e)) => format!("{url}: {}", chain(&e)),

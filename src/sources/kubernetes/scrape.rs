@@ -172,7 +172,8 @@ pub enum Via {
     /// mix counters.
     Service,
     /// Directly from this machine, at a URL in the fleet file (a collector's published
-    /// endpoint). Sent without the cluster's credentials.
+    /// endpoint). Sent without the cluster's credentials; the URL's userinfo, if any, is sent
+    /// as HTTP basic auth (and shown nowhere).
     Url(String),
 }
 
@@ -212,7 +213,7 @@ impl Target {
         match &self.via {
             Via::Pod => format!("/api/v1/namespaces/{ns}/pods/{name}:{port}/proxy{path}"),
             Via::Service => format!("/api/v1/namespaces/{ns}/services/{name}:{port}/proxy{path}"),
-            Via::Url(url) => url.clone(),
+            Via::Url(url) => crate::redact::text(url).into_owned(),
         }
     }
 }
@@ -221,21 +222,32 @@ impl Target {
 /// no retries: it speaks plain HTTP or TLS with the system's roots, like any metrics scraper.
 /// The URL's path is the request's.
 pub fn direct_client(url: &str) -> Result<(Client, String), String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: not a URL: {e}"))?;
+    let shown = crate::redact::text(url);
+    let uri: http::Uri = url.parse().map_err(|e| format!("{shown}: not a URL: {e}"))?;
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-        return Err(format!("{url}: expected an absolute http:// or https:// URL"));
+        return Err(format!("{shown}: expected an absolute http:// or https:// URL"));
     };
     if scheme != "http" && scheme != "https" {
-        return Err(format!("{url}: expected an http:// or https:// URL"));
+        return Err(format!("{shown}: expected an http:// or https:// URL"));
     }
+    let (userinfo, host) = match authority.as_str().rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, authority.as_str()),
+    };
     let origin: http::Uri =
-        format!("{scheme}://{authority}").parse().map_err(|e| format!("{url}: not a URL: {e}"))?;
+        format!("{scheme}://{host}").parse().map_err(|e| format!("{shown}: not a URL: {e}"))?;
     let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
     // Made inside the runtime (the client's buffer task is spawned there).
     // No retries, as for the proxies (see `Clients::scrape`).
     let mut config = kube::Config::new(origin);
     config.default_retry = false;
-    let client = Client::try_from(config).map_err(|e| format!("{url}: {e}"))?;
+    if let Some(userinfo) = userinfo {
+        super::credentials::register_userinfo(url);
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        config.auth_info.username = Some(user.to_string());
+        config.auth_info.password = Some(password.to_string().into());
+    }
+    let client = Client::try_from(config).map_err(|e| format!("{shown}: {}", super::chain(&e)))?;
     Ok((client, path))
 }
 
