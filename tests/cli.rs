@@ -741,3 +741,29 @@ fn a_damaged_recording_replays_around_the_damage_and_says_what_was_lost() {
     assert!(n(&v) * 100 >= n(&clean) * 95, "{} of {} observations", n(&v), n(&clean));
     assert_eq!(v["denials"], clean["denials"], "the end state is exact again after a keyframe");
 }
+
+/// An OS error is said once: the error types that print their cause in their own message
+/// also return it as their source, and the chain printed both.
+#[test]
+fn an_os_error_is_said_once() {
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("no/such/incident.fleetrec");
+    let out = fleettop(&["replay", missing.to_str().unwrap()], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("No such file or directory (os error 2)").count(), 1, "{err}");
+    assert!(err.starts_with(&format!("fleettop: {}: cannot ", missing.display())), "{err}");
+}
+
+/// A log file is created 0600 in a folder created 0700.
+#[test]
+fn the_log_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let out = fleettop(&["snapshot", "--demo"], home.path());
+    assert!(out.status.success());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = home.path().join("state/fleettop");
+    assert_eq!(mode(&dir.join("fleettop.log")), 0o600);
+    assert_eq!(mode(&dir), 0o700);
+}

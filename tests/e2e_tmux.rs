@@ -479,3 +479,331 @@ fn a_live_session_records_what_a_replay_and_a_headless_snapshot_show() {
     assert!((cost - hours * 4.0).abs() < 0.02, "priced as an H100 at $4 per GPU-hour: {research}");
     assert!(server.requests().iter().all(|r| r.method == "GET"), "fleettop only reads");
 }
+
+/// A shell script at `dir/name`, made executable.
+fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The clock in the title bar (`2026-11-27 14:12:05 UTC`).
+fn clock_of(screen: &str) -> Option<String> {
+    let line = screen.lines().find(|l| l.contains(" UTC "))?;
+    let at = line.find(" UTC ")?;
+    line.get(at.saturating_sub(8)..at).map(str::to_string)
+}
+
+/// Every secret a kubeconfig and a fleet file can hold, planted in every field, with clusters
+/// that fail in the ways that carry credentials into error texts (a failing exec plugin that
+/// prints its environment, arguments and token; server and proxy URLs with userinfo; URL
+/// scrape targets with userinfo): none of them reaches the recording, the headless snapshot,
+/// the log file or the screen.
+#[test]
+fn planted_credentials_reach_no_recording_snapshot_log_or_screen() {
+    use serde_json::json;
+    use support::apiserver::TestApiServer;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(TestApiServer::start());
+    server.add(json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreate", "count": 1,
+        "metadata": {"name": "web.1", "namespace": "shop"},
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"},
+        "message": "Error creating: pods \"web-7d9c-x2\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10"}));
+    server.set_direct_metrics("/edge/metrics", "# no samples\n");
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let secrets = [
+        "PLANTED-ok-token-01",
+        "PLANTED-ok-arg-pass-02",
+        "PLANTED-ok-env-secret-03",
+        "PLANTED-scrape-pass-04",
+        "PLANTED-dead-pass-05",
+        "PLANTED-fail-env-06",
+        "PLANTED-fail-arg-07",
+        "PLANTED-fail-arg-08",
+        "PLANTED-fail-stdout-09",
+        "PLANTED-url-pass-10",
+        "PLANTED-kc-token-11",
+        "PLANTED-kc-key-12",
+        "PLANTED-kc-cert-13",
+        "PLANTED-kc-password-14",
+        "PLANTED-proxy-pass-15",
+        "PLANTED-id-token-16",
+        "PLANTED-client-secret-17",
+        "PLANTED-refresh-18",
+    ];
+    let expires = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let ok_plugin = script(
+        h,
+        "ok-plugin",
+        &format!(
+            r#"echo "plugin args: $* env: $API_SECRET" >&2
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"PLANTED-ok-token-01","expirationTimestamp":"{expires}"}}}}'"#
+        ),
+    );
+    let failing_plugin = script(
+        h,
+        "failing-plugin",
+        r#"echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY args: $*" >&2
+echo "token: PLANTED-fail-stdout-09" >&2
+echo '{"status":{"token":"PLANTED-fail-stdout-09"}}'
+exit 1"#,
+    );
+    let key_pem = b64("-----BEGIN PRIVATE KEY-----\nPLANTED-kc-key-12\n-----END PRIVATE KEY-----\n");
+    let cert_pem = b64("-----BEGIN CERTIFICATE-----\nPLANTED-kc-cert-13\n-----END CERTIFICATE-----\n");
+    let url = server.url();
+    let kubeconfig_yaml = format!(
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: healthy
+  cluster: {{server: "{url}"}}
+- name: exec-fails
+  cluster: {{server: "{url}"}}
+- name: userinfo
+  cluster: {{server: "http://admin:PLANTED-url-pass-10@127.0.0.1:1"}}
+- name: certs
+  cluster: {{server: "{url}", proxy-url: "http://px:PLANTED-proxy-pass-15@127.0.0.1:1"}}
+- name: provider
+  cluster: {{server: "http://127.0.0.1:1"}}
+contexts:
+- {{name: healthy, context: {{cluster: healthy, user: healthy}}}}
+- {{name: exec-fails, context: {{cluster: exec-fails, user: exec-fails}}}}
+- {{name: userinfo, context: {{cluster: userinfo, user: userinfo}}}}
+- {{name: certs, context: {{cluster: certs, user: certs}}}}
+- {{name: provider, context: {{cluster: provider, user: provider}}}}
+current-context: healthy
+users:
+- name: healthy
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: {ok}
+      args: [--password, PLANTED-ok-arg-pass-02]
+      env: [{{name: API_SECRET, value: PLANTED-ok-env-secret-03}}]
+      interactiveMode: Never
+- name: exec-fails
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: {failing}
+      args: [--password, PLANTED-fail-arg-07, --token=PLANTED-fail-arg-08]
+      env: [{{name: AWS_SECRET_ACCESS_KEY, value: PLANTED-fail-env-06}}]
+      interactiveMode: Never
+- name: userinfo
+  user: {{token: PLANTED-kc-token-11, username: admin, password: PLANTED-kc-password-14}}
+- name: certs
+  user: {{client-certificate-data: {cert_pem}, client-key-data: {key_pem}}}
+- name: provider
+  user:
+    auth-provider:
+      name: oidc
+      config: {{id-token: PLANTED-id-token-16, client-secret: PLANTED-client-secret-17, refresh-token: PLANTED-refresh-18, client-id: fleettop}}
+"#,
+        ok = ok_plugin.display(),
+        failing = failing_plugin.display(),
+    );
+    let kubeconfig = h.join("kubeconfig");
+    std::fs::write(&kubeconfig, &kubeconfig_yaml).unwrap();
+    let port = server.addr().port();
+    let fleet = h.join("fleet.toml");
+    std::fs::write(
+        &fleet,
+        format!(
+            r#"[[cluster]]
+context = "*"
+[[cluster.scrape]]
+kind = "collector"
+url = "http://scrape:PLANTED-scrape-pass-04@127.0.0.1:{port}/edge/metrics"
+[[cluster.scrape]]
+kind = "collector"
+url = "http://dead:PLANTED-dead-pass-05@127.0.0.1:1/metrics"
+"#
+        ),
+    )
+    .unwrap();
+    let file = h.join("secrets.fleetrec");
+    let args = format!(
+        "--kubeconfig {} --fleet {} --all-contexts --no-nvml --record {}",
+        kubeconfig.display(),
+        fleet.display(),
+        file.display()
+    );
+    let t = Tmux::start_with("secrets", h, "FLEETTOP_LOG=debug", &args);
+    t.wait_for("healthy");
+    // Every cluster has said what it is (live or why not) before the screens are read.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !t.screen().contains("4 unreachable") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut screens = vec![t.screen()];
+    // The Fleet pane's detail view of each cluster shows its whole error.
+    for _ in 0..5 {
+        t.keys(&["Enter"]);
+        screens.push(t.screen());
+        t.keys(&["Escape", "Down"]);
+    }
+    t.keys(&["q"]);
+    t.wait_exit();
+    assert!(screens[0].contains("4 unreachable") || screens[0].contains("unreachable"), "{}", screens[0]);
+
+    let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
+    let recorded = serde_json::to_string(rec.observations()).unwrap();
+    assert!(recorded.contains("credential plugin"), "the failing plugin's reason is recorded: {recorded}");
+    assert!(recorded.contains("127.0.0.1:1"), "scrape targets are named by host: {recorded}");
+    let raw = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).to_string();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args(["snapshot", "--json", "--timeout", "10", "--all-contexts", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--fleet")
+        .arg(&fleet)
+        .env("HOME", h)
+        .env("XDG_STATE_HOME", h.join("state"))
+        .env("FLEETTOP_LOG", "debug")
+        .output()
+        .unwrap();
+    let snapshot = String::from_utf8_lossy(&out.stdout).to_string();
+    let snapshot_err = String::from_utf8_lossy(&out.stderr).to_string();
+    let v: serde_json::Value =
+        serde_json::from_str(&snapshot).unwrap_or_else(|e| panic!("{e}: {snapshot_err}"));
+    assert_eq!(v["clusters"].as_array().map(Vec::len), Some(5), "{v:#}");
+
+    let log_path = h.join("state/fleettop/fleettop.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().count() > 10, "debug logging wrote something: {log}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(h.join("state/fleettop")).unwrap().permissions().mode() & 0o777, 0o700);
+
+    let mut leaks = Vec::new();
+    for (what, text) in [
+        ("recording", &recorded),
+        ("recording file", &raw),
+        ("snapshot --json", &snapshot),
+        ("snapshot stderr", &snapshot_err),
+        ("log file", &log),
+    ]
+    .into_iter()
+    .chain(screens.iter().map(|s| ("screen", s)))
+    {
+        for secret in secrets {
+            if text.contains(secret) {
+                leaks.push(format!("{secret} in the {what}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{leaks:#?}\nrecorded: {recorded}\nlog: {log}");
+    assert!(
+        server.requests().iter().any(|r| r.authorized),
+        "the healthy context's plugin token reached the server"
+    );
+}
+
+/// Two contexts whose credential plugins hang (and write to stderr) beside a healthy one: the
+/// healthy cluster syncs, the clock runs, nothing the plugins say reaches the terminal, a
+/// headless snapshot returns on time naming what each cluster waits for, and no plugin
+/// process outlives fleettop.
+#[test]
+fn hung_credential_plugins_freeze_nothing_and_do_not_outlive_fleettop() {
+    use support::apiserver::TestApiServer;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(TestApiServer::start());
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let pids = h.join("pids");
+    let hang = script(
+        h,
+        "hang-plugin",
+        &format!(
+            "echo $$ >> {p}; echo NOISY-PLUGIN-STDERR >&2; sleep 1000 & echo $! >> {p}; wait",
+            p = pids.display()
+        ),
+    );
+    let url = server.url();
+    let user = |name: &str| {
+        format!(
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: IfAvailable\n",
+            hang.display()
+        )
+    };
+    let kubeconfig = h.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{url}\"}}\ncontexts:\n\
+             - {{name: hang-1, context: {{cluster: c, user: hang-1}}}}\n- {{name: hang-2, context: {{cluster: c, user: hang-2}}}}\n\
+             - {{name: healthy, context: {{cluster: c, user: healthy}}}}\ncurrent-context: healthy\nusers:\n{}{}\
+             - name: healthy\n  user: {{token: t}}\n",
+            user("hang-1"),
+            user("hang-2")
+        ),
+    )
+    .unwrap();
+    let alive = || -> Vec<String> {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+            })
+            .map(str::to_string)
+            .collect()
+    };
+
+    let t =
+        Tmux::start("hung", h, &format!("--kubeconfig {} --all-contexts --no-nvml", kubeconfig.display()));
+    let s = t.wait_for("1 live");
+    let before = clock_of(&s).expect("a clock in the title bar");
+    std::thread::sleep(Duration::from_millis(2500));
+    let s = t.screen();
+    assert_ne!(clock_of(&s), Some(before), "the clock runs while two plugins hang: {s}");
+    assert!(!s.contains("NOISY"), "a plugin's stderr never reaches the screen: {s}");
+    assert_eq!(std::fs::read_to_string(&pids).unwrap_or_default().lines().count(), 4, "both plugins ran");
+    t.keys(&["q"]);
+    t.wait_exit();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(alive(), Vec::<String>::new(), "no plugin (or its child) outlives the UI");
+    std::fs::remove_file(&pids).unwrap();
+
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args(["snapshot", "--json", "--timeout", "5", "--all-contexts", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("HOME", h)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < Duration::from_secs(12), "snapshot --timeout 5 took {took:?}; stderr: {stderr}");
+    assert!(out.status.success(), "{stderr}");
+    for c in ["hang-1", "hang-2"] {
+        assert!(
+            stderr.contains(&format!(
+                "{c} did not finish its initial sync within 5s: credential plugin {}",
+                hang.display()
+            )),
+            "{c} says what it waits for: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("NOISY"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let healthy = v["clusters"].as_array().unwrap().iter().find(|c| c["id"] == "healthy").cloned();
+    assert_eq!(healthy.map(|c| c["health"].clone()), Some(serde_json::json!("live")), "{v:#}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(alive(), Vec::<String>::new(), "no plugin outlives a snapshot");
+}

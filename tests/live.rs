@@ -1092,20 +1092,26 @@ async fn why(server: &TestApiServer, args: &[&str]) -> std::process::Output {
 /// Runs the binary with `args` against the test API server (context `a`, 20 s timeout, its
 /// own home), on a blocking thread: the server answers on this runtime.
 async fn fleettop_on(server: &TestApiServer, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(["--context", "a"]);
+    fleettop_with(server.kubeconfig_yaml("a"), &all).await
+}
+
+/// Runs the binary with `args`, a kubeconfig of `kubeconfig_yaml` and a 20 s timeout (its own
+/// home), on a blocking thread: the server answers on this runtime.
+async fn fleettop_with(kubeconfig_yaml: String, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, server.kubeconfig_yaml("a")).unwrap();
+    std::fs::write(&kubeconfig, kubeconfig_yaml).unwrap();
     let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    all.extend(
-        ["--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "a", "--timeout", "20"]
-            .map(str::to_string),
-    );
+    all.extend(["--kubeconfig", kubeconfig.to_str().unwrap(), "--timeout", "20"].map(str::to_string));
     let home = dir.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_fleettop"))
             .args(&all)
             .env("HOME", &home)
             .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_STATE_HOME", home.join("state"))
             .output()
             .unwrap()
     })
@@ -1412,5 +1418,60 @@ async fn policy_report_skips_give_an_exception_its_reach_and_relists_drop_the_st
     assert_eq!(state.skips().len(), 1, "nothing doubled");
     assert_eq!(state.skips().values().next().unwrap().object.kind, "Deployment");
     assert!(server.requests().iter().all(|r| r.method == "GET"), "fleettop only reads");
+    server.shutdown().await;
+}
+
+/// Terminal controls that must never reach a terminal raw: ESC, BEL, CR, C1 CSI, and the
+/// right-to-left override (as UTF-8).
+fn raw_controls(out: &[u8]) -> Vec<&'static str> {
+    let text = String::from_utf8_lossy(out);
+    [("ESC", '\x1b'), ("BEL", '\x07'), ("CR", '\r'), ("C1 CSI", '\u{9b}'), ("RLO", '\u{202e}')]
+        .into_iter()
+        .filter(|(_, c)| text.contains(*c))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Anyone who may create an Event writes text that `why` prints, and a kubeconfig's context
+/// names are printed by `snapshot`: OSC 52 (clipboard), OSC 0 (title), CSI (clear screen), a C1
+/// CSI, a bidi override and a carriage return come out visibly escaped, never as sequences; a
+/// 1 MB message comes out whole; JSON stays exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_event_text_and_cluster_names_are_printed_escaped_never_run() {
+    let server = TestApiServer::start().await;
+    let hostile = "clip \x1b]52;c;cm0gLXJmIH4K\x07 title \x1b]0;owned\x07 wipe \x1b[2J\x1b[H c1 \u{9b}31m bidi \u{202e}gnp.exe\r forged";
+    let huge = "A".repeat(1 << 20);
+    server.add(json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreate", "count": 1,
+        "metadata": {"name": "hostile.1", "namespace": "shop"},
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"},
+        "message": format!("Error creating: admission webhook \"evil.example.com\" denied the request: {hostile} {huge}")}));
+    let context = "prod\x1b]0;pwned\x07\u{202e}";
+    let kubeconfig = server.kubeconfig_yaml(context);
+
+    let out =
+        fleettop_with(kubeconfig.clone(), &["why", "--all-contexts", "--policy", "evil.example.com"]).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(raw_controls(&out.stdout), Vec::<&str>::new(), "why printed raw controls");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for shown in [
+        "clip \\x1b]52;c;cm0gLXJmIH4K\\x07 title \\x1b]0;owned\\x07 wipe \\x1b[2J\\x1b[H c1 \\x9b31m bidi \\u{202e}gnp.exe\\r forged",
+        "prod\\x1b]0;pwned\\x07\\u{202e}",
+    ] {
+        assert!(text.contains(shown), "{shown:?} is shown escaped");
+    }
+    assert!(text.contains(&huge), "the 1 MB message is printed whole");
+
+    let out = fleettop_with(kubeconfig.clone(), &["snapshot", "--all-contexts"]).await;
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(raw_controls(&out.stdout), Vec::<&str>::new(), "snapshot printed raw controls");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("prod\\x1b]0;pwned\\x07\\u{202e}"));
+
+    // JSON is data: exact (controls are JSON escapes), the name and message as they are.
+    let out =
+        fleettop_with(kubeconfig, &["why", "--json", "--all-contexts", "--policy", "evil.example.com"]).await;
+    assert_eq!(raw_controls(&out.stdout), Vec::<&str>::new(), "JSON writes every control as an escape");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = v["denials"][0]["denial"]["message"].as_str().unwrap();
+    assert!(message.contains(hostile), "{}", &message[..200]);
     server.shutdown().await;
 }

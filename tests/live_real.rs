@@ -426,6 +426,57 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
     assert_eq!(skips[0]["exceptions"], serde_json::json!(["shop-web-team-label"]), "{found:#}");
 
     scrape_through_the_real_proxies(&real);
+    hostile_events_are_printed_escaped(&real);
+}
+
+/// Events anyone with `create events` may write, through the real apiserver: OSC 52
+/// (clipboard), OSC 0 (title), CSI (clear screen), a C1 CSI, a bidi override, a carriage return
+/// and a 1 MB message. `fleettop why` prints them visibly escaped, never as sequences, and the
+/// big one whole; its JSON stays exact.
+fn hostile_events_are_printed_escaped(real: &RealCluster) {
+    let hostile = "clip \x1b]52;c;cm0gLXJmIH4K\x07 title \x1b]0;owned\x07 wipe \x1b[2J\x1b[H c1 \u{9b}31m bidi \u{202e}gnp.exe\r forged";
+    let huge = "B".repeat(1 << 20);
+    for (name, message) in
+        [("hostile-escapes", hostile.to_string()), ("hostile-huge", format!("{hostile} {huge}"))]
+    {
+        let event = serde_json::json!({"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreate",
+            "metadata": {"name": name, "namespace": "default"},
+            "involvedObject": {"kind": "ReplicaSet", "namespace": "default", "name": name},
+            "source": {"component": "replicaset-controller"},
+            "message": format!("Error creating: admission webhook \"evil.example.com\" denied the request: {message}")});
+        // `create`, not `apply`: apply would copy the 1 MB message into an annotation.
+        real.kubectl(&["create", "-f", "-"], Some(&event.to_string()));
+    }
+    let kc = real.kubeconfig.to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fleettop"))
+        .args([
+            "why",
+            "--policy",
+            "evil.example.com",
+            "--timeout",
+            "60",
+            "--kubeconfig",
+            kc,
+            "--context",
+            "real",
+        ])
+        .env("HOME", real._dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (name, c) in
+        [("ESC", '\x1b'), ("BEL", '\x07'), ("CR", '\r'), ("C1 CSI", '\u{9b}'), ("RLO", '\u{202e}')]
+    {
+        assert!(!text.contains(c), "why printed a raw {name}");
+    }
+    let shown = "clip \\x1b]52;c;cm0gLXJmIH4K\\x07 title \\x1b]0;owned\\x07 wipe \\x1b[2J\\x1b[H c1 \\x9b31m bidi \\u{202e}gnp.exe\\r forged";
+    assert!(text.matches(shown).count() >= 2, "both events, escaped: {}", &text[..text.len().min(3000)]);
+    assert!(text.contains(&huge), "the 1 MB message is printed whole");
+    let json = real.why(&["--policy", "evil.example.com"]);
+    let messages: Vec<&str> =
+        json["denials"].as_array().unwrap().iter().filter_map(|e| e["denial"]["message"].as_str()).collect();
+    assert!(messages.iter().all(|m| m.contains(hostile)), "JSON keeps the text exact");
 }
 
 /// The pod proxy and the service proxy of a real apiserver, under the reader role. This

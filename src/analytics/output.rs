@@ -54,9 +54,11 @@ pub fn render(report: &CostReport, by: By, format: Format) -> Result<Vec<u8>, Re
         Format::Table => table(report, by).into_bytes(),
         Format::Csv => csv(report, by).into_bytes(),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(report)?;
-            s.push('\n');
-            s.into_bytes()
+            // Group names come from labels: controls are written as JSON escapes.
+            let mut bytes = Vec::new();
+            crate::sanitise::write_json_pretty(&mut bytes, report)?;
+            bytes.push(b'\n');
+            bytes
         }
         Format::Parquet => super::parquet::parquet(report, by)?,
     })

@@ -21,8 +21,9 @@ pub fn run(samples: u32, interval: Duration, json: bool) -> anyhow::Result<()> {
             std::thread::sleep(interval);
         }
         match sampler.sample() {
-            Ok(sample) if json => writeln!(out, "{}", serde_json::to_string(&sample)?)?,
-            Ok(sample) => write!(out, "{}", format_sample(&sample, n, samples))?,
+            Ok(sample) if json => writeln!(out, "{}", crate::sanitise::json_line(&sample)?)?,
+            // cgroup paths are outside text: the sample passes the terminal sanitiser.
+            Ok(sample) => write!(out, "{}", crate::sanitise::text(&format_sample(&sample, n, samples)))?,
             Err(e) => print_unavailable(&mut out, &e, json)?,
         }
         out.flush()?;
@@ -34,7 +35,7 @@ pub fn run(samples: u32, interval: Duration, json: bool) -> anyhow::Result<()> {
 /// to stderr, for the person running it).
 fn print_unavailable(out: &mut impl Write, e: &NvmlUnavailable, json: bool) -> anyhow::Result<()> {
     if json {
-        eprintln!("{e}");
+        say!("{e}");
         let line = serde_json::json!({ "available": false, "reason": e.reason });
         writeln!(out, "{line}")?;
     } else {

@@ -1,6 +1,14 @@
 //! The command line: argument parsing and the wiring of sources, state, recorder and UI for
 //! each mode. The only place that turns errors into exit codes.
 
+/// Writes one line to stderr the way every message of the binary is written: redacted
+/// ([`crate::redact`]) and sanitised for the terminal ([`crate::sanitise`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_text(&format!($($arg)*))
+    };
+}
+
 mod gpu_probe;
 mod logging;
 pub mod manual;
@@ -249,12 +257,15 @@ pub fn main() -> ExitCode {
     let cli = parse_args();
     let _log = logging::init();
     crate::panics::install();
+    // However the mode ends (an error, a panic unwinding through here), no credential plugin
+    // outlives fleettop.
+    let _plugins = KillPluginsOnExit;
     match run::dispatch(cli) {
         Ok(code) => code,
         // `fleettop why … | head`: the reader left; that is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("fleettop: {e:#}");
+            say_error(&e);
             ExitCode::from(1)
         }
     }
@@ -269,6 +280,28 @@ fn parse_args() -> Cli {
     }
     let matches = cmd.get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// Kills the credential plugins still running when dropped.
+struct KillPluginsOnExit;
+
+impl Drop for KillPluginsOnExit {
+    fn drop(&mut self) {
+        crate::sources::kubernetes::credentials::kill_running();
+    }
+}
+
+/// Writes `text` and a line break to stderr, redacted and sanitised (see [`say!`]).
+pub(crate) fn say_text(text: &str) {
+    use std::io::Write;
+    let safe = crate::sanitise::text(&crate::redact::text(text)).into_owned();
+    let _ = writeln!(std::io::stderr().lock(), "{safe}");
+}
+
+/// Writes an error with its contexts and causes, each once (`fleettop: cannot create x:
+/// Permission denied (os error 13)`).
+pub(crate) fn say_error(e: &anyhow::Error) {
+    say_text(&format!("fleettop: {}", crate::redact::anyhow(e)));
 }
 
 /// True when `e` comes from writing to a pipe whose reader has gone.

@@ -44,7 +44,7 @@ pub fn check_destination(format: Format, out: Option<&Path>) -> anyhow::Result<(
 /// Reports over a recording: by default the whole of it.
 pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> anyhow::Result<()> {
     for w in rec.warnings() {
-        eprintln!("fleettop: {name}: {w}");
+        say!("fleettop: {name}: {w}");
     }
     let window = match args.window {
         Some(len) => Window::last(len, rec.end()),
@@ -64,7 +64,15 @@ fn write(ledger: &Ledger, window: Window, args: &ReportArgs<'_>) -> anyhow::Resu
     let query = Query { window, prices: args.prices.clone(), groupings: vec![args.by] };
     let report = crate::analytics::compute(ledger, &query)?;
     check_destination(args.format, args.out)?;
-    let bytes = output::render(&report, args.by, args.format)?;
+    let mut bytes = output::render(&report, args.by, args.format)?;
+    // The table is text for a terminal, and its group names (teams, namespaces, queues) come
+    // from labels anyone may set: it passes the terminal sanitiser. CSV, JSON and Parquet are
+    // data and stay exact.
+    if args.format == Format::Table
+        && let std::borrow::Cow::Owned(clean) = crate::sanitise::text(&String::from_utf8_lossy(&bytes))
+    {
+        bytes = clean.into_bytes();
+    }
     match args.out {
         Some(path) => {
             std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?

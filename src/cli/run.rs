@@ -27,7 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             refuse_record(&cli, "a replay is already a recording")?;
             let rec = Recording::open(file)?;
             for w in rec.warnings() {
-                eprintln!("fleettop: {}: {w}", file.display());
+                say!("fleettop: {}: {w}", file.display());
             }
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
         }
@@ -35,7 +35,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             // Only for the pipeline thresholds, so the verdicts printed are the UI's.
             let (_, warnings) = ui_config(&cli.ui);
             for w in &warnings {
-                eprintln!("fleettop: {w}");
+                say!("fleettop: {w}");
             }
             let (rec, name) = match (demo, replay) {
                 (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
@@ -53,7 +53,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Report { demo, ref replay, ref window, ref by, ref format, ref out, timeout }) => {
             let (config, warnings) = ui_config(&cli.ui);
             for w in &warnings {
-                eprintln!("fleettop: {w}");
+                say!("fleettop: {w}");
             }
             let args = super::report::ReportArgs {
                 window: *window,
@@ -107,7 +107,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(false) => Ok(ExitCode::from(1)),
                 Err(e) if super::is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
-                    eprintln!("fleettop: {e:#}");
+                    super::say_error(&e);
                     Ok(ExitCode::from(2))
                 }
             }
@@ -126,7 +126,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Simulate { ref out, seed }) => {
             let n = write_simulation(out, seed)?;
-            eprintln!("wrote {n} observations to {}", out.display());
+            say!("wrote {n} observations to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         None if cli.demo => {
@@ -137,11 +137,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None => match select_fleet(&cli.fleet) {
             Ok(fleet) => live(&cli, fleet),
             Err(e) => {
-                eprintln!(
-                    "fleettop: {e:#}\n\
+                say!(
+                    "fleettop: {}\n\
                      Try the bundled incident:   fleettop --demo\n\
                      Replay a recording:         fleettop replay FILE.fleetrec\n\
-                     Simulated live fleet:       fleettop --simulate [--record FILE]"
+                     Simulated live fleet:       fleettop --simulate [--record FILE]",
+                    crate::redact::anyhow(&e)
                 );
                 Ok(ExitCode::from(1))
             }
@@ -161,6 +162,8 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
             None => Kubeconfig::read().context("cannot read the kubeconfig (~/.kube/config)")?,
         },
     };
+    // Before anything can print, log or record a text that might carry one of them.
+    crate::sources::kubernetes::credentials::register_kubeconfig(&kubeconfig);
     let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
     let fleet_path = args.fleet.clone().or_else(|| {
         crate::ui::config::default_config_dir().map(|d| d.join("fleet.toml")).filter(|p| p.exists())
@@ -186,7 +189,7 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
     )?;
     warnings.extend(shared_audit_logs(&selected));
     for w in &warnings {
-        eprintln!("fleettop: warning: {w}");
+        say!("fleettop: warning: {w}");
     }
     Ok(Fleet { kubeconfig, selected, warnings })
 }
@@ -304,17 +307,17 @@ fn report_outcome(outcome: Outcome) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     match outcome.recording {
         Some(RecordingEnd::Written { path, observations, bytes }) => {
-            eprintln!("recording written to {} ({observations} observations, {bytes} bytes)", path.display());
+            say!("recording written to {} ({observations} observations, {bytes} bytes)", path.display());
         }
         Some(RecordingEnd::Failed { path, message }) => {
-            eprintln!("fleettop: {message}");
-            eprintln!("fleettop: the recording {} is incomplete", path.display());
+            say!("fleettop: {message}");
+            say!("fleettop: the recording {} is incomplete", path.display());
             code = ExitCode::from(1);
         }
         None => {}
     }
     if let Some(what) = outcome.panic {
-        eprintln!(
+        say!(
             "fleettop: a background task panicked, so the session was ended: {what}\n\
              This is a bug in fleettop; the log file has the details."
         );
@@ -404,7 +407,7 @@ fn why(
     let (state, args) = match rec {
         Some((rec, name)) => {
             for w in rec.warnings() {
-                eprintln!("fleettop: {name}: {w}");
+                say!("fleettop: {name}: {w}");
             }
             let t = match at {
                 Some(w) => crate::record::when::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
@@ -527,13 +530,19 @@ fn live_snapshot(
         }
         None
     });
+    // What each cluster still waits for, before the runtime (and the plugins) are stopped.
+    let plugins = sources::kubernetes::credentials::running();
     rt.shutdown_background();
+    sources::kubernetes::credentials::kill_running();
     if let Some(what) = panic {
         anyhow::bail!("a source task panicked, so nothing is printed: {what} (a bug in fleettop)");
     }
     state.set_clock(Timestamp::now());
     for c in clusters.iter().filter(|c| !settled(&state, c)) {
-        eprintln!("fleettop: {c} did not finish its initial sync within {}s", timeout.as_secs());
+        let waiting: Vec<&str> =
+            plugins.iter().filter(|(ctx, _)| ctx == c.as_str()).map(|(_, what)| what.as_str()).collect();
+        let why = if waiting.is_empty() { String::new() } else { format!(": {}", waiting.join("; ")) };
+        say!("fleettop: {c} did not finish its initial sync within {}s{why}", timeout.as_secs());
     }
     Ok(state)
 }

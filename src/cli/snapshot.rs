@@ -8,7 +8,7 @@ use crate::record::when as offset;
 /// Prints the state of `rec` (called `name` in messages) at `at` (default: the end).
 pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyhow::Result<()> {
     for w in rec.warnings() {
-        eprintln!("fleettop: {name}: {w}");
+        say!("fleettop: {name}: {w}");
     }
     let t = match at {
         Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
@@ -19,11 +19,15 @@ pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyho
 
 /// Prints a state as JSON, or as a short summary.
 pub fn print_state(state: &crate::state::FleetState, json: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut stdout = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &state.snapshot())?;
-        writeln!(out)?;
+        // JSON stays exact: controls are written as JSON escapes (`crate::sanitise::JsonFormatter`).
+        crate::sanitise::write_json_pretty(&mut stdout, &state.snapshot())?;
+        writeln!(stdout)?;
     } else {
+        // Cluster names are outside text (kubeconfig contexts): the summary passes the
+        // terminal sanitiser.
+        let mut out = Vec::new();
         writeln!(out, "fleet at {} ({} observations)", state.now(), state.applied())?;
         for c in state.clusters().values() {
             writeln!(out, "  {:<20} {}", c.id, c.health().label())?;
@@ -40,6 +44,7 @@ pub fn print_state(state: &crate::state::FleetState, json: bool) -> anyhow::Resu
             state.exceptions().len()
         )?;
         writeln!(out, "(--json prints every record)")?;
+        stdout.write_all(crate::sanitise::text(&String::from_utf8_lossy(&out)).as_bytes())?;
     }
     Ok(())
 }

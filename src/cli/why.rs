@@ -86,12 +86,29 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
         .map(|r| r.words())
         .collect();
     if args.json {
+        // JSON stays exact: controls are written as JSON escapes (`crate::sanitise::JsonFormatter`).
         let doc =
             JsonOut { at: state.now(), found: found.len(), shown: shown.len(), rollouts, denials: shown };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        crate::sanitise::write_json_pretty(&mut *out, &doc)?;
         writeln!(out)?;
         return Ok(!found.is_empty());
     }
+    // Cluster names, objects and messages are outside text: the whole output passes the
+    // terminal sanitiser.
+    let mut text = Vec::new();
+    write_text(state, &found, &shown, &rollouts, &mut text)?;
+    out.write_all(crate::sanitise::text(&String::from_utf8_lossy(&text)).as_bytes())?;
+    Ok(!found.is_empty())
+}
+
+/// The text form of `why`, before it is sanitised.
+fn write_text(
+    state: &FleetState,
+    found: &[&crate::state::RecordId],
+    shown: &[Explanation],
+    rollouts: &[String],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if found.is_empty() {
         writeln!(
             out,
@@ -99,7 +116,7 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
             state.now(),
             state.merged_denials().len()
         )?;
-        return Ok(false);
+        return Ok(());
     }
     let more = found.len() - shown.len();
     writeln!(
@@ -114,7 +131,7 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
             String::new()
         }
     )?;
-    for r in &rollouts {
+    for r in rollouts {
         writeln!(out, "{r}")?;
     }
     writeln!(out)?;
@@ -135,9 +152,9 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
     if found.len() > LISTED {
         writeln!(out, "  … and {} more", found.len() - LISTED)?;
     }
-    for e in &shown {
+    for e in shown {
         writeln!(out, "\n{}", "─".repeat(72))?;
         write!(out, "{}", explanation_detail(state.now(), e).to_text())?;
     }
-    Ok(true)
+    Ok(())
 }
