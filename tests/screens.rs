@@ -432,3 +432,48 @@ fn d_on_an_exception_shows_the_denials_linked_to_it_and_esc_shows_all_again() {
     draw(&mut app);
     assert_eq!(app.view.table(fleettop::ui::view::TableId::Denials).unwrap().rows.len(), all);
 }
+
+/// Hostile text in a cluster name and a denial message (anyone who may create an Event writes
+/// one): the UI shows escape sequences, C1 controls and bidi overrides as visible escapes —
+/// the rule of every terminal output — instead of dropping ESC and drawing the rest, or
+/// drawing the override that reorders the line.
+#[test]
+fn hostile_text_is_drawn_as_visible_escapes() {
+    use fleettop::model::{ClusterId, Observation};
+    use fleettop::state::FleetState;
+    let cluster = "prod\u{1b}]0;pwned\u{7}\u{202e}";
+    let at = "2026-11-27T14:00:00Z";
+    let denial: Observation = serde_json::from_value(serde_json::json!({
+        "at": at, "cluster": cluster, "change": {"op": "upsert", "record": {
+            "record": "denial", "id": "event/shop/web.1", "engine": "resource_quota", "enforcement": "deny",
+            "policy": {"kind": "ResourceQuota", "name": "pods"}, "rule": "pods",
+            "object": {"kind": "Pod", "namespace": "shop", "name": "web-7d9c-x2"}, "operation": "CREATE",
+            "message": "exceeded quota \u{1b}]52;c;cm0gLXJmIH4K\u{7} \u{9b}31m \u{202e}gnp.exe",
+            "count": 1, "first_seen": at, "last_seen": at, "evidence": []}}}))
+    .unwrap();
+    let mut state = FleetState::with_clusters(at.parse().unwrap(), [&ClusterId::new(cluster)]);
+    state.apply_all([&denial]);
+    let mut app = App::new(
+        Feed::Live(Box::new(state)),
+        Theme::builtin("dark").unwrap(),
+        Keymap::builtin("default").unwrap(),
+        Rect::new(0, 0, 120, 40),
+    );
+    let hidden = |buf: &Buffer| -> Vec<String> {
+        buf.content()
+            .iter()
+            .map(|c| c.symbol())
+            .filter(|s| s.chars().any(|c| c.is_control() || fleettop::sanitise::is_invisible_format(c)))
+            .map(|s| format!("{s:?}"))
+            .collect()
+    };
+    let fleet = draw(&mut app);
+    assert_eq!(hidden(&fleet), Vec::<String>::new());
+    assert!(text(&fleet).contains("prod\\x1b]0;pwned\\x07\\u{202e}"), "{}", text(&fleet));
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    let detail = draw(&mut app);
+    assert_eq!(hidden(&detail), Vec::<String>::new());
+    let shown = text(&detail);
+    assert!(shown.contains("exceeded quota \\x1b]52;c;cm0gLXJmIH4K\\x07 \\x9b31m \\u{202e}gnp.exe"), "{shown}");
+}

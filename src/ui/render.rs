@@ -12,8 +12,15 @@ use crate::ui::summaries::Segment;
 use crate::ui::view::{Popup, TableId};
 use crate::ui::widgets::{footer, header, popup, table_render, timeline};
 
+/// Summary, finding and cost lines: their segments quote cluster names, team labels and
+/// errors, so each passes the terminal sanitiser.
 fn line_of<'a>(segments: Vec<Segment>, app: &App) -> Line<'a> {
-    Line::from(segments.into_iter().map(|(t, s)| Span::styled(t, app.theme.style(s))).collect::<Vec<_>>())
+    Line::from(
+        segments
+            .into_iter()
+            .map(|(t, s)| Span::styled(crate::sanitise::line_owned(t), app.theme.style(s)))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Draws one frame.

@@ -50,7 +50,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         ));
     }
     if let Some(n) = &app.notice {
-        spans.push(Span::styled(format!(" {n} "), theme.style("ui.warning")));
+        spans.push(Span::styled(format!(" {} ", crate::sanitise::line(n)), theme.style("ui.warning")));
     }
     let mut hints: Vec<(Action, &str)> = HINTS.to_vec();
     if app.player().is_some() {

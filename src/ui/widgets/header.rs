@@ -68,7 +68,10 @@ pub fn badges(f: &mut Frame, area: Rect, app: &App) {
                                     format!(" {} ", health_glyph(b.health)),
                                     theme.style(health_scope(b.health)),
                                 ),
-                                Span::styled(format!("{} ", b.text), theme.style(badge_text_scope(b.health))),
+                                Span::styled(
+                                    format!("{} ", crate::sanitise::line(&b.text)),
+                                    theme.style(badge_text_scope(b.health)),
+                                ),
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -95,7 +98,7 @@ fn too_many<'a>(state: &FleetState, app: &'a App) -> Line<'a> {
     for c in bad.iter().take(4) {
         let b = layout::badge(c, state.now());
         spans.push(Span::styled(
-            format!("{} {} ", health_glyph(b.health), b.text),
+            format!("{} {} ", health_glyph(b.health), crate::sanitise::line(&b.text)),
             app.theme.style(health_scope(b.health)),
         ));
     }

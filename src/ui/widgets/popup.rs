@@ -5,6 +5,7 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use crate::sanitise;
 use crate::ui::Action;
 use crate::ui::app::App;
 use crate::ui::theme::Theme;
@@ -32,13 +33,18 @@ fn detail_lines<'a>(detail: &'a Detail, theme: &Theme) -> Vec<Line<'a>> {
         .lines
         .iter()
         .flat_map(|l| match l {
-            DetailLine::Section(s) => vec![Line::styled(format!("── {s} "), theme.style("ui.title"))],
+            // Detail views quote outside text: every part passes the terminal sanitiser.
+            DetailLine::Section(s) => {
+                vec![Line::styled(format!("── {} ", sanitise::line(s)), theme.style("ui.title"))]
+            }
             DetailLine::Field { label, value, scope } => vec![Line::from(vec![
-                Span::styled(format!("{label:>label_width$}  "), theme.style("ui.dim")),
-                Span::styled(value.as_str(), theme.style(scope)),
+                Span::styled(format!("{:>label_width$}  ", sanitise::line(label)), theme.style("ui.dim")),
+                Span::styled(sanitise::line(value), theme.style(scope)),
             ])],
             // Messages keep their own line breaks (Kyverno's policy → rule → message block).
-            DetailLine::Text(t, scope) => t.lines().map(|l| Line::styled(l, theme.style(scope))).collect(),
+            DetailLine::Text(t, scope) => {
+                t.lines().map(|l| Line::styled(sanitise::line(l), theme.style(scope))).collect()
+            }
             DetailLine::Blank => vec![Line::raw("")],
         })
         .collect()
@@ -55,7 +61,7 @@ pub fn detail(f: &mut Frame, area: Rect, detail: Option<&Detail>, scroll: u16, a
         .borders(Borders::ALL)
         .border_style(theme.style("ui.border.focus"))
         .title(Span::styled(
-            format!(" {} ", detail.map(|d| d.title.as_str()).unwrap_or("record")),
+            format!(" {} ", sanitise::line(detail.map(|d| d.title.as_str()).unwrap_or("record"))),
             theme.style("ui.title"),
         ))
         .title_bottom(Line::styled(
@@ -82,7 +88,7 @@ pub fn help(f: &mut Frame, area: Rect, scroll: u16, app: &App) {
     if !app.warnings.is_empty() {
         lines.push(Line::styled(format!("── warnings ({})", app.warnings.len()), theme.style("ui.warning")));
         for w in &app.warnings {
-            lines.push(Line::styled(w.as_str(), theme.style("ui.warning")));
+            lines.push(Line::styled(sanitise::line(w), theme.style("ui.warning")));
         }
         lines.push(Line::raw(""));
     }

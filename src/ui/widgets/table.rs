@@ -109,7 +109,8 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// Plain text of the detail, for copying.
+    /// Plain text of the detail, for copying (and `fleettop why`), sanitised: the clipboard
+    /// text is pasted into terminals too.
     pub fn to_text(&self) -> String {
         let mut out = format!("{}\n", self.title);
         for l in &self.lines {
@@ -120,7 +121,10 @@ impl Detail {
                 DetailLine::Blank => out.push('\n'),
             }
         }
-        out
+        match crate::sanitise::text(&out) {
+            std::borrow::Cow::Borrowed(_) => out,
+            std::borrow::Cow::Owned(clean) => clean,
+        }
     }
 }
 

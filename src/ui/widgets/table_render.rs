@@ -58,8 +58,11 @@ pub fn render(
     let rows = t.rows.get(t.offset..end).unwrap_or(&[]).iter().enumerate().map(|(i, id)| {
         let mut cells = spec.cells(state, id).unwrap_or_default();
         cells.truncate(shown);
+        // Cells quote outside text: each passes the terminal sanitiser as it is drawn.
         let row =
-            Row::new(cells.into_iter().map(|c| TuiCell::from(Span::styled(c.text, theme.style(c.scope)))));
+            Row::new(cells.into_iter().map(|c| {
+                TuiCell::from(Span::styled(crate::sanitise::line_owned(c.text), theme.style(c.scope)))
+            }));
         if t.offset + i == t.selected { row.style(selected_style) } else { row }
     });
     let widths = columns.iter().map(|(_, w)| *w);
