@@ -475,5 +475,8 @@ fn hostile_text_is_drawn_as_visible_escapes() {
     let detail = draw(&mut app);
     assert_eq!(hidden(&detail), Vec::<String>::new());
     let shown = text(&detail);
-    assert!(shown.contains("exceeded quota \\x1b]52;c;cm0gLXJmIH4K\\x07 \\x9b31m \\u{202e}gnp.exe"), "{shown}");
+    assert!(
+        shown.contains("exceeded quota \\x1b]52;c;cm0gLXJmIH4K\\x07 \\x9b31m \\u{202e}gnp.exe"),
+        "{shown}"
+    );
 }

@@ -627,6 +627,48 @@ users:
         assert_eq!(redact::text(names), names);
     }
 
+    #[tokio::test]
+    async fn a_token_is_refreshed_before_it_expires_and_sent_by_the_layer() {
+        use tower::{Layer, Service, ServiceExt};
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("count");
+        // Each run answers the next token, valid for 61 s: refreshed a second later.
+        let (_d, p) = plugin(
+            &format!(
+                r#"n=$(( $(cat {c} 2>/dev/null || echo 0) + 1 )); echo $n > {c}
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"tok-Refresh-%s","expirationTimestamp":"%s"}}}}' $n "$(date -u -d '+61 seconds' +%Y-%m-%dT%H:%M:%SZ)""#,
+                c = count.display()
+            ),
+            "",
+        );
+        let (Secret::Token(token), expires) = p.run().await.unwrap() else { panic!("a token") };
+        assert!(expires.is_some());
+        let credential = Credential::new(p, token, expires);
+        let refresher = credential.clone();
+        let task = tokio::spawn(async move { refresher.refresh().await });
+        let mut svc = credential.layer().layer(tower::service_fn(
+            |req: http::Request<kube::client::Body>| async move {
+                Ok::<_, std::convert::Infallible>(req.headers().get(http::header::AUTHORIZATION).cloned())
+            },
+        ));
+        let header = || http::Request::new(kube::client::Body::empty());
+        let first = svc.ready().await.unwrap().call(header()).await.unwrap().unwrap();
+        assert_eq!(first.to_str().unwrap(), "Bearer tok-Refresh-1");
+        assert!(first.is_sensitive(), "never logged");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = svc.ready().await.unwrap().call(header()).await.unwrap().unwrap();
+            if now.to_str().unwrap() != "Bearer tok-Refresh-1" {
+                assert!(now.to_str().unwrap().starts_with("Bearer tok-Refresh-"), "{now:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the token was not refreshed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(credential.refresh_error(), None);
+        task.abort();
+    }
+
     #[test]
     fn interactive_always_and_wrong_answers_are_refused_with_a_reason() {
         let (_d, p) = plugin("exit 0", "");
