@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod explain;
 pub mod files;

@@ -621,7 +621,7 @@ async fn collector_self_metrics_are_scraped_through_the_pod_proxy_into_rates_and
     assert!((file.sent_per_s / file.enqueue_failed_per_s - 100.0).abs() < 1e-9, "{file:?}");
     assert_eq!((file.queue_size, file.queue_capacity), (Some(950), Some(1000)));
     assert_eq!(file.scrape_error, None);
-    assert_eq!(file.health(), PipelineHealth::Losing, "enqueue failures are data loss");
+    assert_eq!(file.health(&Default::default()), PipelineHealth::Losing, "enqueue failures are data loss");
 
     // The collector goes away: its records go with it, and nothing is left to scrape.
     server.delete("v1", "Pod", Some("otel"), "gw-0");
@@ -651,7 +651,7 @@ async fn a_refused_proxy_and_garbage_metrics_are_findings_not_failures() {
     let refused = components(&state);
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(
-        (refused[0].kind, refused[0].health()),
+        (refused[0].kind, refused[0].health(&Default::default())),
         (ComponentKind::Endpoint, PipelineHealth::ScrapeFailed)
     );
     assert!(refused[0].scrape_error.as_deref().unwrap().contains("403"), "{refused:?}");
@@ -668,7 +668,7 @@ async fn a_refused_proxy_and_garbage_metrics_are_findings_not_failures() {
     .await;
     let garbage = components(&state);
     assert_eq!(garbage.len(), 1, "the refusal's record is replaced, not doubled: {garbage:?}");
-    assert_eq!(garbage[0].health(), PipelineHealth::ScrapeFailed);
+    assert_eq!(garbage[0].health(&Default::default()), PipelineHealth::ScrapeFailed);
     assert!(
         garbage[0]
             .scrape_error
@@ -718,7 +718,7 @@ async fn a_prometheus_server_is_found_on_its_web_port_and_its_remote_write_queue
         (queue.workload.as_str(), queue.kind, queue.name.as_str()),
         ("monitoring/prometheus-k8s-0", ComponentKind::RemoteWrite, "0928ab-4a5a87")
     );
-    assert_eq!(queue.health(), PipelineHealth::Healthy);
+    assert_eq!(queue.health(&Default::default()), PipelineHealth::Healthy);
     let requests = server.requests();
     assert!(
         requests
@@ -1229,7 +1229,11 @@ async fn fluent_bit_is_scraped_on_its_own_path_and_its_dropped_records_are_losse
     let output = all.iter().find(|p| p.kind == ComponentKind::Exporter && p.name == "stdout.0").unwrap();
     assert_eq!((output.workload.as_str(), output.signal.label()), ("logging/fluent-bit-x7k2p", "logs"));
     assert!((output.sent_per_s / output.enqueue_failed_per_s - 4.0).abs() < 1e-9, "{output:?}");
-    assert_eq!(output.health(), PipelineHealth::Losing, "records the output dropped are gone");
+    assert_eq!(
+        output.health(&Default::default()),
+        PipelineHealth::Losing,
+        "records the output dropped are gone"
+    );
     let input = all.iter().find(|p| p.kind == ComponentKind::Receiver && p.name == "dummy.0").unwrap();
     assert!(input.accepted_per_s > 0.0, "{input:?}");
     let requests = server.requests();
@@ -1340,7 +1344,11 @@ async fn fleet_file_services_and_urls_are_scraped_the_url_without_credentials() 
     let dead: Vec<PipelineComponent> =
         components(&state).into_iter().filter(|p| p.workload == "nobody-home").collect();
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!(dead[0].health(), PipelineHealth::ScrapeFailed, "an unreachable URL is a finding: {dead:?}");
+    assert_eq!(
+        dead[0].health(&Default::default()),
+        PipelineHealth::ScrapeFailed,
+        "an unreachable URL is a finding: {dead:?}"
+    );
     let requests = server.requests();
     let service = requests
         .iter()

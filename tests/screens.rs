@@ -93,6 +93,32 @@ fn every_pane_at_120x40() {
     snapshot_all_panes(18, 120, 40);
 }
 
+/// Where verdicts turn is a value the state carries (`config.toml`'s
+/// `[pipelines.thresholds]` and `[exceptions] expiring_within`), so a raised threshold is seen
+/// in-process: tolerating a billion lost items a second, nothing is losing data at 18 minutes
+/// (no finding, no tab badge); with a year as the horizon, no dated exception is "active".
+#[test]
+fn raised_verdict_thresholds_change_the_panes() {
+    use fleettop::model::{PipelineThresholds, Verdicts};
+    let verdicts = Verdicts {
+        pipelines: PipelineThresholds { dropped_per_s: 1e9, ..PipelineThresholds::default() },
+        expiring_within: SignedDuration::from_hours(24 * 365),
+    };
+    let mut strict = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut strict, KeyCode::Char('4'));
+    assert!(text(&draw(&mut strict)).contains("LOSING DATA"), "the demo loses data at 18 minutes");
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    app.set_verdicts(verdicts);
+    key(&mut app, KeyCode::Char('4'));
+    let pipelines = text(&draw(&mut app));
+    assert!(!pipelines.contains("LOSING DATA") && !pipelines.contains("losing"), "{pipelines}");
+    insta::assert_snapshot!("pipelines_lenient_18m_120x40", pipelines);
+    key(&mut app, KeyCode::Char('5'));
+    let exceptions = text(&draw(&mut app));
+    assert!(!exceptions.contains(" active "), "{exceptions}");
+    insta::assert_snapshot!("exceptions_year_horizon_18m_120x40", exceptions);
+}
+
 #[test]
 fn every_pane_at_80x24() {
     snapshot_all_panes(18, 80, 24);

@@ -1,13 +1,14 @@
 //! The user's `keymap.toml` (`[[bindings]]` over the chosen keymap), loaded as at start-up.
 #![no_main]
 
-use fleettop::ui::config::load;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let dir = fleettop_fuzz::scratch_dir();
     if std::fs::write(dir.join("keymap.toml"), data).is_ok() {
-        let (config, warnings) = load(Some(dir), None, None, false);
+        let (settings, mut warnings) = fleettop::config::load(Some(dir));
+        let (config, more) = fleettop::ui::config::load(Some(dir), &settings, None, None, false);
+        warnings.extend(more);
         for w in &warnings {
             let _ = w.to_string();
         }

@@ -20,48 +20,110 @@ use crate::ui::app::{App, Feed};
 use crate::ui::run::{Outcome, Recorder, RecordingEnd};
 use crate::{demo, sim, sources};
 
-/// Runs the mode the arguments ask for.
+/// Runs the mode the arguments ask for. The configuration files are read once, here, for
+/// the modes that use them.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Some(Command::GpuProbe { samples, interval, json }) => {
+            super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Completions { shell }) => {
+            super::manual::completions(shell, &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { ref out }) => {
+            super::manual::print_or_write(out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Simulate { ref out, seed }) => {
+            let n = write_simulation(out, seed)?;
+            say!("wrote {n} observations to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            let config = Config::load(&cli.ui);
+            dispatch_with(&cli, config)
+        }
+    }
+}
+
+/// Everything the configuration files say, read once per run: the settings of every layer,
+/// the chosen theme and keymap, and the warnings (logged once when read; the UI shows them,
+/// headless modes print them).
+struct Config {
+    settings: crate::config::Settings,
+    ui: crate::ui::config::UiConfig,
+    warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads `config.toml`, then chooses the theme and keymap (user overlays included).
+    fn load(args: &UiArgs) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dir = crate::config::default_config_dir();
+        let (settings, mut warnings) = crate::config::load(dir.as_deref());
+        let (ui, more) = crate::ui::config::load(
+            dir.as_deref(),
+            &settings,
+            args.theme.as_deref(),
+            args.keymap.as_deref(),
+            no_color,
+        );
+        warnings.extend(more);
+        crate::config::sort_warnings(&mut warnings);
+        for w in &warnings {
+            tracing::warn!(%w, "config");
+        }
+        Config { settings, ui, warnings: warnings.iter().map(|w| w.to_string()).collect() }
+    }
+
+    /// Prints the warnings on stderr (headless modes).
+    fn say_warnings(&self) {
+        for w in &self.warnings {
+            say!("fleettop: {w}");
+        }
+    }
+}
+
+/// [`dispatch`] for the modes that read the configuration.
+fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
+    let verdicts = config.settings.verdicts;
+    match cli.command {
         Some(Command::Replay { ref file, speed, ref at, paused }) => {
-            refuse_record(&cli, "a replay is already a recording")?;
+            refuse_record(cli, "a replay is already a recording")?;
             let rec = Recording::open(file)?;
             for w in rec.warnings() {
                 say!("fleettop: {}: {w}", file.display());
             }
-            replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, &cli.ui)
+            replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, config)
         }
         Some(Command::Snapshot { json, demo, ref replay, ref at, timeout }) => {
-            // Only for the pipeline thresholds, so the verdicts printed are the UI's.
-            let (_, warnings) = ui_config(&cli.ui);
-            for w in &warnings {
-                say!("fleettop: {w}");
-            }
+            config.say_warnings();
             let (rec, name) = match (demo, replay) {
                 (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
                 (true, None) => (demo::recording()?, "the bundled demo".to_string()),
                 (false, None) => {
                     let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
-                    let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
+                    let timeout = std::time::Duration::from_secs(timeout);
+                    let mut state = live_snapshot(kubeconfig, selected, config.settings.sources, timeout)?;
+                    state.set_verdicts(verdicts);
                     super::snapshot::print_state(&state, json)?;
                     return Ok(ExitCode::SUCCESS);
                 }
             };
-            super::snapshot::print(&rec, &name, at.as_deref(), json)?;
+            super::snapshot::print(&rec, &name, at.as_deref(), &verdicts, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report { demo, ref replay, ref window, ref by, ref format, ref out, timeout }) => {
-            let (config, warnings) = ui_config(&cli.ui);
-            for w in &warnings {
-                say!("fleettop: {w}");
-            }
+            config.say_warnings();
             let args = super::report::ReportArgs {
                 window: *window,
                 by: crate::analytics::By::parse(by).with_context(|| format!("--by {by:?}"))?,
                 format: crate::analytics::output::Format::parse(format)
                     .with_context(|| format!("--format {format:?}"))?,
                 out: out.as_deref(),
-                prices: config.prices,
+                prices: config.settings.prices,
             };
             super::report::check_destination(args.format, args.out)?;
             match (demo, replay) {
@@ -75,7 +137,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 (false, None) => {
                     let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
-                    let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
+                    let timeout = std::time::Duration::from_secs(timeout);
+                    let state = live_snapshot(kubeconfig, selected, config.settings.sources, timeout)?;
                     super::report::from_state(&state, &args)?;
                 }
             }
@@ -102,7 +165,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
                 limit,
             };
-            match why(&cli, &args, demo, replay.as_deref(), at.as_deref(), timeout) {
+            match why(cli, config.settings.sources, &args, demo, replay.as_deref(), at.as_deref(), timeout) {
                 Ok(true) => Ok(ExitCode::SUCCESS),
                 Ok(false) => Ok(ExitCode::from(1)),
                 Err(e) if super::is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
@@ -112,30 +175,19 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Some(Command::GpuProbe { samples, interval, json }) => {
-            super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Completions { shell }) => {
-            super::manual::completions(shell, &mut std::io::stdout().lock());
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Man { ref out }) => {
-            super::manual::print_or_write(out.as_deref())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Simulate { ref out, seed }) => {
-            let n = write_simulation(out, seed)?;
-            say!("wrote {n} observations to {}", out.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(
+            Command::GpuProbe { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. }
+            | Command::Simulate { .. },
+        ) => anyhow::bail!("{:?} reads no configuration: dispatch runs it", cli.command),
         None if cli.demo => {
-            refuse_record(&cli, "the demo is already a recording (snapshots/demo.fleetrec)")?;
-            replay_ui(demo::recording()?, cli.speed.unwrap_or(10.0), cli.at.as_deref(), false, &cli.ui)
+            refuse_record(cli, "the demo is already a recording (snapshots/demo.fleetrec)")?;
+            replay_ui(demo::recording()?, cli.speed.unwrap_or(10.0), cli.at.as_deref(), false, config)
         }
-        None if cli.simulate => simulated_live(&cli),
+        None if cli.simulate => simulated_live(cli, config),
         None => match select_fleet(&cli.fleet) {
-            Ok(fleet) => live(&cli, fleet),
+            Ok(fleet) => live(cli, fleet, config),
             Err(e) => {
                 say!(
                     "fleettop: {}\n\
@@ -165,9 +217,10 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
     // Before anything can print, log or record a text that might carry one of them.
     crate::sources::kubernetes::credentials::register_kubeconfig(&kubeconfig);
     let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
-    let fleet_path = args.fleet.clone().or_else(|| {
-        crate::ui::config::default_config_dir().map(|d| d.join("fleet.toml")).filter(|p| p.exists())
-    });
+    let fleet_path = args
+        .fleet
+        .clone()
+        .or_else(|| crate::config::default_config_dir().map(|d| d.join("fleet.toml")).filter(|p| p.exists()));
     let mut warnings = Vec::new();
     let fleet = match &fleet_path {
         Some(path) => {
@@ -251,23 +304,6 @@ fn refuse_record(cli: &Cli, why: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads theme and keymap (user overlays included) and turns warnings into strings.
-fn ui_config(args: &UiArgs) -> (crate::ui::config::UiConfig, Vec<String>) {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let dir = crate::ui::config::default_config_dir();
-    let (config, warnings) =
-        crate::ui::config::load(dir.as_deref(), args.theme.as_deref(), args.keymap.as_deref(), no_color);
-    for w in &warnings {
-        tracing::warn!(%w, "config");
-    }
-    // Verdicts read these process-wide, so they are set before any state is built.
-    crate::model::set_pipeline_thresholds(config.pipelines.thresholds);
-    if let Some(window) = config.keys.expiring_within {
-        crate::model::set_expiry_window(window);
-    }
-    (config, warnings.iter().map(|w| w.to_string()).collect())
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -281,9 +317,9 @@ fn replay_ui(
     speed: f64,
     at: Option<&str>,
     paused: bool,
-    args: &UiArgs,
+    config: Config,
 ) -> anyhow::Result<ExitCode> {
-    let (config, mut warnings) = ui_config(args);
+    let mut warnings = config.warnings;
     warnings.extend(rec.warnings().into_iter().map(|w| format!("recording: {w}")));
     let mut player = crate::record::Player::new(Arc::new(rec));
     player.set_speed(speed);
@@ -294,9 +330,11 @@ fn replay_ui(
     if paused {
         player.toggle_pause();
     }
-    let mut app = App::new(Feed::Replay(Box::new(player)), config.theme, config.keymap, Rect::default());
+    let mut app =
+        App::new(Feed::Replay(Box::new(player)), config.ui.theme, config.ui.keymap, Rect::default());
     app.warnings = warnings;
-    app.set_prices(config.prices);
+    app.set_prices(config.settings.prices);
+    app.set_verdicts(config.settings.verdicts);
     let outcome = runtime()?.block_on(crate::ui::run::run(app, None, None))?;
     Ok(report_outcome(outcome))
 }
@@ -352,25 +390,34 @@ fn create_recording(cli: &Cli, header: RecordingHeader) -> anyhow::Result<Option
     Ok(Some(Recorder::new(path, writer)))
 }
 
-fn simulated_live(cli: &Cli) -> anyhow::Result<ExitCode> {
+fn simulated_live(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
     let simulation = sim::demo_incident(cli.seed, Timestamp::now());
     let speed = cli.speed.unwrap_or(1.0);
     let observations = simulation.observations;
-    live_session(cli, simulation.clusters, simulation.start, "simulated", Vec::new(), move |rt, tx| {
-        rt.spawn(sources::simulated::run(observations, speed, tx));
-        // Fault injection for the tests of how a session ends when a task panics
-        // (tests/e2e_tmux.rs): no real source is made to panic on purpose.
-        if let Some(ms) = std::env::var("FLEETTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
-            rt.spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                panic!("injected by FLEETTOP_TEST_PANIC_AFTER_MS");
-            });
-        }
-    })
+    live_session(
+        cli,
+        config,
+        simulation.clusters,
+        simulation.start,
+        "simulated",
+        Vec::new(),
+        move |rt, tx| {
+            rt.spawn(sources::simulated::run(observations, speed, tx));
+            // Fault injection for the tests of how a session ends when a task panics
+            // (tests/e2e_tmux.rs): no real source is made to panic on purpose.
+            if let Some(ms) = std::env::var("FLEETTOP_TEST_PANIC_AFTER_MS").ok().and_then(|v| v.parse().ok())
+            {
+                rt.spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    panic!("injected by FLEETTOP_TEST_PANIC_AFTER_MS");
+                });
+            }
+        },
+    )
 }
 
 /// Watches the selected clusters of `kubeconfig`, one supervisor task per cluster.
-fn live(cli: &Cli, fleet: Fleet) -> anyhow::Result<ExitCode> {
+fn live(cli: &Cli, fleet: Fleet, config: Config) -> anyhow::Result<ExitCode> {
     let Fleet { kubeconfig, selected, warnings } = fleet;
     let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
     // This host's GPUs join the node of its name in whichever cluster has one.
@@ -378,8 +425,9 @@ fn live(cli: &Cli, fleet: Fleet) -> anyhow::Result<ExitCode> {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
         LocalGpus::new(local_node_name(std::env::var("NODE_NAME").ok(), hostname))
     });
-    live_session(cli, clusters, Timestamp::now(), "live", warnings, move |rt, tx| {
-        let options = sources::kubernetes::Options { local_gpus: local.clone(), ..source_options() };
+    let options =
+        sources::kubernetes::Options { local_gpus: local.clone(), ..config.settings.sources.clone() };
+    live_session(cli, config, clusters, Timestamp::now(), "live", warnings, move |rt, tx| {
         if let Some(local) = local {
             rt.spawn(sources::nvml::run(local, LOCAL_GPU_EVERY));
         }
@@ -393,6 +441,7 @@ const LOCAL_GPU_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// `fleettop why` over a recording or the live fleet; true when a denial matched.
 fn why(
     cli: &Cli,
+    options: sources::kubernetes::Options,
     args: &super::why::WhyArgs,
     demo: bool,
     replay: Option<&Path>,
@@ -418,7 +467,8 @@ fn why(
         None => {
             // Live: --context already chose the clusters to connect to.
             let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
-            let state = live_snapshot(kubeconfig, selected, std::time::Duration::from_secs(timeout))?;
+            let state =
+                live_snapshot(kubeconfig, selected, options, std::time::Duration::from_secs(timeout))?;
             (state, super::why::WhyArgs { clusters: Vec::new(), ..args.clone() })
         }
     };
@@ -459,43 +509,6 @@ fn spawn_clusters(
     }
 }
 
-/// The live sources' options from `config.toml`: `[pipelines]`, `team_label` and
-/// `[exceptions]` (its warnings are shown by the UI and logged here).
-fn source_options() -> sources::kubernetes::Options {
-    use sources::kubernetes::scrape::TargetSelector;
-    let dir = crate::ui::config::default_config_dir();
-    let (config, warnings) = crate::ui::config::load(dir.as_deref(), None, None, false);
-    for w in &warnings {
-        tracing::warn!(%w, "config");
-    }
-    let pipelines = config.pipelines;
-    let extra_targets = pipelines
-        .targets
-        .iter()
-        .map(|t| TargetSelector::configured(t.kind, &t.label, &t.values, &t.port_names, t.port, &t.path))
-        .collect();
-    let defaults = sources::kubernetes::Options::default();
-    // The user's keys come first; the built-in ones still apply after them.
-    let keys = config.keys;
-    let mut projection = (*defaults.projection).clone();
-    if let Some(label) = keys.team_label {
-        projection.team_label = label;
-    }
-    for (mine, all) in [
-        (keys.expiry_keys, &mut projection.expiry_keys),
-        (keys.owner_keys, &mut projection.owner_keys),
-        (keys.ticket_keys, &mut projection.ticket_keys),
-    ] {
-        all.splice(0..0, mine);
-    }
-    sources::kubernetes::Options {
-        scrape_every: pipelines.scrape_every.unwrap_or(defaults.scrape_every),
-        extra_targets: std::sync::Arc::new(extra_targets),
-        projection: std::sync::Arc::new(projection),
-        ..defaults
-    }
-}
-
 /// Connects to the selected clusters without a UI, waits until each has finished its initial
 /// sync (or is unreachable or refused us) and its audit log, if it has one, its first read,
 /// at most `timeout`, and returns the state. Clusters that did not finish are reported on
@@ -503,6 +516,7 @@ fn source_options() -> sources::kubernetes::Options {
 fn live_snapshot(
     kubeconfig: kube::config::Kubeconfig,
     selected: Vec<SelectedCluster>,
+    options: sources::kubernetes::Options,
     timeout: std::time::Duration,
 ) -> anyhow::Result<FleetState> {
     let clusters: Vec<ClusterId> = selected.iter().map(|c| ClusterId::new(&c.context)).collect();
@@ -515,7 +529,7 @@ fn live_snapshot(
     let mut state = FleetState::with_clusters(Timestamp::now(), &clusters);
     let rt = runtime()?;
     let (tx, mut rx) = sources::channel(sources::CHANNEL_CAPACITY);
-    spawn_clusters(&rt, &kubeconfig, selected, &tx, source_options());
+    spawn_clusters(&rt, &kubeconfig, selected, &tx, options);
     drop(tx);
     let deadline = tokio::time::Instant::now() + timeout;
     let panic = rt.block_on(async {
@@ -551,19 +565,21 @@ fn live_snapshot(
 /// source answers), starts the sources, tees into a recording when asked.
 fn live_session(
     cli: &Cli,
+    config: Config,
     clusters: Vec<ClusterId>,
     start: Timestamp,
     source: &str,
     fleet_warnings: Vec<String>,
     spawn: impl FnOnce(&tokio::runtime::Runtime, sources::ObservationSender),
 ) -> anyhow::Result<ExitCode> {
-    let (config, mut warnings) = ui_config(&cli.ui);
+    let mut warnings = config.warnings;
     warnings.extend(fleet_warnings);
-    let state = FleetState::with_clusters(start, &clusters);
+    let mut state = FleetState::with_clusters(start, &clusters);
+    state.set_verdicts(config.settings.verdicts);
     let recorder = create_recording(cli, RecordingHeader::new(start, clusters.clone(), source))?;
-    let mut app = App::new(Feed::Live(Box::new(state)), config.theme, config.keymap, Rect::default());
+    let mut app = App::new(Feed::Live(Box::new(state)), config.ui.theme, config.ui.keymap, Rect::default());
     app.warnings = warnings;
-    app.set_prices(config.prices);
+    app.set_prices(config.settings.prices);
     let rt = runtime()?;
     let (tx, rx) = sources::channel(sources::CHANNEL_CAPACITY);
     spawn(&rt, tx);

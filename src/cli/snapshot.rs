@@ -6,7 +6,14 @@ use crate::record::Recording;
 use crate::record::when as offset;
 
 /// Prints the state of `rec` (called `name` in messages) at `at` (default: the end).
-pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyhow::Result<()> {
+/// Verdicts (health, status) turn where `verdicts` says.
+pub fn print(
+    rec: &Recording,
+    name: &str,
+    at: Option<&str>,
+    verdicts: &crate::model::Verdicts,
+    json: bool,
+) -> anyhow::Result<()> {
     for w in rec.warnings() {
         say!("fleettop: {name}: {w}");
     }
@@ -14,7 +21,9 @@ pub fn print(rec: &Recording, name: &str, at: Option<&str>, json: bool) -> anyho
         Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
         None => rec.end(),
     };
-    print_state(&rec.state_at(t), json)
+    let mut state = rec.state_at(t);
+    state.set_verdicts(*verdicts);
+    print_state(&state, json)
 }
 
 /// Prints a state as JSON, or as a short summary.

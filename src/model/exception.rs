@@ -199,19 +199,6 @@ pub struct PolicyException {
 /// (`[exceptions] expiring_within`).
 pub const DEFAULT_EXPIRY_WINDOW: SignedDuration = SignedDuration::from_hours(24 * 7);
 
-static EXPIRY_WINDOW: std::sync::OnceLock<SignedDuration> = std::sync::OnceLock::new();
-
-/// Sets the "expiring soon" horizon every status of this process uses, once, at start (so the
-/// panes, the findings and `snapshot --json` agree). A second call is ignored and returns false.
-pub fn set_expiry_window(window: SignedDuration) -> bool {
-    EXPIRY_WINDOW.set(window).is_ok()
-}
-
-/// The "expiring soon" horizon in force: the one set at start, else [`DEFAULT_EXPIRY_WINDOW`].
-pub fn expiry_window() -> SignedDuration {
-    EXPIRY_WINDOW.get().copied().unwrap_or(DEFAULT_EXPIRY_WINDOW)
-}
-
 impl PolicyException {
     /// The record key within its cluster.
     pub fn key(&self) -> String {
@@ -247,13 +234,13 @@ impl PolicyException {
         self.scope.iter().filter_map(|f| f.matches(object)).min()
     }
 
-    /// Status at `now` under the "expiring soon" horizon in force ([`expiry_window`]).
-    pub fn status_at(&self, now: Timestamp) -> ExceptionStatus {
-        self.status(now, expiry_window())
+    /// Status at `now` under the "expiring soon" horizon of `verdicts`.
+    pub fn status(&self, now: Timestamp, verdicts: &super::Verdicts) -> ExceptionStatus {
+        self.status_within(now, verdicts.expiring_within)
     }
 
     /// Status at `now`, with `window` as the "expiring soon" horizon.
-    pub fn status(&self, now: Timestamp, window: SignedDuration) -> ExceptionStatus {
+    pub fn status_within(&self, now: Timestamp, window: SignedDuration) -> ExceptionStatus {
         match self.expires_at {
             None => ExceptionStatus::NoExpiry,
             Some(t) if t <= now => ExceptionStatus::Expired,

@@ -11,23 +11,22 @@ mod gpu;
 mod pipeline;
 mod policy;
 mod skip;
+mod verdicts;
 
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
 pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
 pub use exception::{
     DEFAULT_EXPIRY_WINDOW, ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter,
-    ScopeMatch, expiry_window, glob_matches, set_expiry_window,
+    ScopeMatch, glob_matches,
 };
 pub use gpu::{
     FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER, IDLE_RUN_MAX_GAP,
     IDLE_UTILIZATION_PCT, IdleRun, PendingGpuPod, WorkloadEvent, WorkloadState, is_gpu_resource,
 };
-pub use pipeline::{
-    ComponentKind, PipelineComponent, PipelineHealth, PipelineThresholds, Signal, pipeline_thresholds,
-    set_pipeline_thresholds,
-};
+pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, PipelineThresholds, Signal};
 pub use policy::{Policy, Rollout};
 pub use skip::ReportSkip;
+pub use verdicts::Verdicts;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,5 @@
 //! Telemetry pipeline components (OpenTelemetry Collector, Prometheus, Fluent Bit) and their health.
 
-use std::sync::OnceLock;
-
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -26,20 +24,6 @@ impl Default for PipelineThresholds {
     fn default() -> Self {
         Self { queue_fill: 0.8, send_failed_per_s: 0.0, dropped_per_s: 0.0, silent_per_s: 0.0 }
     }
-}
-
-static THRESHOLDS: OnceLock<PipelineThresholds> = OnceLock::new();
-
-/// Sets the thresholds every verdict of this process uses, once, at start (before any state
-/// is drawn, so the UI, `snapshot` and the findings never disagree). A second call is
-/// ignored and returns false.
-pub fn set_pipeline_thresholds(t: PipelineThresholds) -> bool {
-    THRESHOLDS.set(t).is_ok()
-}
-
-/// The thresholds in force: those set at start, else the defaults.
-pub fn pipeline_thresholds() -> PipelineThresholds {
-    THRESHOLDS.get().copied().unwrap_or_default()
 }
 
 /// A telemetry signal.
@@ -209,9 +193,9 @@ impl PipelineComponent {
         self.enqueue_failed_per_s + self.refused_per_s
     }
 
-    /// The verdict under the thresholds in force ([`pipeline_thresholds`]).
-    pub fn health(&self) -> PipelineHealth {
-        self.health_under(&pipeline_thresholds())
+    /// The verdict under the thresholds of `verdicts`.
+    pub fn health(&self, verdicts: &super::Verdicts) -> PipelineHealth {
+        self.health_under(&verdicts.pipelines)
     }
 
     /// The verdict from the rates and the queue under `t`: a failed scrape, then loss, then

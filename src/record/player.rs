@@ -65,6 +65,11 @@ impl Player {
         &self.recording
     }
 
+    /// Sets where the state's verdicts turn; states rebuilt by later seeks keep them.
+    pub fn set_verdicts(&mut self, verdicts: crate::model::Verdicts) {
+        self.state.set_verdicts(verdicts);
+    }
+
     /// The fleet state at the play head.
     pub fn state(&self) -> &FleetState {
         &self.state
@@ -209,7 +214,9 @@ impl Player {
             .position(t.saturating_sub(HISTORY_WARMUP).unwrap_or(t))
             .max(n.saturating_sub(HISTORY_WARMUP_MAX))
             .min(n);
-        self.recording.base_for(warm_from)
+        let (mut state, from) = self.recording.base_for(warm_from);
+        state.set_verdicts(*self.state.verdicts());
+        (state, from)
     }
 
     /// Moves the head forward to `t` (`t >= head`).

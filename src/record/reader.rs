@@ -360,7 +360,9 @@ impl Recording {
         let after_start = |k: &&KeyframeEntry| k.index > start || (start == 0 && k.index == 0);
         for k in self.keyframes.iter().filter(|k| k.resync && k.index <= to).filter(after_start) {
             state.apply_all(&self.observations[at..k.index]);
-            if let Some(reset) = self.load(k) {
+            if let Some(mut reset) = self.load(k) {
+                // Settings are not facts: the reset keeps the verdicts the state was given.
+                reset.set_verdicts(*state.verdicts());
                 *state = reset;
             }
             at = k.index;

@@ -1324,6 +1324,25 @@ fn player_forward_seek_through_keyframes_matches_replay() {
     }
 }
 
+/// The verdicts are a setting, not a fact: every state a seek rebuilds (from a keyframe,
+/// backwards or by a forward jump) keeps the ones the player was given.
+#[test]
+fn player_seeks_keep_the_verdicts() {
+    let obs = sample(3000);
+    let rec = Arc::new(
+        Recording::from_bytes(&record(&obs, 50, KeyframeInterval { observations: 600, seconds: 0 })).unwrap(),
+    );
+    let verdicts =
+        crate::model::Verdicts { expiring_within: SignedDuration::from_hours(24 * 30), ..Default::default() };
+    let mut p = Player::new(rec.clone());
+    p.set_verdicts(verdicts);
+    let span = rec.end().duration_since(rec.start()).as_millis() as i64;
+    for frac in [40, 95, 20, 100, 0] {
+        p.seek_to(rec.start() + SignedDuration::from_millis(span * frac / 100));
+        assert_eq!(*p.state().verdicts(), verdicts, "seek to {frac}%");
+    }
+}
+
 #[test]
 fn player_seek_keeps_pause() {
     let rec = player_recording(60, EVERY);

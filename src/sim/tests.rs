@@ -159,7 +159,7 @@ fn the_otel_gateway_loses_data_mid_incident_and_recovers() {
     let losing = |s: &FleetState| {
         s.pipelines()
             .iter()
-            .filter(|(_, p)| p.health() == PipelineHealth::Losing)
+            .filter(|(_, p)| p.health(&crate::model::Verdicts::default()) == PipelineHealth::Losing)
             .map(|(id, p)| (id.cluster.clone(), p.key()))
             .collect::<Vec<_>>()
     };
@@ -179,8 +179,17 @@ fn the_otel_gateway_loses_data_mid_incident_and_recovers() {
     assert!(losing(&end).is_empty());
     // The staging agent's scrape failure shows, then clears.
     let scrape = at(&sim, mins(8));
-    assert!(scrape.pipelines().values().any(|p| p.health() == PipelineHealth::ScrapeFailed));
-    assert!(end.pipelines().values().all(|p| p.health() != PipelineHealth::ScrapeFailed));
+    assert!(
+        scrape
+            .pipelines()
+            .values()
+            .any(|p| p.health(&crate::model::Verdicts::default()) == PipelineHealth::ScrapeFailed)
+    );
+    assert!(
+        end.pipelines()
+            .values()
+            .all(|p| p.health(&crate::model::Verdicts::default()) != PipelineHealth::ScrapeFailed)
+    );
 }
 
 #[test]
@@ -450,7 +459,7 @@ fn print_demo_summary() {
                     p.send_failed_per_s,
                     p.enqueue_failed_per_s,
                     p.queue_size,
-                    p.health()
+                    p.health(&crate::model::Verdicts::default())
                 );
             }
         }

@@ -28,7 +28,7 @@ use jiff::Timestamp;
 
 use crate::model::{
     Change, ClusterId, ClusterStatus, ClusterUpdate, Denial, GpuNode, GpuQueue, GpuWorkload, Observation,
-    PendingGpuPod, PipelineComponent, Policy, PolicyException, Record, RecordKind, ReportSkip,
+    PendingGpuPod, PipelineComponent, Policy, PolicyException, Record, RecordKind, ReportSkip, Verdicts,
 };
 
 /// A record's identity in the fleet: its cluster, then its key within the cluster.
@@ -90,6 +90,8 @@ pub struct FleetState {
     version: u64,
     data_version: u64,
     applied: u64,
+    /// Where derived verdicts turn (a setting, not a fact: never recorded).
+    verdicts: Verdicts,
 }
 
 impl Default for FleetState {
@@ -123,6 +125,7 @@ impl FleetState {
             version: 0,
             data_version: 0,
             applied: 0,
+            verdicts: Verdicts::default(),
         }
     }
 
@@ -214,6 +217,21 @@ impl FleetState {
             self.now = now;
             self.version += 1;
         }
+    }
+
+    /// Sets where derived verdicts turn (from `config.toml`; a replay's rebuilt states get it
+    /// from the player). Views re-derive, as after a change.
+    pub fn set_verdicts(&mut self, verdicts: Verdicts) {
+        if verdicts != self.verdicts {
+            self.verdicts = verdicts;
+            self.version += 1;
+            self.data_version += 1;
+        }
+    }
+
+    /// Where derived verdicts turn: pipeline health, exception status.
+    pub fn verdicts(&self) -> &Verdicts {
+        &self.verdicts
     }
 
     /// The clock: the moment the state describes.

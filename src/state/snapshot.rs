@@ -126,7 +126,7 @@ impl FleetState {
                 .map(|(id, p)| InCluster {
                     cluster: &id.cluster,
                     record: p,
-                    derived: PipelineDerived { health: p.health() },
+                    derived: PipelineDerived { health: p.health(&self.verdicts) },
                 })
                 .collect(),
             exceptions: self
@@ -136,7 +136,7 @@ impl FleetState {
                     cluster: &id.cluster,
                     record: e,
                     derived: ExceptionDerived {
-                        status: e.status_at(now),
+                        status: e.status(now, &self.verdicts),
                         reach: self.reach(&id.cluster, &e.name),
                     },
                 })

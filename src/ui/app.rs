@@ -44,6 +44,14 @@ impl Feed {
             Feed::Replay(p) => p.state(),
         }
     }
+
+    /// Sets where the state's verdicts turn (a replay's later states keep them).
+    pub fn set_verdicts(&mut self, verdicts: crate::model::Verdicts) {
+        match self {
+            Feed::Live(s) => s.set_verdicts(verdicts),
+            Feed::Replay(p) => p.set_verdicts(verdicts),
+        }
+    }
 }
 
 /// A side effect the loop must perform.
@@ -248,6 +256,12 @@ impl App {
     /// Prices for the Cost pane (the config file's `[prices]` over the default table).
     pub fn set_prices(&mut self, prices: Prices) {
         self.cost.set_prices(prices);
+    }
+
+    /// Where the verdicts the panes show turn (`[pipelines.thresholds]`, `[exceptions]
+    /// expiring_within`): carried by the state, so drawing stays a pure function of the app.
+    pub fn set_verdicts(&mut self, verdicts: crate::model::Verdicts) {
+        self.feed.set_verdicts(verdicts);
     }
 
     /// Notified when a cost report arrives from the analytics thread; the loop then sends

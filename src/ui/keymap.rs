@@ -28,7 +28,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::action::Action;
-use super::config::{ConfigWarning, Source, sort_warnings};
+use crate::config::{ConfigWarning, Source, sort_warnings};
 
 /// The shipped keymaps, compiled in: (name, file, text).
 const BUILTINS: &[(&str, &str, &str)] = &[

@@ -4,8 +4,6 @@
 pub mod action;
 pub mod app;
 pub mod config;
-pub mod config_keys;
-pub mod config_pipelines;
 pub mod cost;
 pub mod event;
 pub mod keymap;

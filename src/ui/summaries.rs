@@ -133,7 +133,7 @@ pub fn rollouts(state: &FleetState) -> Vec<RolloutFinding> {
 pub fn pipelines(state: &FleetState) -> Vec<Segment> {
     let mut counts: BTreeMap<PipelineHealth, usize> = BTreeMap::new();
     for p in state.pipelines().values() {
-        *counts.entry(p.health()).or_default() += 1;
+        *counts.entry(p.health(state.verdicts())).or_default() += 1;
     }
     if counts.is_empty() {
         return vec![("no pipeline components discovered".into(), "ui.dim")];
@@ -201,7 +201,7 @@ pub fn trust_matrix(state: &FleetState) -> Vec<Vec<Segment>> {
 pub fn exceptions(state: &FleetState) -> Vec<Segment> {
     let mut counts: BTreeMap<ExceptionStatus, usize> = BTreeMap::new();
     for e in state.exceptions().values() {
-        *counts.entry(e.status_at(state.now())).or_default() += 1;
+        *counts.entry(e.status(state.now(), state.verdicts())).or_default() += 1;
     }
     if counts.is_empty() {
         return vec![("no policy exceptions seen".into(), "ui.dim")];
@@ -212,7 +212,7 @@ pub fn exceptions(state: &FleetState) -> Vec<Segment> {
             let text = match s {
                 ExceptionStatus::Expired => format!("{n} expired but still bypassing  "),
                 ExceptionStatus::Expiring => {
-                    format!("{n} expiring within {}  ", format::age(crate::model::expiry_window()))
+                    format!("{n} expiring within {}  ", format::age(state.verdicts().expiring_within))
                 }
                 ExceptionStatus::NoExpiry => format!("{n} with no expiry  "),
                 ExceptionStatus::Active => format!("{n} active  "),
@@ -342,7 +342,7 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         }
     }
     for (id, p) in state.pipelines() {
-        if p.health() == PipelineHealth::Losing {
+        if p.health(state.verdicts()) == PipelineHealth::Losing {
             out.push(vec![
                 (
                     format!(
@@ -360,7 +360,7 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         }
     }
     for (id, e) in state.exceptions() {
-        if e.status_at(now) == ExceptionStatus::Expired {
+        if e.status(now, state.verdicts()) == ExceptionStatus::Expired {
             let when = e.expires_at.map(|t| format::countdown(now, t)).unwrap_or_default();
             out.push(vec![(
                 format!(
@@ -442,12 +442,19 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
         PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
             .then(|| format!("{} waiting", state.pending_gpu_pods().len())),
         PaneId::Pipelines => {
-            let losing = state.pipelines().values().filter(|p| p.health() == PipelineHealth::Losing).count();
+            let losing = state
+                .pipelines()
+                .values()
+                .filter(|p| p.health(state.verdicts()) == PipelineHealth::Losing)
+                .count();
             (losing > 0).then(|| format!("{losing} losing"))
         }
         PaneId::Exceptions => {
-            let expired =
-                state.exceptions().values().filter(|e| e.status_at(now) == ExceptionStatus::Expired).count();
+            let expired = state
+                .exceptions()
+                .values()
+                .filter(|e| e.status(now, state.verdicts()) == ExceptionStatus::Expired)
+                .count();
             (expired > 0).then(|| format!("{expired} expired"))
         }
         PaneId::Cost => None,

@@ -17,7 +17,7 @@ use ratatui::style::{Color, Modifier, Style};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::config::{ConfigWarning, Source, join_key, sort_warnings};
+use crate::config::{ConfigWarning, Source, join_key, sort_warnings};
 
 /// Every semantic scope a widget may ask for. Every shipped theme defines all of them.
 pub const SCOPES: &[&str] = &[

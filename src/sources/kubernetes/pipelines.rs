@@ -349,14 +349,17 @@ mod tests {
         assert_eq!((recv.accepted_per_s, recv.workload.as_str()), (15.0, "otel/gw-0"));
         let exp = got.iter().find(|p| p.kind == ComponentKind::Exporter).unwrap();
         assert_eq!((exp.sent_per_s, exp.enqueue_failed_per_s), (10.0, 3.0));
-        assert_eq!(exp.health(), PipelineHealth::Losing);
+        assert_eq!(exp.health(&crate::model::Verdicts::default()), PipelineHealth::Losing);
 
         let refused = ScrapeFailure { message: "403 Forbidden: no".into(), forbidden: true };
         let (obs, state) = s.round(&c, vec![(t(), at(20), Err(refused))]);
         assert_eq!(state, SourceState::Forbidden { message: "403 Forbidden: no".into() });
         let got = upserts(&obs);
         assert_eq!(got.len(), 2, "both components are re-sent, marked");
-        assert!(got.iter().all(|p| p.health() == PipelineHealth::ScrapeFailed && p.scraped_at == at(10)));
+        assert!(
+            got.iter().all(|p| p.health(&crate::model::Verdicts::default()) == PipelineHealth::ScrapeFailed
+                && p.scraped_at == at(10))
+        );
 
         let (obs, state) = s.round(&c, vec![]);
         assert_eq!(state, SourceState::NotInstalled);

@@ -286,21 +286,21 @@ otelcol_process_uptime_total 99
         // grpc 600/30 = 20, http reset 300/30 = 10.
         assert_eq!(recv.accepted_per_s, 30.0);
         assert_eq!(recv.refused_per_s, 0.0);
-        assert_eq!(recv.health(), PipelineHealth::Healthy);
+        assert_eq!(recv.health(&crate::model::Verdicts::default()), PipelineHealth::Healthy);
         let batch = &got[1];
         assert_eq!((batch.accepted_per_s, batch.sent_per_s), (30.0, 30.0));
-        assert_eq!(batch.health(), PipelineHealth::Healthy);
+        assert_eq!(batch.health(&crate::model::Verdicts::default()), PipelineHealth::Healthy);
         let loki = &got[2];
         assert_eq!(loki.sent_per_s, 0.0);
         assert_eq!((loki.queue_size, loki.queue_capacity), (Some(85), Some(100)));
-        assert_eq!(loki.health(), PipelineHealth::Degraded);
+        assert_eq!(loki.health(&crate::model::Verdicts::default()), PipelineHealth::Degraded);
         let tempo = &got[3];
         assert_eq!(tempo.sent_per_s, 10.0);
         assert_eq!(tempo.send_failed_per_s, 2.0);
         assert_eq!(tempo.enqueue_failed_per_s, 3.0);
         assert_eq!((tempo.queue_size, tempo.queue_capacity), (Some(850), Some(1000)));
         assert_eq!(tempo.scraped_at, ts(30));
-        assert_eq!(tempo.health(), PipelineHealth::Losing);
+        assert_eq!(tempo.health(&crate::model::Verdicts::default()), PipelineHealth::Losing);
 
         // Without the enqueue failures the same exporter is Degraded (queue at 85 %).
         let text2 = CUR
@@ -313,7 +313,7 @@ otelcol_process_uptime_total 99
         let got2 = components(Some((&prev, ts(0))), &cur2, ts(30), "otel/gateway");
         let tempo2 = got2.iter().find(|c| c.name == "otlp/tempo").unwrap();
         assert_eq!(tempo2.enqueue_failed_per_s, 0.0);
-        assert_eq!(tempo2.health(), PipelineHealth::Degraded);
+        assert_eq!(tempo2.health(&crate::model::Verdicts::default()), PipelineHealth::Degraded);
     }
 
     #[test]
@@ -327,8 +327,8 @@ otelcol_process_uptime_total 99
         );
         let tempo = got.iter().find(|c| c.name == "otlp/tempo").unwrap();
         assert_eq!(tempo.queue_size, Some(850));
-        assert_eq!(tempo.health(), PipelineHealth::Degraded);
-        assert_eq!(got[0].health(), PipelineHealth::Silent);
+        assert_eq!(tempo.health(&crate::model::Verdicts::default()), PipelineHealth::Degraded);
+        assert_eq!(got[0].health(&crate::model::Verdicts::default()), PipelineHealth::Silent);
     }
 
     #[test]
@@ -394,7 +394,7 @@ prometheus_remote_storage_queue_highest_sent_timestamp_seconds{remote_name=\"a\"
         assert_eq!(rw.sent_per_s, 200.0);
         assert_eq!(rw.enqueue_failed_per_s, 2.0);
         assert_eq!((rw.queue_size, rw.queue_capacity), (Some(50_000), Some(50_000)));
-        assert_eq!(rw.health(), PipelineHealth::Losing);
+        assert_eq!(rw.health(&crate::model::Verdicts::default()), PipelineHealth::Losing);
         assert_eq!(remote_write_lag_s(&cur), vec![("a".to_string(), 400.0)]);
     }
 

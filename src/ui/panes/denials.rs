@@ -29,7 +29,7 @@ pub fn spec() -> Spec<Denial> {
         all: |s| s.denial_rows().map(|(id, d)| (id.clone(), d)).collect(),
         get: |s, id| s.denial_row(id),
         default_sort: (1, true),
-        filter_text: |id, d| {
+        filter_text: |_, id, d| {
             format!(
                 "{} {} {} {} {} {}",
                 id.cluster,

@@ -43,7 +43,7 @@ pub fn spec() -> Spec<PolicyException> {
         all: |s| table_rows(s.exceptions()),
         get: |s, id| s.exceptions().get(id),
         default_sort: (2, false),
-        filter_text: |id, e| {
+        filter_text: |_, id, e| {
             format!(
                 "{} {} {} {} {}",
                 id.cluster,
@@ -60,18 +60,19 @@ pub fn spec() -> Spec<PolicyException> {
                 title: "STATUS",
                 width: Constraint::Length(9),
                 cell: |ctx, _, e| {
-                    let s = e.status_at(ctx.now);
+                    let s = e.status(ctx.now, ctx.state.verdicts());
                     Cell::styled(s.label(), status_scope(s))
                 },
-                key: |ctx, _, e| SortKey::Num(e.status_at(ctx.now) as u8 as f64),
+                key: |ctx, _, e| SortKey::Num(e.status(ctx.now, ctx.state.verdicts()) as u8 as f64),
             },
             Column {
                 title: "EXPIRES",
                 width: Constraint::Length(13),
                 cell: |ctx, _, e| match e.expires_at {
-                    Some(t) => {
-                        Cell::styled(format::countdown(ctx.now, t), status_scope(e.status_at(ctx.now)))
-                    }
+                    Some(t) => Cell::styled(
+                        format::countdown(ctx.now, t),
+                        status_scope(e.status(ctx.now, ctx.state.verdicts())),
+                    ),
                     None => Cell::styled("never", "exceptions.no_expiry"),
                 },
                 key: |ctx, _, e| SortKey::Num(expiry_key(ctx, e)),
@@ -164,7 +165,7 @@ fn reach(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Vec<DetailLine> {
 }
 
 fn detail(ctx: &Ctx, id: &RecordId, e: &PolicyException) -> Detail {
-    let s = e.status_at(ctx.now);
+    let s = e.status(ctx.now, ctx.state.verdicts());
     let mut lines = vec![
         DetailLine::Field { label: "status".into(), value: s.label().into(), scope: status_scope(s) },
         DetailLine::field(

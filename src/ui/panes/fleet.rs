@@ -52,7 +52,7 @@ fn count_exceptions(ctx: &Ctx, id: &RecordId) -> (usize, usize) {
     let mut expired = 0;
     let mut expiring = 0;
     for (_, e) in FleetState::in_cluster(ctx.state.exceptions(), &id.cluster) {
-        match e.status_at(ctx.now) {
+        match e.status(ctx.now, ctx.state.verdicts()) {
             ExceptionStatus::Expired => expired += 1,
             ExceptionStatus::Expiring => expiring += 1,
             _ => {}
@@ -62,7 +62,9 @@ fn count_exceptions(ctx: &Ctx, id: &RecordId) -> (usize, usize) {
 }
 
 fn worst_pipeline(ctx: &Ctx, id: &RecordId) -> Option<PipelineHealth> {
-    FleetState::in_cluster(ctx.state.pipelines(), &id.cluster).map(|(_, p)| p.health()).min()
+    FleetState::in_cluster(ctx.state.pipelines(), &id.cluster)
+        .map(|(_, p)| p.health(ctx.state.verdicts()))
+        .min()
 }
 
 /// The Fleet table.
@@ -71,7 +73,7 @@ pub fn spec() -> Spec<ClusterStatus> {
         all: |s| s.clusters().iter().map(|(c, st)| (RecordId::new(c.clone(), ""), st)).collect(),
         get: |s, id| s.clusters().get(&id.cluster),
         default_sort: (0, false),
-        filter_text: |id, c| {
+        filter_text: |_, id, c| {
             format!(
                 "{} {} {}",
                 id.cluster,

@@ -138,7 +138,7 @@ pub fn queues() -> Spec<GpuQueue> {
         all: |s| table_rows(s.gpu_queues()),
         get: |s, id| s.gpu_queues().get(id),
         default_sort: (0, false),
-        filter_text: |id, q| {
+        filter_text: |_, id, q| {
             format!(
                 "{} {} {} {}",
                 id.cluster,
@@ -296,7 +296,7 @@ pub fn workloads() -> Spec<GpuWorkload> {
         all: |s| table_rows(s.gpu_workloads()),
         get: |s, id| s.gpu_workloads().get(id),
         default_sort: (6, true),
-        filter_text: |id, w| {
+        filter_text: |_, id, w| {
             format!(
                 "{} {}/{} {} {} {} {}",
                 id.cluster,
@@ -438,7 +438,7 @@ pub fn pending() -> Spec<PendingGpuPod> {
         all: |s| table_rows(s.pending_gpu_pods()),
         get: |s, id| s.pending_gpu_pods().get(id),
         default_sort: (4, true),
-        filter_text: |id, p| {
+        filter_text: |_, id, p| {
             format!(
                 "{} {}/{} {} {}",
                 id.cluster,
@@ -525,7 +525,7 @@ pub fn nodes() -> Spec<GpuNode> {
         all: |s| table_rows(s.gpu_nodes()),
         get: |s, id| s.gpu_nodes().get(id),
         default_sort: (0, false),
-        filter_text: |id, n| format!("{} {} {}", id.cluster, n.name, n.product.as_deref().unwrap_or("")),
+        filter_text: |_, id, n| format!("{} {} {}", id.cluster, n.name, n.product.as_deref().unwrap_or("")),
         detail: node_detail,
         columns: vec![
             cluster_column(),

@@ -73,7 +73,9 @@ pub fn evictions() -> Spec<Eviction> {
         all: |s| table_rows(s.evictions().rows()),
         get: |s, id| s.evictions().rows().get(id),
         default_sort: (0, true),
-        filter_text: |id, e| format!("{} {} {} {} {}", id.cluster, e.workload.key, e.queue, e.reason, why(e)),
+        filter_text: |_, id, e| {
+            format!("{} {} {} {} {}", id.cluster, e.workload.key, e.queue, e.reason, why(e))
+        },
         detail: eviction_detail,
         columns: vec![
             Column {

@@ -2,7 +2,7 @@
 
 use ratatui::layout::Constraint;
 
-use crate::model::{PipelineComponent, PipelineHealth, PipelineThresholds, pipeline_thresholds};
+use crate::model::{PipelineComponent, PipelineHealth, PipelineThresholds};
 use crate::state::RecordId;
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
@@ -53,7 +53,7 @@ pub fn spec() -> Spec<PipelineComponent> {
         all: |s| table_rows(s.pipelines()),
         get: |s, id| s.pipelines().get(id),
         default_sort: (1, false),
-        filter_text: |id, p| {
+        filter_text: |ctx, id, p| {
             format!(
                 "{} {} {} {} {} {}",
                 id.cluster,
@@ -61,7 +61,7 @@ pub fn spec() -> Spec<PipelineComponent> {
                 p.kind.label(),
                 p.name,
                 p.signal.label(),
-                p.health().label()
+                p.health(ctx.state.verdicts()).label()
             )
         },
         detail,
@@ -70,8 +70,11 @@ pub fn spec() -> Spec<PipelineComponent> {
             Column {
                 title: "HEALTH",
                 width: Constraint::Length(13),
-                cell: |_, _, p| Cell::styled(p.health().label(), health_scope(p.health())),
-                key: |_, _, p| SortKey::Num(p.health() as u8 as f64),
+                cell: |ctx, _, p| {
+                    let h = p.health(ctx.state.verdicts());
+                    Cell::styled(h.label(), health_scope(h))
+                },
+                key: |ctx, _, p| SortKey::Num(p.health(ctx.state.verdicts()) as u8 as f64),
             },
             Column {
                 title: "WORKLOAD",
@@ -116,10 +119,10 @@ pub fn spec() -> Spec<PipelineComponent> {
             Column {
                 title: "QUEUE",
                 width: Constraint::Length(13),
-                cell: |_, _, p| match p.queue_fill() {
+                cell: |ctx, _, p| match p.queue_fill() {
                     Some(f) => Cell::styled(
                         format!("{} {:>3.0}%", format::bar(f, 8), f * 100.0),
-                        if p.queue_filling(&pipeline_thresholds()) {
+                        if p.queue_filling(&ctx.state.verdicts().pipelines) {
                             "pipelines.degraded"
                         } else {
                             "pipelines.queue"
@@ -145,7 +148,7 @@ fn thresholds_line(t: &PipelineThresholds) -> String {
 }
 
 fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
-    let h = p.health();
+    let h = p.health(ctx.state.verdicts());
     let verdict = match h {
         PipelineHealth::Losing => {
             "Data is being dropped: items that could not be queued or were refused are gone."
@@ -160,7 +163,7 @@ fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
     let mut lines = vec![
         DetailLine::Field { label: "verdict".into(), value: h.label().into(), scope: health_scope(h) },
         DetailLine::Text(verdict.into(), health_scope(h)),
-        DetailLine::field("thresholds", thresholds_line(&pipeline_thresholds())),
+        DetailLine::field("thresholds", thresholds_line(&ctx.state.verdicts().pipelines)),
         DetailLine::field("cluster", id.cluster.to_string()),
         DetailLine::field("workload", p.workload.clone()),
         DetailLine::field("component", format!("{} {}", p.kind.label(), p.name)),

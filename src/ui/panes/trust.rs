@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{
     ClusterHealth, ClusterId, ComponentKind, PipelineComponent, PipelineHealth, Signal, SourceKind,
-    SourceState, pipeline_thresholds,
+    SourceState, Verdicts,
 };
 use crate::state::FleetState;
 use crate::ui::widgets::format;
@@ -36,7 +36,7 @@ pub fn matrix(state: &FleetState) -> BTreeMap<ClusterId, [Option<Cell>; 3]> {
         if let Some(i) = SIGNALS.iter().position(|s| *s == signal) {
             row[i] = Some(match blind {
                 Some(reason) => Cell { verdict: PipelineHealth::ScrapeFailed, reason },
-                None => cell(&comps),
+                None => cell(&comps, state.verdicts()),
             });
         }
     }
@@ -63,9 +63,9 @@ fn blind(state: &FleetState, cluster: &ClusterId) -> Option<String> {
 /// The verdict of one cluster's signal from its components: data lost anywhere, then an
 /// unknown (failed scrape), then a silent pipeline, then one at risk; a single idle
 /// component while the signal flows elsewhere is not a finding.
-fn cell(comps: &[&PipelineComponent]) -> Cell {
-    let t = pipeline_thresholds();
-    let worst = |h: PipelineHealth| comps.iter().copied().filter(move |p| p.health() == h);
+fn cell(comps: &[&PipelineComponent], verdicts: &Verdicts) -> Cell {
+    let t = verdicts.pipelines;
+    let worst = |h: PipelineHealth| comps.iter().copied().filter(move |p| p.health(verdicts) == h);
     if let Some(p) =
         worst(PipelineHealth::Losing).max_by(|a, b| a.dropped_per_s().total_cmp(&b.dropped_per_s()))
     {

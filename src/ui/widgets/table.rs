@@ -198,7 +198,7 @@ pub struct Spec<T: 'static> {
     /// Default sort column and direction.
     pub default_sort: (usize, bool),
     /// The text the fuzzy filter matches against.
-    pub filter_text: fn(&RecordId, &T) -> String,
+    pub filter_text: fn(&Ctx, &RecordId, &T) -> String,
     /// The detail view.
     pub detail: fn(&Ctx, &RecordId, &T) -> Detail,
 }
@@ -217,7 +217,7 @@ impl<T: 'static> TableView for Spec<T> {
         let filter = Filter::new(filter);
         let rows: Vec<(RecordId, &T)> = (self.all)(state)
             .into_iter()
-            .filter(|(id, r)| filter.is_empty() || filter.matches(&(self.filter_text)(id, r)))
+            .filter(|(id, r)| filter.is_empty() || filter.matches(&(self.filter_text)(&ctx, id, r)))
             .collect();
         let Some(col) = self.columns.get(sort.0) else {
             return rows.into_iter().map(|(id, _)| id).collect();

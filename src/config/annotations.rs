@@ -11,29 +11,19 @@
 //! ticket_keys = ["example.com/jira"]
 //! expiring_within = "14d"   # "expiring soon" horizon (default 7d)
 //! ```
+//!
+//! The keys are written straight into the projections' [`ProjectionConfig`] (the user's first,
+//! the built-in ones after them), the horizon into the [`Verdicts`].
 
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::config::{ConfigWarning, Source, join_key};
-
-/// What these keys say; empty means "the built-in defaults".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeySettings {
-    /// The team label, when set.
-    pub team_label: Option<String>,
-    /// Extra expiry keys, tried first.
-    pub expiry_keys: Vec<String>,
-    /// Extra owner/approver keys, tried first.
-    pub owner_keys: Vec<String>,
-    /// Extra ticket keys, tried first.
-    pub ticket_keys: Vec<String>,
-    /// How far ahead an exception counts as "expiring soon", when set.
-    pub expiring_within: Option<jiff::SignedDuration>,
-}
+use super::{ConfigWarning, Source, join_key};
+use crate::model::Verdicts;
+use crate::sources::kubernetes::objects::ProjectionConfig;
 
 /// Reads `team_label`.
-pub(crate) fn team_label_from(
+pub(super) fn team_label_from(
     src: &Source<'_>,
     value: &Spanned<DeValue<'_>>,
     warnings: &mut Vec<ConfigWarning>,
@@ -55,11 +45,12 @@ pub(crate) fn team_label_from(
     }
 }
 
-/// Reads the `[exceptions]` table into `settings`.
-pub(crate) fn exceptions_from(
+/// Reads the `[exceptions]` table: its keys go before the built-in ones of `projection`.
+pub(super) fn exceptions_from(
     src: &Source<'_>,
     value: &Spanned<DeValue<'_>>,
-    settings: &mut KeySettings,
+    projection: &mut ProjectionConfig,
+    verdicts: &mut Verdicts,
     warnings: &mut Vec<ConfigWarning>,
 ) {
     let DeValue::Table(table) = value.get_ref() else {
@@ -70,13 +61,15 @@ pub(crate) fn exceptions_from(
     for (key, value) in table {
         let path = join_key("exceptions", key.get_ref());
         if key.get_ref() == "expiring_within" {
-            settings.expiring_within = horizon(src, &path, value, warnings);
+            if let Some(window) = horizon(src, &path, value, warnings) {
+                verdicts.expiring_within = window;
+            }
             continue;
         }
         let slot = match key.get_ref().as_ref() {
-            "expiry_keys" => &mut settings.expiry_keys,
-            "owner_keys" => &mut settings.owner_keys,
-            "ticket_keys" => &mut settings.ticket_keys,
+            "expiry_keys" => &mut projection.expiry_keys,
+            "owner_keys" => &mut projection.owner_keys,
+            "ticket_keys" => &mut projection.ticket_keys,
             _ => {
                 warnings.push(src.unknown_key(
                     key,
@@ -87,13 +80,15 @@ pub(crate) fn exceptions_from(
                 continue;
             }
         };
+        let mut mine = Vec::new();
         for (k, span) in src.str_list(&path, value, warnings) {
             if valid_key(k) {
-                slot.push(k.to_string());
+                mine.push(k.to_string());
             } else {
                 warnings.push(src.warn(span, &path, "expected an annotation or label key; skipped"));
             }
         }
+        slot.splice(0..0, mine);
     }
 }
 
@@ -147,11 +142,12 @@ mod tests {
             let text = format!("[exceptions]\nexpiring_within = {v}\n");
             let src = Source::new(std::path::Path::new("config.toml"), &text);
             let table = src.parse().unwrap();
-            let mut settings = KeySettings::default();
+            let (mut projection, mut verdicts) = (ProjectionConfig::default(), Verdicts::default());
             let mut warnings = Vec::new();
             let (_, value) = table.iter().find(|(k, _)| k.get_ref() == "exceptions").unwrap();
-            exceptions_from(&src, value, &mut settings, &mut warnings);
-            (settings.expiring_within, warnings.len())
+            exceptions_from(&src, value, &mut projection, &mut verdicts, &mut warnings);
+            let set = verdicts.expiring_within != Verdicts::default().expiring_within;
+            (set.then_some(verdicts.expiring_within), warnings.len())
         };
         let h = jiff::SignedDuration::from_hours;
         assert_eq!(read("\"14d\""), (Some(h(14 * 24)), 0));
@@ -168,18 +164,22 @@ mod tests {
         let src = Source::new(Path::new("config.toml"), text);
         let table = src.parse().unwrap();
         let mut warnings = Vec::new();
-        let mut settings = KeySettings::default();
+        let (mut projection, mut verdicts) = (ProjectionConfig::default(), Verdicts::default());
+        let mut team_label = None;
         for (k, v) in &table {
             match k.get_ref().as_ref() {
-                "team_label" => settings.team_label = team_label_from(&src, v, &mut warnings),
-                "exceptions" => exceptions_from(&src, v, &mut settings, &mut warnings),
+                "team_label" => team_label = team_label_from(&src, v, &mut warnings),
+                "exceptions" => exceptions_from(&src, v, &mut projection, &mut verdicts, &mut warnings),
                 _ => {}
             }
         }
-        assert_eq!(settings.team_label.as_deref(), Some("example.com/team"));
-        assert_eq!(settings.expiry_keys, ["example.com/expires"]);
-        assert_eq!(settings.owner_keys, ["example.com/approver"]);
-        assert!(settings.ticket_keys.is_empty());
+        let builtin = ProjectionConfig::default();
+        assert_eq!(team_label.as_deref(), Some("example.com/team"));
+        assert_eq!(projection.expiry_keys[0], "example.com/expires");
+        assert_eq!(projection.expiry_keys[1..], builtin.expiry_keys[..]);
+        assert_eq!(projection.owner_keys[0], "example.com/approver");
+        assert_eq!(projection.owner_keys[1..], builtin.owner_keys[..]);
+        assert_eq!(projection.ticket_keys, builtin.ticket_keys);
         let mut keys: Vec<(Option<usize>, &str)> =
             warnings.iter().map(|w| (w.line, w.key.as_str())).collect();
         keys.sort();

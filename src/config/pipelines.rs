@@ -22,67 +22,48 @@
 //! ```
 //!
 //! A bad entry is skipped with a warning naming the file, line and key; the rest applies.
+//! The interval and targets are written straight into the sources' [`Options`], the
+//! thresholds into the [`Verdicts`].
 
 use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::config::{ConfigWarning, Source, join_key, number};
-use crate::model::PipelineThresholds;
-use crate::sources::kubernetes::scrape::TargetKind;
+use super::{ConfigWarning, Source, join_key, number};
+use crate::model::{PipelineThresholds, Verdicts};
+use crate::sources::kubernetes::Options;
+use crate::sources::kubernetes::scrape::{TargetKind, TargetSelector};
 
 /// The shortest scrape interval accepted.
 pub const MIN_SCRAPE_EVERY: Duration = Duration::from_secs(1);
 
-/// What `[pipelines]` says.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PipelineSettings {
-    /// Scrape interval for pipelines and DCGM; `None`: the default (15 s).
-    pub scrape_every: Option<Duration>,
-    /// Extra pods to scrape.
-    pub targets: Vec<ExtraTarget>,
-    /// Where the components' verdicts turn.
-    pub thresholds: PipelineThresholds,
-}
-
-/// One `[[pipelines.targets]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraTarget {
-    /// What the pods are.
-    pub kind: TargetKind,
-    /// The label key.
-    pub label: String,
-    /// Accepted values.
-    pub values: Vec<String>,
-    /// Container port names, most preferred first.
-    pub port_names: Vec<String>,
-    /// The port when no container port has one of those names.
-    pub port: u16,
-    /// The metrics path, starting with `/`.
-    pub path: String,
-}
-
-/// Reads the `[pipelines]` table.
-pub(crate) fn pipelines_from(
+/// Reads the `[pipelines]` table into the sources' options and the verdicts.
+pub(super) fn read(
     src: &Source<'_>,
     value: &Spanned<DeValue<'_>>,
+    sources: &mut Options,
+    verdicts: &mut Verdicts,
     warnings: &mut Vec<ConfigWarning>,
-) -> PipelineSettings {
-    let mut out = PipelineSettings::default();
+) {
     let DeValue::Table(table) = value.get_ref() else {
         let found = value.get_ref().type_str();
         warnings.push(src.warn(value.span(), "pipelines", format!("expected a table, found {found}")));
-        return out;
+        return;
     };
+    let mut targets = Vec::new();
     for (key, value) in table {
         match key.get_ref().as_ref() {
-            "scrape_every" => out.scrape_every = interval(src, value, warnings),
+            "scrape_every" => {
+                if let Some(every) = interval(src, value, warnings) {
+                    sources.scrape_every = every;
+                }
+            }
             "targets" => match value.get_ref() {
                 DeValue::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
                         if let Some(t) = target(src, &format!("pipelines.targets[{i}]"), item, warnings) {
-                            out.targets.push(t);
+                            targets.push(t);
                         }
                     }
                 }
@@ -95,7 +76,7 @@ pub(crate) fn pipelines_from(
                     ),
                 )),
             },
-            "thresholds" => out.thresholds = thresholds(src, value, warnings),
+            "thresholds" => verdicts.pipelines = thresholds(src, value, warnings),
             _ => warnings.push(src.unknown_key(
                 key,
                 value,
@@ -104,7 +85,9 @@ pub(crate) fn pipelines_from(
             )),
         }
     }
-    out
+    if !targets.is_empty() {
+        sources.extra_targets = std::sync::Arc::new(targets);
+    }
 }
 
 /// `[pipelines.thresholds]`: each a number (rates 0 or more, `queue_fill` above 0 and at most
@@ -197,7 +180,7 @@ fn target(
     at: &str,
     item: &Spanned<DeValue<'_>>,
     warnings: &mut Vec<ConfigWarning>,
-) -> Option<ExtraTarget> {
+) -> Option<TargetSelector> {
     let DeValue::Table(table) = item.get_ref() else {
         warnings.push(src.warn(
             item.span(),
@@ -299,14 +282,8 @@ fn target(
         return None;
     }
     let (default_port, default_path) = kind.defaults();
-    Some(ExtraTarget {
-        kind,
-        label,
-        values,
-        port_names,
-        port: port.unwrap_or(default_port),
-        path: path.unwrap_or_else(|| default_path.to_string()),
-    })
+    let path = path.unwrap_or_else(|| default_path.to_string());
+    Some(TargetSelector::configured(kind, &label, &values, &port_names, port.unwrap_or(default_port), &path))
 }
 
 #[cfg(test)]
@@ -317,17 +294,20 @@ mod tests {
 
     use super::*;
 
-    fn read(text: &str) -> (PipelineSettings, Vec<ConfigWarning>) {
+    /// What `[pipelines]` wrote into the options and verdicts, and the warnings.
+    fn read_text(text: &str) -> (Options, PipelineThresholds, Vec<ConfigWarning>) {
         let src = Source::new(Path::new("config.toml"), text);
         let table = src.parse().unwrap();
         let mut warnings = Vec::new();
         let value = table.iter().find(|(k, _)| k.get_ref() == "pipelines").map(|(_, v)| v.clone()).unwrap();
-        (pipelines_from(&src, &value, &mut warnings), warnings)
+        let (mut sources, mut verdicts) = (Options::default(), Verdicts::default());
+        read(&src, &value, &mut sources, &mut verdicts, &mut warnings);
+        (sources, verdicts.pipelines, warnings)
     }
 
     #[test]
     fn targets_take_their_kinds_usual_port_and_path_unless_given() {
-        let (s, warnings) = read(
+        let (s, _, warnings) = read_text(
             r#"
 [pipelines]
 scrape_every = "30s"
@@ -346,24 +326,21 @@ port_names = ["http"]
 "#,
         );
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(s.scrape_every, Some(Duration::from_secs(30)));
-        assert_eq!(s.targets.len(), 2);
-        let (c, f) = (&s.targets[0], &s.targets[1]);
+        assert_eq!(s.scrape_every, Duration::from_secs(30));
+        assert_eq!(s.extra_targets.len(), 2);
+        let (c, f) = (&s.extra_targets[0], &s.extra_targets[1]);
         assert_eq!(
-            (c.kind, c.label.as_str(), c.port, c.path.as_str()),
+            (c.kind, c.label, c.default_port, c.path),
             (TargetKind::Collector, "app", 8888, "/metrics")
         );
         assert_eq!(c.values, ["otel-gateway", "otel-agent"]);
-        assert_eq!(
-            (f.port, f.path.as_str(), f.values.as_slice()),
-            (2021, "/api/v1/metrics/prometheus", &["logs".to_string()][..])
-        );
+        assert_eq!((f.default_port, f.path, f.values), (2021, "/api/v1/metrics/prometheus", &["logs"][..]));
         assert_eq!(f.port_names, ["http"]);
     }
 
     #[test]
     fn thresholds_replace_the_defaults_they_name_and_bad_ones_keep_theirs() {
-        let (s, warnings) = read(
+        let (_, t, warnings) = read_text(
             r#"
 [pipelines.thresholds]
 dropped_per_s = 5
@@ -373,7 +350,6 @@ silent_per_s = "low"
 colour = 1
 "#,
         );
-        let t = s.thresholds;
         assert_eq!((t.dropped_per_s, t.queue_fill), (5.0, 0.95));
         let d = PipelineThresholds::default();
         assert_eq!((t.send_failed_per_s, t.silent_per_s), (d.send_failed_per_s, d.silent_per_s));
@@ -388,14 +364,14 @@ colour = 1
             ],
             "{warnings:#?}"
         );
-        let (s, warnings) = read("[pipelines.thresholds]\nqueue_fill = 80\n");
-        assert_eq!(s.thresholds.queue_fill, 0.8, "80 is not a fill: the default stays");
+        let (_, t, warnings) = read_text("[pipelines.thresholds]\nqueue_fill = 80\n");
+        assert_eq!(t.queue_fill, 0.8, "80 is not a fill: the default stays");
         assert!(warnings[0].message.contains("0.8 is 80 %"), "{warnings:?}");
     }
 
     #[test]
     fn bad_entries_are_skipped_with_a_warning_each_and_the_rest_applies() {
-        let (s, warnings) = read(
+        let (s, _, warnings) = read_text(
             r#"
 [pipelines]
 scrape_every = "10ms"
@@ -418,9 +394,9 @@ port = 70000
 path = "metrics"
 "#,
         );
-        assert_eq!(s.scrape_every, None, "under a second: the default applies");
-        assert_eq!(s.targets.len(), 1, "only the dcgm entry is usable");
-        assert_eq!((s.targets[0].port, s.targets[0].path.as_str()), (9400, "/metrics"));
+        assert_eq!(s.scrape_every, Options::default().scrape_every, "under a second: the default applies");
+        assert_eq!(s.extra_targets.len(), 1, "only the dcgm entry is usable");
+        assert_eq!((s.extra_targets[0].default_port, s.extra_targets[0].path), (9400, "/metrics"));
         // In file order, as the loader shows them.
         let mut warnings = warnings;
         warnings.sort_by_key(|w| w.line);
