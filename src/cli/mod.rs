@@ -93,6 +93,29 @@ pub struct UiArgs {
     pub keymap: Option<String>,
 }
 
+/// Where a headless command (`snapshot`, `report`, `why`) reads the fleet: the bundled demo,
+/// a recording, or without either the live fleet.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// Use the bundled demo recording.
+    #[arg(long, conflicts_with = "replay")]
+    pub demo: bool,
+    /// Use this recording (without --demo or --replay: the live fleet).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
+    #[arg(long, default_value_t = 30, value_parser = timeout())]
+    pub timeout: u64,
+}
+
+/// The moment of a recording a headless command looks at.
+#[derive(Debug, Args, Clone)]
+pub struct AtArgs {
+    /// The moment of the recording (offset, time of day or timestamp); default: the end.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -115,28 +138,16 @@ pub enum Command {
         /// Print JSON (the only machine format; without it a short summary is printed).
         #[arg(long)]
         json: bool,
-        /// Use the bundled demo recording.
-        #[arg(long, conflicts_with = "replay")]
-        demo: bool,
-        /// Use this recording.
-        #[arg(long, value_name = "FILE")]
-        replay: Option<PathBuf>,
-        /// The moment to print (offset, time of day or timestamp); default: the end.
-        #[arg(long, value_name = "WHEN")]
-        at: Option<String>,
-        /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
-        #[arg(long, default_value_t = 30, value_parser = timeout())]
-        timeout: u64,
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        at: AtArgs,
     },
     /// Cost and fairness: GPU-hours and cost per group, idle-but-allocated cost, share of
     /// usage vs entitlement, Jain's index, queue waits and preemptions.
     Report {
-        /// Use the bundled demo recording.
-        #[arg(long, conflicts_with = "replay")]
-        demo: bool,
-        /// Use this recording (without --demo or --replay: the live fleet, one snapshot).
-        #[arg(long, value_name = "FILE")]
-        replay: Option<PathBuf>,
+        #[command(flatten)]
+        input: InputArgs,
         /// Measure the last DUR before the end (24h, 90m, 7d; at most 36500d); default: the
         /// whole recording (live: 24h).
         #[arg(long, value_name = "DUR", value_parser = length)]
@@ -151,9 +162,6 @@ pub enum Command {
         /// Write to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
-        #[arg(long, default_value_t = 30, value_parser = timeout())]
-        timeout: u64,
     },
     /// Why was it denied: every matching denial joined to its policy, version, rule,
     /// exceptions and evidence. Exit status 0 when a denial was found, 1 when none was, 2 on
@@ -178,19 +186,10 @@ pub enum Command {
         /// Explain at most N denials, the latest first (0: all).
         #[arg(long, default_value_t = 10)]
         limit: usize,
-        /// Use the bundled demo recording.
-        #[arg(long, conflicts_with = "replay")]
-        demo: bool,
-        /// Use this recording (without --demo or --replay: the live fleet).
-        #[arg(long, value_name = "FILE")]
-        replay: Option<PathBuf>,
-        /// The moment of the recording to ask at (offset, time of day or timestamp); default:
-        /// the end.
-        #[arg(long, value_name = "WHEN")]
-        at: Option<String>,
-        /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
-        #[arg(long, default_value_t = 30, value_parser = timeout())]
-        timeout: u64,
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        at: AtArgs,
     },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
     GpuProbe {
@@ -332,5 +331,28 @@ mod tests {
         assert_eq!((cli.record, cli.force), (Some(Some(PathBuf::from("x.fleetrec"))), true));
         let cli = Cli::try_parse_from(["fleettop", "--simulate"]).unwrap();
         assert_eq!(cli.record, None);
+    }
+
+    #[test]
+    fn headless_commands_share_their_input_arguments() {
+        for cmd in ["snapshot", "report", "why"] {
+            let cli =
+                Cli::try_parse_from(["fleettop", cmd, "--replay", "x.fleetrec", "--timeout", "5"]).unwrap();
+            let input = match cli.command {
+                Some(
+                    Command::Snapshot { input, .. }
+                    | Command::Report { input, .. }
+                    | Command::Why { input, .. },
+                ) => input,
+                other => panic!("{cmd}: {other:?}"),
+            };
+            assert_eq!(
+                (input.demo, input.replay, input.timeout),
+                (false, Some(PathBuf::from("x.fleetrec")), 5)
+            );
+            assert!(Cli::try_parse_from(["fleettop", cmd, "--demo", "--replay", "x"]).is_err(), "{cmd}");
+            assert!(Cli::try_parse_from(["fleettop", cmd, "--timeout", "0"]).is_err(), "{cmd}");
+        }
+        assert!(Cli::try_parse_from(["fleettop", "report", "--at", "5m"]).is_err(), "report has a window");
     }
 }

@@ -42,10 +42,7 @@ pub fn check_destination(format: Format, out: Option<&Path>) -> anyhow::Result<(
 }
 
 /// Reports over a recording: by default the whole of it.
-pub fn from_recording(rec: &Recording, name: &str, args: &ReportArgs<'_>) -> anyhow::Result<()> {
-    for w in rec.warnings() {
-        say!("fleettop: {name}: {w}");
-    }
+pub fn from_recording(rec: &Recording, args: &ReportArgs<'_>) -> anyhow::Result<()> {
     let window = match args.window {
         Some(len) => Window::last(len, rec.end()),
         None => Window::between(rec.start(), rec.end()),

@@ -9,7 +9,7 @@ use anyhow::Context;
 use jiff::Timestamp;
 use ratatui::layout::Rect;
 
-use super::{Cli, Command, UiArgs};
+use super::{AtArgs, Cli, Command, InputArgs, UiArgs};
 use crate::model::{Change, ClusterId, ClusterUpdate, Observation};
 use crate::record::when as offset;
 use crate::record::{Existing, RecordWriter, Recording, RecordingHeader};
@@ -92,30 +92,20 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Replay { ref file, speed, ref at, paused }) => {
             refuse_record(cli, "a replay is already a recording")?;
-            let rec = Recording::open(file)?;
-            for w in rec.warnings() {
-                say!("fleettop: {}: {w}", file.display());
-            }
+            let rec = open_recording(file)?;
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, config)
         }
-        Some(Command::Snapshot { json, demo, ref replay, ref at, timeout }) => {
+        Some(Command::Snapshot { json, ref input, ref at }) => {
             config.say_warnings();
-            let (rec, name) = match (demo, replay) {
-                (_, Some(file)) => (Recording::open(file)?, file.display().to_string()),
-                (true, None) => (demo::recording()?, "the bundled demo".to_string()),
-                (false, None) => {
-                    let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
-                    let timeout = std::time::Duration::from_secs(timeout);
-                    let mut state = live_snapshot(kubeconfig, selected, config.settings.sources, timeout)?;
-                    state.set_verdicts(verdicts);
-                    super::snapshot::print_state(&state, json)?;
-                    return Ok(ExitCode::SUCCESS);
-                }
+            let mut state = match open_input(input)? {
+                Some(rec) => state_at(&rec, at)?,
+                None => live_input(cli, input, config.settings.sources)?,
             };
-            super::snapshot::print(&rec, &name, at.as_deref(), &verdicts, json)?;
+            state.set_verdicts(verdicts);
+            super::snapshot::print_state(&state, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Report { demo, ref replay, ref window, ref by, ref format, ref out, timeout }) => {
+        Some(Command::Report { ref input, ref window, ref by, ref format, ref out }) => {
             config.say_warnings();
             let args = super::report::ReportArgs {
                 window: *window,
@@ -126,21 +116,9 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
                 prices: config.settings.prices,
             };
             super::report::check_destination(args.format, args.out)?;
-            match (demo, replay) {
-                (_, Some(file)) => super::report::from_recording(
-                    &Recording::open(file)?,
-                    &file.display().to_string(),
-                    &args,
-                )?,
-                (true, None) => {
-                    super::report::from_recording(&demo::recording()?, "the bundled demo", &args)?
-                }
-                (false, None) => {
-                    let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
-                    let timeout = std::time::Duration::from_secs(timeout);
-                    let state = live_snapshot(kubeconfig, selected, config.settings.sources, timeout)?;
-                    super::report::from_state(&state, &args)?;
-                }
+            match open_input(input)? {
+                Some(rec) => super::report::from_recording(&rec, &args)?,
+                None => super::report::from_state(&live_input(cli, input, config.settings.sources)?, &args)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -151,10 +129,8 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
             ref since,
             json,
             limit,
-            demo,
-            ref replay,
+            ref input,
             ref at,
-            timeout,
         }) => {
             let args = super::why::WhyArgs {
                 target: target.clone(),
@@ -165,7 +141,7 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
                 json,
                 limit,
             };
-            match why(cli, config.settings.sources, &args, demo, replay.as_deref(), at.as_deref(), timeout) {
+            match why(cli, config.settings.sources, &args, input, at) {
                 Ok(true) => Ok(ExitCode::SUCCESS),
                 Ok(false) => Ok(ExitCode::from(1)),
                 Err(e) if super::is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
@@ -443,36 +419,66 @@ fn why(
     cli: &Cli,
     options: sources::kubernetes::Options,
     args: &super::why::WhyArgs,
-    demo: bool,
-    replay: Option<&Path>,
-    at: Option<&str>,
-    timeout: u64,
+    input: &InputArgs,
+    at: &AtArgs,
 ) -> anyhow::Result<bool> {
-    let rec = match (demo, replay) {
-        (_, Some(file)) => Some((Recording::open(file)?, file.display().to_string())),
-        (true, None) => Some((demo::recording()?, "the bundled demo".to_string())),
-        (false, None) => None,
-    };
-    let (state, args) = match rec {
-        Some((rec, name)) => {
-            for w in rec.warnings() {
-                say!("fleettop: {name}: {w}");
-            }
-            let t = match at {
-                Some(w) => crate::record::when::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
-                None => rec.end(),
-            };
-            (rec.state_at(t), args.clone())
-        }
+    let (state, args) = match open_input(input)? {
+        Some(rec) => (state_at(&rec, at)?, args.clone()),
+        // Live: --context already chose the clusters to connect to.
         None => {
-            // Live: --context already chose the clusters to connect to.
-            let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
-            let state =
-                live_snapshot(kubeconfig, selected, options, std::time::Duration::from_secs(timeout))?;
-            (state, super::why::WhyArgs { clusters: Vec::new(), ..args.clone() })
+            (live_input(cli, input, options)?, super::why::WhyArgs { clusters: Vec::new(), ..args.clone() })
         }
     };
     super::why::write(&state, &args, &mut std::io::stdout().lock())
+}
+
+/// Opens the recording FILE and says its warnings (a damaged stretch skipped, a truncated
+/// end, observations of unknown kinds) on stderr, as every mode that reads one does.
+fn open_recording(file: &Path) -> anyhow::Result<Recording> {
+    let rec = Recording::open(file)?;
+    say_recording_warnings(&rec, &file.display().to_string());
+    Ok(rec)
+}
+
+/// Says the warnings of the recording called `name` on stderr.
+fn say_recording_warnings(rec: &Recording, name: &str) {
+    for w in rec.warnings() {
+        say!("fleettop: {name}: {w}");
+    }
+}
+
+/// The recording a headless command reads (`--replay FILE`, else `--demo`), opened, its
+/// warnings said; `None`: the live fleet.
+fn open_input(input: &InputArgs) -> anyhow::Result<Option<Recording>> {
+    match (input.demo, &input.replay) {
+        (_, Some(file)) => open_recording(file).map(Some),
+        (true, None) => {
+            let rec = demo::recording()?;
+            say_recording_warnings(&rec, "the bundled demo");
+            Ok(Some(rec))
+        }
+        (false, None) => Ok(None),
+    }
+}
+
+/// The state of `rec` at `--at` (default: its end).
+fn state_at(rec: &Recording, at: &AtArgs) -> anyhow::Result<FleetState> {
+    let t = match &at.at {
+        Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
+        None => rec.end(),
+    };
+    Ok(rec.state_at(t))
+}
+
+/// One live snapshot of the selected clusters for a headless command, waiting at most its
+/// `--timeout` for their initial syncs.
+fn live_input(
+    cli: &Cli,
+    input: &InputArgs,
+    options: sources::kubernetes::Options,
+) -> anyhow::Result<FleetState> {
+    let Fleet { kubeconfig, selected, .. } = select_fleet(&cli.fleet)?;
+    live_snapshot(kubeconfig, selected, options, std::time::Duration::from_secs(input.timeout))
 }
 
 /// Starts one supervisor per selected cluster; fleet file labels go first, as observations,

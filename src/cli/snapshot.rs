@@ -1,30 +1,7 @@
-//! `fleettop snapshot`: the state at one moment of a recording, as JSON or a short summary.
+//! `fleettop snapshot`: the state at one moment of a recording or of the live fleet, as JSON or
+//! a short summary.
 
 use std::io::Write;
-
-use crate::record::Recording;
-use crate::record::when as offset;
-
-/// Prints the state of `rec` (called `name` in messages) at `at` (default: the end).
-/// Verdicts (health, status) turn where `verdicts` says.
-pub fn print(
-    rec: &Recording,
-    name: &str,
-    at: Option<&str>,
-    verdicts: &crate::model::Verdicts,
-    json: bool,
-) -> anyhow::Result<()> {
-    for w in rec.warnings() {
-        say!("fleettop: {name}: {w}");
-    }
-    let t = match at {
-        Some(w) => offset::resolve(w, rec.start()).map_err(anyhow::Error::msg)?,
-        None => rec.end(),
-    };
-    let mut state = rec.state_at(t);
-    state.set_verdicts(*verdicts);
-    print_state(&state, json)
-}
 
 /// Prints a state as JSON, or as a short summary.
 pub fn print_state(state: &crate::state::FleetState, json: bool) -> anyhow::Result<()> {

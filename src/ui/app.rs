@@ -314,7 +314,7 @@ impl App {
         let mut effects = Vec::new();
         let event_kind = match event {
             Event::Key(_) | Event::Resize(..) => EventKind::Input,
-            Event::Tick(_) | Event::Observations(_) | Event::Analytics => EventKind::Data,
+            Event::Tick(_) | Event::Analytics => EventKind::Data,
         };
         match event {
             Event::Key(key) => {
@@ -343,7 +343,6 @@ impl App {
                 }
                 Feed::Replay(p) => self.dirty |= p.advance(elapsed),
             },
-            Event::Observations(batch) => self.ingest(&batch),
             Event::Analytics => self.dirty |= self.cost.poll(),
         }
         if matches!(event_kind, EventKind::Input) {

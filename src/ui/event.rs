@@ -1,8 +1,7 @@
-//! The one input type of the app loop.
+//! The one input type of the app loop (observations reach the app through `App::ingest`,
+//! straight from the channel, not as events).
 
 use crossterm::event::KeyEvent;
-
-use crate::model::Observation;
 
 /// Everything that can wake the app.
 #[derive(Debug, Clone)]
@@ -13,8 +12,6 @@ pub enum Event {
     Resize(u16, u16),
     /// Real time passed (drives the live clock and replay playback).
     Tick(std::time::Duration),
-    /// Observations from the sources, in order.
-    Observations(Vec<Observation>),
     /// The analytics worker computed a cost report.
     Analytics,
 }

@@ -43,7 +43,7 @@ struct Watched {
 
 /// What the task knows: projected exceptions and cleanup policies, by watch and object key.
 #[derive(Debug, Default)]
-struct View {
+struct ExceptionCache {
     /// Exceptions as projected, before the cleanup-policy step of their expiry.
     exceptions: BTreeMap<(usize, String), PolicyException>,
     /// Cleanup policies, as far as the join needs them.
@@ -54,7 +54,7 @@ struct View {
     seen: BTreeMap<usize, HashSet<String>>,
 }
 
-impl View {
+impl ExceptionCache {
     /// An exception's record with its expiry joined to the cleanup policies known now.
     fn record(&self, e: &PolicyException) -> Record {
         Record::Exception(objects::with_cleanup_expiry(e.clone(), self.policies.values()))
@@ -96,7 +96,7 @@ pub async fn run(
     if !out.is_empty() && !tx.send(out).await {
         return;
     }
-    let mut view = View::default();
+    let mut cache = ExceptionCache::default();
     let mut more = true;
     loop {
         if !more && streams.is_empty() {
@@ -120,7 +120,7 @@ pub async fn run(
                 for (i, event) in batch {
                     let Some(w) = watches.get_mut(i) else { continue };
                     let state = match event {
-                        Ok(ev) => on_event(i, w.role, ev, &mut view, &config, &cluster, &mut out),
+                        Ok(ev) => on_event(i, w.role, ev, &mut cache, &config, &cluster, &mut out),
                         Err(e) => Some(classify(&e)),
                     };
                     if let Some(state) = state.map(|s| w.recovery.note(s)) {
@@ -201,7 +201,7 @@ fn on_event(
     watch: usize,
     role: Role,
     event: Event<DynamicObject>,
-    view: &mut View,
+    cache: &mut ExceptionCache,
     config: &ProjectionConfig,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
@@ -210,29 +210,29 @@ fn on_event(
     let watched = matches!(event, Event::Apply(_) | Event::Delete(_));
     match event {
         Event::Init => {
-            let before = view.keys(watch);
-            view.relisting.entry(watch).or_default().extend(before);
-            view.seen.insert(watch, HashSet::new());
+            let before = cache.keys(watch);
+            cache.relisting.entry(watch).or_default().extend(before);
+            cache.seen.insert(watch, HashSet::new());
             None
         }
         Event::InitApply(o) | Event::Apply(o) => {
             let key = object_key(&o);
-            apply(watch, role, &key, &o, view, config, cluster, out);
-            if let Some(seen) = view.seen.get_mut(&watch) {
+            apply(watch, role, &key, &o, cache, config, cluster, out);
+            if let Some(seen) = cache.seen.get_mut(&watch) {
                 seen.insert(key);
             }
             watched.then_some(SourceState::Live)
         }
         Event::InitDone => {
-            let before = view.relisting.remove(&watch).unwrap_or_default();
-            let seen = view.seen.remove(&watch).unwrap_or_default();
+            let before = cache.relisting.remove(&watch).unwrap_or_default();
+            let seen = cache.seen.remove(&watch).unwrap_or_default();
             for key in before.into_iter().filter(|k| !seen.contains(k)) {
-                remove(watch, role, &key, view, cluster, out);
+                remove(watch, role, &key, cache, cluster, out);
             }
             Some(SourceState::Live)
         }
         Event::Delete(o) => {
-            remove(watch, role, &object_key(&o), view, cluster, out);
+            remove(watch, role, &object_key(&o), cache, cluster, out);
             watched.then_some(SourceState::Live)
         }
     }
@@ -250,7 +250,7 @@ fn apply(
     role: Role,
     key: &str,
     o: &DynamicObject,
-    view: &mut View,
+    cache: &mut ExceptionCache,
     config: &ProjectionConfig,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
@@ -258,20 +258,20 @@ fn apply(
     let id = (watch, key.to_string());
     if role == Role::CleanupPolicy {
         let Some(policy) = objects::cleanup_policy(o) else {
-            return remove(watch, role, key, view, cluster, out);
+            return remove(watch, role, key, cache, cluster, out);
         };
-        let before = view.policies.insert(id, policy.clone());
+        let before = cache.policies.insert(id, policy.clone());
         if before.as_ref() != Some(&policy) {
             let changed: Vec<&CleanupPolicy> = before.iter().chain([&policy]).collect();
-            view.resend_covered(&changed, cluster, out);
+            cache.resend_covered(&changed, cluster, out);
         }
         return;
     }
     let Some(e) = objects::policy_exception(o, config) else {
-        return remove(watch, role, key, view, cluster, out);
+        return remove(watch, role, key, cache, cluster, out);
     };
-    let record = view.record(&e);
-    if let Some(before) = view.exceptions.insert(id, e)
+    let record = cache.record(&e);
+    if let Some(before) = cache.exceptions.insert(id, e)
         && before.key() != record.key()
     {
         out.push(observe(cluster, Change::Delete { kind: RecordKind::Exception, key: before.key() }));
@@ -284,16 +284,16 @@ fn remove(
     watch: usize,
     role: Role,
     key: &str,
-    view: &mut View,
+    cache: &mut ExceptionCache,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) {
     let id = (watch, key.to_string());
     if role == Role::CleanupPolicy {
-        if let Some(before) = view.policies.remove(&id) {
-            view.resend_covered(&[&before], cluster, out);
+        if let Some(before) = cache.policies.remove(&id) {
+            cache.resend_covered(&[&before], cluster, out);
         }
-    } else if let Some(before) = view.exceptions.remove(&id) {
+    } else if let Some(before) = cache.exceptions.remove(&id) {
         out.push(observe(cluster, Change::Delete { kind: RecordKind::Exception, key: before.key() }));
     }
 }
@@ -331,17 +331,17 @@ mod tests {
                 "match": {"any": [{"resources": {"kinds": ["PolicyException"], "namespaces": ["shop"], "names": [exception]}}]}}}))
     }
 
-    /// Feeds events to the view; returns `(record key, expires_at, source)` per upsert and the
+    /// Feeds events to the cache; returns `(record key, expires_at, source)` per upsert and the
     /// deleted keys.
     #[allow(clippy::type_complexity)]
     fn run(
-        view: &mut View,
+        cache: &mut ExceptionCache,
         events: Vec<(usize, Event<DynamicObject>)>,
     ) -> (Vec<(String, Option<Timestamp>, ExpirySource)>, Vec<String>) {
         let (cluster, config, mut out) = (ClusterId::new("c"), ProjectionConfig::default(), Vec::new());
         for (watch, event) in events {
             let role = if watch == POLICIES { Role::CleanupPolicy } else { Role::PolicyException };
-            on_event(watch, role, event, view, &config, &cluster, &mut out);
+            on_event(watch, role, event, cache, &config, &cluster, &mut out);
         }
         let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
         for o in out {
@@ -368,9 +368,9 @@ mod tests {
 
     #[test]
     fn a_policy_listed_before_its_exception_gives_the_expiry_at_once() {
-        let mut view = View::default();
+        let mut cache = ExceptionCache::default();
         let (up, _) = run(
-            &mut view,
+            &mut cache,
             vec![
                 (POLICIES, Event::Init),
                 (POLICIES, Event::InitApply(cleanup("polex-shop-payments-x", "payments-x", "30 18 27 11 *"))),
@@ -379,7 +379,7 @@ mod tests {
         );
         assert!(up.is_empty(), "no exception to send yet");
         let (up, _) = run(
-            &mut view,
+            &mut cache,
             vec![
                 (EXCEPTIONS, Event::Init),
                 (EXCEPTIONS, Event::InitApply(exception("payments-x"))),
@@ -391,9 +391,9 @@ mod tests {
 
     #[test]
     fn a_policy_that_arrives_changes_or_goes_later_resends_the_exceptions_it_covers() {
-        let mut view = View::default();
+        let mut cache = ExceptionCache::default();
         let (up, _) = run(
-            &mut view,
+            &mut cache,
             vec![
                 (EXCEPTIONS, Event::Init),
                 (EXCEPTIONS, Event::InitApply(exception("payments-x"))),
@@ -404,23 +404,25 @@ mod tests {
         assert!(up.iter().all(|(_, at, source)| at.is_none() && *source == ExpirySource::None), "{up:?}");
 
         // The generated policy arrives after its exception: only that exception is re-sent.
-        let (up, _) =
-            run(&mut view, vec![(POLICIES, Event::Apply(cleanup("polex-x", "payments-x", "30 18 27 11 *")))]);
+        let (up, _) = run(
+            &mut cache,
+            vec![(POLICIES, Event::Apply(cleanup("polex-x", "payments-x", "30 18 27 11 *")))],
+        );
         assert_eq!(up, [(KEY.to_string(), ts("2026-11-27T18:30:00Z"), by("polex-x"))]);
 
         // A run of the policy (status only) changes nothing, so nothing is sent.
         let mut ran = cleanup("polex-x", "payments-x", "30 18 27 11 *");
         ran.data["status"] = json!({"lastExecutionTime": "2026-11-27T18:30:00Z"});
-        assert_eq!(run(&mut view, vec![(POLICIES, Event::Apply(ran))]), (vec![], vec![]));
+        assert_eq!(run(&mut cache, vec![(POLICIES, Event::Apply(ran))]), (vec![], vec![]));
 
         // Its schedule changes: the expiry follows.
         let (up, _) =
-            run(&mut view, vec![(POLICIES, Event::Apply(cleanup("polex-x", "payments-x", "0 20 27 11 *")))]);
+            run(&mut cache, vec![(POLICIES, Event::Apply(cleanup("polex-x", "payments-x", "0 20 27 11 *")))]);
         assert_eq!(up, [(KEY.to_string(), ts("2026-11-27T20:00:00Z"), by("polex-x"))]);
 
         // It now names the other exception: both are re-sent, the first falls back.
         let (up, _) =
-            run(&mut view, vec![(POLICIES, Event::Apply(cleanup("polex-x", "orders-y", "0 20 27 11 *")))]);
+            run(&mut cache, vec![(POLICIES, Event::Apply(cleanup("polex-x", "orders-y", "0 20 27 11 *")))]);
         assert_eq!(
             up,
             [
@@ -431,16 +433,16 @@ mod tests {
 
         // It is deleted: the exception it covered falls back to no expiry.
         let (up, del) =
-            run(&mut view, vec![(POLICIES, Event::Delete(cleanup("polex-x", "orders-y", "0 20 27 11 *")))]);
+            run(&mut cache, vec![(POLICIES, Event::Delete(cleanup("polex-x", "orders-y", "0 20 27 11 *")))]);
         assert_eq!(up, [("PolicyException/shop/orders-y".to_string(), None, ExpirySource::None)]);
         assert!(del.is_empty(), "a cleanup policy is no record of its own");
     }
 
     #[test]
     fn a_relist_without_the_policy_falls_back_and_exceptions_are_deleted_by_their_own_watch() {
-        let mut view = View::default();
+        let mut cache = ExceptionCache::default();
         run(
-            &mut view,
+            &mut cache,
             vec![
                 (POLICIES, Event::Init),
                 (POLICIES, Event::InitApply(cleanup("polex-x", "payments-x", "30 18 27 11 *"))),
@@ -451,27 +453,29 @@ mod tests {
             ],
         );
         // 410 Gone: the policies are listed again, and the policy has gone meanwhile.
-        let (up, del) = run(&mut view, vec![(POLICIES, Event::Init), (POLICIES, Event::InitDone)]);
+        let (up, del) = run(&mut cache, vec![(POLICIES, Event::Init), (POLICIES, Event::InitDone)]);
         assert_eq!((up, del), (vec![(KEY.to_string(), None, ExpirySource::None)], vec![]));
 
         // The policy is back (a new one), then the exception is deleted (the cleanup ran).
-        let (up, _) =
-            run(&mut view, vec![(POLICIES, Event::Apply(cleanup("polex-z", "payments-x", "30 18 27 11 *")))]);
+        let (up, _) = run(
+            &mut cache,
+            vec![(POLICIES, Event::Apply(cleanup("polex-z", "payments-x", "30 18 27 11 *")))],
+        );
         assert_eq!(up, [(KEY.to_string(), ts("2026-11-27T18:30:00Z"), by("polex-z"))]);
-        let (up, del) = run(&mut view, vec![(EXCEPTIONS, Event::Delete(exception("payments-x")))]);
+        let (up, del) = run(&mut cache, vec![(EXCEPTIONS, Event::Delete(exception("payments-x")))]);
         assert_eq!((up, del), (vec![], vec![KEY.to_string()]));
         // A relist of the exceptions that no longer finds one deletes it; the policy stays.
-        run(&mut view, vec![(EXCEPTIONS, Event::Apply(exception("payments-x")))]);
-        let (_, del) = run(&mut view, vec![(EXCEPTIONS, Event::Init), (EXCEPTIONS, Event::InitDone)]);
+        run(&mut cache, vec![(EXCEPTIONS, Event::Apply(exception("payments-x")))]);
+        let (_, del) = run(&mut cache, vec![(EXCEPTIONS, Event::Init), (EXCEPTIONS, Event::InitDone)]);
         assert_eq!(del, [KEY]);
-        assert_eq!(view.policies.len(), 1);
+        assert_eq!(cache.policies.len(), 1);
     }
 
     #[test]
     fn unreadable_objects_remove_what_they_replaced() {
-        let mut view = View::default();
+        let mut cache = ExceptionCache::default();
         run(
-            &mut view,
+            &mut cache,
             vec![
                 (POLICIES, Event::Apply(cleanup("polex-x", "payments-x", "30 18 27 11 *"))),
                 (EXCEPTIONS, Event::Apply(exception("payments-x"))),
@@ -481,19 +485,19 @@ mod tests {
         let mut other = cleanup("polex-x", "payments-x", "30 18 27 11 *");
         other.types =
             Some(kube::api::TypeMeta { api_version: "kyverno.io/v1".into(), kind: "ClusterPolicy".into() });
-        let (up, _) = run(&mut view, vec![(POLICIES, Event::Apply(other))]);
+        let (up, _) = run(&mut cache, vec![(POLICIES, Event::Apply(other))]);
         assert_eq!(up, [(KEY.to_string(), None, ExpirySource::None)]);
-        assert!(view.policies.is_empty());
+        assert!(cache.policies.is_empty());
         // An exception that can no longer be read is deleted.
         let mut nameless = exception("payments-x");
         nameless.metadata.name = Some(String::new());
         nameless.metadata.namespace = Some("shop".into());
-        let (_, del) = run(&mut view, vec![(EXCEPTIONS, Event::Apply(nameless))]);
+        let (_, del) = run(&mut cache, vec![(EXCEPTIONS, Event::Apply(nameless))]);
         assert!(del.is_empty(), "a nameless object has another key: nothing of it was known");
         let mut unreadable = exception("payments-x");
         unreadable.types =
             Some(kube::api::TypeMeta { api_version: "kyverno.io/v2".into(), kind: "Other".into() });
-        let (up, del) = run(&mut view, vec![(EXCEPTIONS, Event::Apply(unreadable))]);
+        let (up, del) = run(&mut cache, vec![(EXCEPTIONS, Event::Apply(unreadable))]);
         assert_eq!((up, del), (vec![], vec![KEY.to_string()]));
     }
 }

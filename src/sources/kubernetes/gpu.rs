@@ -29,7 +29,7 @@ enum Watched {
 }
 
 #[derive(Default)]
-struct GpuView {
+struct GpuCache {
     /// GPU nodes by name, as projected (allocated filled in on send).
     nodes: BTreeMap<String, GpuNode>,
     /// GPUs held by each running pod, by pod key, with its node.
@@ -44,7 +44,7 @@ struct GpuView {
     local_pods: HashMap<String, String>,
 }
 
-impl GpuView {
+impl GpuCache {
     fn allocated(&self, node: &str) -> u32 {
         self.held.values().filter(|(n, _)| n == node).map(|(_, g)| g).sum()
     }
@@ -89,7 +89,7 @@ pub async fn run(
     let mut stream = std::pin::pin!(futures::stream::select(nodes, pods).ready_chunks(BATCH));
     let mut devices_changed = telemetry.subscribe();
     let mut local_changed = local.as_ref().map(LocalGpus::subscribe);
-    let mut view = GpuView { telemetry, local, ..GpuView::default() };
+    let mut cache = GpuCache { telemetry, local, ..GpuCache::default() };
     let mut states: BTreeMap<SourceKind, SourceState> = BTreeMap::new();
     let start = [SourceKind::Nodes, SourceKind::Pods]
         .into_iter()
@@ -110,11 +110,11 @@ pub async fn run(
                 for item in batch {
                     reported.extend(match item {
                         Watched::Node(ev) => match *ev {
-                            Ok(ev) => on_node(ev, &mut view, &cluster, &mut out).map(|s| (SourceKind::Nodes, s)),
+                            Ok(ev) => on_node(ev, &mut cache, &cluster, &mut out).map(|s| (SourceKind::Nodes, s)),
                             Err(e) => Some((SourceKind::Nodes, classify(&e))),
                         },
                         Watched::Pod(ev) => match *ev {
-                            Ok(ev) => on_pod(ev, &mut view, (&team_label, &teams), &cluster, &mut out)
+                            Ok(ev) => on_pod(ev, &mut cache, (&team_label, &teams), &cluster, &mut out)
                                 .map(|s| (SourceKind::Pods, s)),
                             Err(e) => Some((SourceKind::Pods, classify(&e))),
                         },
@@ -124,18 +124,18 @@ pub async fn run(
             () = maybe(nodes_recovered) => reported.push((SourceKind::Nodes, SourceState::Live)),
             () = maybe(pods_recovered) => reported.push((SourceKind::Pods, SourceState::Live)),
             Ok(()) = devices_changed.changed() => {
-                for node in view.telemetry.take_changed() {
-                    upsert_node(&view, &node, &cluster, &mut out);
+                for node in cache.telemetry.take_changed() {
+                    upsert_node(&cache, &node, &cluster, &mut out);
                 }
             }
             () = local_sample(local_changed.as_mut()) => {
-                if let Some(name) = view.local.as_ref().map(|l| l.node().to_string()) {
-                    upsert_node(&view, &name, &cluster, &mut out);
+                if let Some(name) = cache.local.as_ref().map(|l| l.node().to_string()) {
+                    upsert_node(&cache, &name, &cluster, &mut out);
                 }
             }
         }
         // The NVML state is this cluster's when it has this host's node.
-        if let Some(local) = view.local.as_ref().filter(|l| view.nodes.contains_key(l.node())) {
+        if let Some(local) = cache.local.as_ref().filter(|l| cache.nodes.contains_key(l.node())) {
             let state = local.state();
             if state != SourceState::Syncing {
                 reported.push((SourceKind::Nvml, state));
@@ -171,15 +171,15 @@ async fn maybe(f: Option<impl std::future::Future<Output = ()>>) {
     }
 }
 
-fn upsert_node(view: &GpuView, name: &str, cluster: &ClusterId, out: &mut Vec<Observation>) {
-    if let Some(record) = view.node_record(name) {
+fn upsert_node(cache: &GpuCache, name: &str, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    if let Some(record) = cache.node_record(name) {
         out.push(observe(cluster, Change::Upsert { record }));
     }
 }
 
 fn on_node(
     ev: Event<Node>,
-    view: &mut GpuView,
+    cache: &mut GpuCache,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) -> Option<SourceState> {
@@ -188,18 +188,18 @@ fn on_node(
     let watched = matches!(ev, Event::Apply(_) | Event::Delete(_));
     match ev {
         Event::Init => {
-            view.nodes.clear();
+            cache.nodes.clear();
             out.push(observe(cluster, Change::SyncStart { kind }));
         }
         Event::InitApply(n) | Event::Apply(n) => {
             let name = n.metadata.name.clone().unwrap_or_default();
             match project::gpu_node(&n) {
                 Some(g) => {
-                    view.nodes.insert(name.clone(), g);
-                    upsert_node(view, &name, cluster, out);
+                    cache.nodes.insert(name.clone(), g);
+                    upsert_node(cache, &name, cluster, out);
                 }
                 None => {
-                    if view.nodes.remove(&name).is_some() {
+                    if cache.nodes.remove(&name).is_some() {
                         out.push(observe(cluster, Change::Delete { kind, key: name }));
                     }
                 }
@@ -211,7 +211,7 @@ fn on_node(
         }
         Event::Delete(n) => {
             let name = n.metadata.name.clone().unwrap_or_default();
-            if view.nodes.remove(&name).is_some() {
+            if cache.nodes.remove(&name).is_some() {
                 out.push(observe(cluster, Change::Delete { kind, key: name }));
             }
         }
@@ -221,7 +221,7 @@ fn on_node(
 
 fn on_pod(
     ev: Event<Pod>,
-    view: &mut GpuView,
+    cache: &mut GpuCache,
     (team_label, teams): (&str, &NamespaceTeams),
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
@@ -231,37 +231,37 @@ fn on_pod(
     let watched = matches!(ev, Event::Apply(_) | Event::Delete(_));
     match ev {
         Event::Init => {
-            view.held.clear();
-            view.pending.clear();
-            view.local_pods.clear();
+            cache.held.clear();
+            cache.pending.clear();
+            cache.local_pods.clear();
             out.push(observe(cluster, Change::SyncStart { kind }));
         }
         Event::InitApply(p) | Event::Apply(p) => {
             let key = pod_key(&p);
-            note_local_pod(view, &p, &key, true);
+            note_local_pod(cache, &p, &key, true);
             match project::pending_gpu_pod(&p, team_label) {
                 Some(mut pending) => {
                     if pending.team.is_none() {
                         pending.team = teams.get(&pending.namespace);
                     }
-                    view.pending.insert(key.clone(), ());
+                    cache.pending.insert(key.clone(), ());
                     out.push(observe(cluster, Change::Upsert { record: Record::PendingGpuPod(pending) }));
                 }
                 None => {
-                    if view.pending.remove(&key).is_some() {
+                    if cache.pending.remove(&key).is_some() {
                         out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
                     }
                 }
             }
-            let before = view.held.get(&key).cloned();
+            let before = cache.held.get(&key).cloned();
             let now = project::gpu_allocation(&p);
             if before != now {
                 match &now {
-                    Some(h) => view.held.insert(key, h.clone()),
-                    None => view.held.remove(&key),
+                    Some(h) => cache.held.insert(key, h.clone()),
+                    None => cache.held.remove(&key),
                 };
                 for node in [before.map(|b| b.0), now.map(|n| n.0)].into_iter().flatten() {
-                    upsert_node(view, &node, cluster, out);
+                    upsert_node(cache, &node, cluster, out);
                 }
             }
         }
@@ -269,20 +269,20 @@ fn on_pod(
             out.push(observe(cluster, Change::SyncEnd { kind }));
             // The pod list is the largest fleettop reads: give its decoding buffers back.
             crate::sources::memory::release_freed_memory();
-            let names: Vec<String> = view.nodes.keys().cloned().collect();
+            let names: Vec<String> = cache.nodes.keys().cloned().collect();
             for n in names {
-                upsert_node(view, &n, cluster, out);
+                upsert_node(cache, &n, cluster, out);
             }
             return Some(SourceState::Live);
         }
         Event::Delete(p) => {
             let key = pod_key(&p);
-            note_local_pod(view, &p, &key, false);
-            if view.pending.remove(&key).is_some() {
+            note_local_pod(cache, &p, &key, false);
+            if cache.pending.remove(&key).is_some() {
                 out.push(observe(cluster, Change::Delete { kind, key: key.clone() }));
             }
-            if let Some((node, _)) = view.held.remove(&key) {
-                upsert_node(view, &node, cluster, out);
+            if let Some((node, _)) = cache.held.remove(&key) {
+                upsert_node(cache, &node, cluster, out);
             }
         }
     }
@@ -291,13 +291,13 @@ fn on_pod(
 
 /// Keeps the UIDs of the pods on this host's node (`present`: the pod exists), so NVML's
 /// processes can be named.
-fn note_local_pod(view: &mut GpuView, p: &Pod, key: &str, present: bool) {
-    let Some(local) = view.local.as_ref() else { return };
+fn note_local_pod(cache: &mut GpuCache, p: &Pod, key: &str, present: bool) {
+    let Some(local) = cache.local.as_ref() else { return };
     let Some(uid) = p.metadata.uid.clone() else { return };
     let here = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(local.node());
     if present && here {
-        view.local_pods.insert(uid, key.to_string());
+        cache.local_pods.insert(uid, key.to_string());
     } else {
-        view.local_pods.remove(&uid);
+        cache.local_pods.remove(&uid);
     }
 }

@@ -30,7 +30,7 @@ type Item = (Role, Result<Event<DynamicObject>, watcher::Error>);
 
 /// What the task knows: the LocalQueue map and the projected records.
 #[derive(Debug, Default)]
-struct View {
+struct KueueCache {
     /// `(namespace, LocalQueue)` → ClusterQueue.
     local_queues: BTreeMap<(String, String), String>,
     /// ClusterQueues by name, as projected (without `local_queues`).
@@ -49,7 +49,7 @@ struct View {
     seen: BTreeMap<Role, HashSet<String>>,
 }
 
-impl View {
+impl KueueCache {
     fn queue_record(&self, name: &str) -> Option<Record> {
         let mut q = self.queues.get(name)?.clone();
         q.local_queues = self
@@ -120,7 +120,7 @@ pub async fn run(
     if !out.is_empty() && !tx.send(out).await {
         return;
     }
-    let mut view = View::default();
+    let mut cache = KueueCache::default();
     let mut events = std::pin::pin!(stream::select_all(streams).ready_chunks(BATCH));
     let mut visibility = tokio::time::interval(VISIBILITY_EVERY);
     visibility.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -132,8 +132,8 @@ pub async fn run(
                 None => return,
             },
             _ = visibility.tick() => {
-                let positions = queue_positions(&client, &view).await;
-                set_positions(positions, &mut view, &cluster, &mut out);
+                let positions = queue_positions(&client, &cache).await;
+                set_positions(positions, &mut cache, &cluster, &mut out);
                 if !out.is_empty() && !tx.send(out).await {
                     return;
                 }
@@ -144,7 +144,7 @@ pub async fn run(
         for (role, event) in batch {
             workloads_listed |= role == Role::Workload && matches!(event, Ok(Event::InitDone));
             let state = match event {
-                Ok(ev) => on_event(role, ev, &mut view, &config, &teams, &cluster, &mut out),
+                Ok(ev) => on_event(role, ev, &mut cache, &config, &teams, &cluster, &mut out),
                 Err(e) => Some(classify(&e)),
             };
             let label = labels.get(&role).map(String::as_str).unwrap_or("kueue");
@@ -154,8 +154,8 @@ pub async fn run(
         }
         // Positions are wanted as soon as the workloads are known, then every 15 s.
         if workloads_listed {
-            let positions = queue_positions(&client, &view).await;
-            set_positions(positions, &mut view, &cluster, &mut out);
+            let positions = queue_positions(&client, &cache).await;
+            set_positions(positions, &mut cache, &cluster, &mut out);
         }
         if !out.is_empty() && !tx.send(out).await {
             return;
@@ -167,7 +167,7 @@ pub async fn run(
 fn on_event(
     role: Role,
     event: Event<DynamicObject>,
-    view: &mut View,
+    cache: &mut KueueCache,
     config: &ProjectionConfig,
     teams: &NamespaceTeams,
     cluster: &ClusterId,
@@ -177,35 +177,35 @@ fn on_event(
     let watched = matches!(event, Event::Apply(_) | Event::Delete(_));
     match event {
         Event::Init => {
-            let before = view.keys(role);
-            view.relisting.entry(role).or_default().extend(before);
-            view.seen.insert(role, HashSet::new());
+            let before = cache.keys(role);
+            cache.relisting.entry(role).or_default().extend(before);
+            cache.seen.insert(role, HashSet::new());
             None
         }
         Event::InitApply(o) | Event::Apply(o) => {
-            let key = apply(role, &o, view, config, teams, cluster, out);
-            if let Some(seen) = view.seen.get_mut(&role) {
+            let key = apply(role, &o, cache, config, teams, cluster, out);
+            if let Some(seen) = cache.seen.get_mut(&role) {
                 seen.insert(key);
             }
             watched.then_some(SourceState::Live)
         }
         Event::InitDone => {
-            let before = view.relisting.remove(&role).unwrap_or_default();
-            let seen = view.seen.remove(&role).unwrap_or_default();
+            let before = cache.relisting.remove(&role).unwrap_or_default();
+            let seen = cache.seen.remove(&role).unwrap_or_default();
             for key in before.into_iter().filter(|k| !seen.contains(k)) {
-                remove(role, &key, view, cluster, out);
+                remove(role, &key, cache, cluster, out);
             }
             Some(SourceState::Live)
         }
         Event::Delete(o) => {
             let key = object_key(role, &o);
-            remove(role, &key, view, cluster, out);
+            remove(role, &key, cache, cluster, out);
             watched.then_some(SourceState::Live)
         }
     }
 }
 
-/// The key of an object in the view: ClusterQueue name, or `ns/name`.
+/// The key of an object in the cache: ClusterQueue name, or `ns/name`.
 fn object_key(role: Role, o: &DynamicObject) -> String {
     let name = o.metadata.name.clone().unwrap_or_default();
     match role {
@@ -219,7 +219,7 @@ fn object_key(role: Role, o: &DynamicObject) -> String {
 fn apply(
     role: Role,
     o: &DynamicObject,
-    view: &mut View,
+    cache: &mut KueueCache,
     config: &ProjectionConfig,
     teams: &NamespaceTeams,
     cluster: &ClusterId,
@@ -229,36 +229,36 @@ fn apply(
     match role {
         Role::ClusterQueue => match objects::cluster_queue(o, config) {
             Some(q) => {
-                view.queues.insert(key.clone(), q);
-                send(view.queue_record(&key), cluster, out);
+                cache.queues.insert(key.clone(), q);
+                send(cache.queue_record(&key), cluster, out);
             }
-            None => remove(role, &key, view, cluster, out),
+            None => remove(role, &key, cache, cluster, out),
         },
         Role::Workload => match objects::workload(o, config) {
             Some(mut w) => {
                 if w.team.is_none() {
                     w.team = teams.get(&w.namespace);
                 }
-                view.workloads.insert(key.clone(), w);
-                send(view.workload_record(&key), cluster, out);
+                cache.workloads.insert(key.clone(), w);
+                send(cache.workload_record(&key), cluster, out);
             }
-            None => remove(role, &key, view, cluster, out),
+            None => remove(role, &key, cache, cluster, out),
         },
         Role::ResourceFlavor => match objects::resource_flavor(o) {
             Some((name, product)) => {
-                if view.flavors.insert(name.clone(), product.clone()) != Some(product) {
-                    resend_for_flavor(&name, view, cluster, out);
+                if cache.flavors.insert(name.clone(), product.clone()) != Some(product) {
+                    resend_for_flavor(&name, cache, cluster, out);
                 }
             }
-            None => remove(role, &key, view, cluster, out),
+            None => remove(role, &key, cache, cluster, out),
         },
         Role::PriorityClass => match objects::priority_class(o) {
             Some((name, value)) => {
-                if view.priority_classes.insert(name.clone(), value) != Some(value) {
-                    resend_for_priority_class(&name, view, cluster, out);
+                if cache.priority_classes.insert(name.clone(), value) != Some(value) {
+                    resend_for_priority_class(&name, cache, cluster, out);
                 }
             }
-            None => remove(role, &key, view, cluster, out),
+            None => remove(role, &key, cache, cluster, out),
         },
         _ => {
             let namespace = o.metadata.namespace.clone().unwrap_or_default();
@@ -266,11 +266,11 @@ fn apply(
             let target = objects::local_queue(o).map(|lq| lq.cluster_queue);
             let id = (namespace, name);
             let before = match target.clone() {
-                Some(cq) => view.local_queues.insert(id.clone(), cq),
-                None => view.local_queues.remove(&id),
+                Some(cq) => cache.local_queues.insert(id.clone(), cq),
+                None => cache.local_queues.remove(&id),
             };
             if before != target {
-                resend_for_local_queue(&id, [before, target], view, cluster, out);
+                resend_for_local_queue(&id, [before, target], cache, cluster, out);
             }
         }
     }
@@ -278,10 +278,10 @@ fn apply(
 }
 
 /// Removes an object's record (or LocalQueue) and sends what that changes.
-fn remove(role: Role, key: &str, view: &mut View, cluster: &ClusterId, out: &mut Vec<Observation>) {
+fn remove(role: Role, key: &str, cache: &mut KueueCache, cluster: &ClusterId, out: &mut Vec<Observation>) {
     match role {
         Role::ClusterQueue => {
-            if view.queues.remove(key).is_some() {
+            if cache.queues.remove(key).is_some() {
                 out.push(observe(
                     cluster,
                     Change::Delete { kind: RecordKind::GpuQueue, key: key.to_string() },
@@ -289,7 +289,7 @@ fn remove(role: Role, key: &str, view: &mut View, cluster: &ClusterId, out: &mut
             }
         }
         Role::Workload => {
-            if view.workloads.remove(key).is_some() {
+            if cache.workloads.remove(key).is_some() {
                 out.push(observe(
                     cluster,
                     Change::Delete { kind: RecordKind::GpuWorkload, key: key.to_string() },
@@ -297,20 +297,20 @@ fn remove(role: Role, key: &str, view: &mut View, cluster: &ClusterId, out: &mut
             }
         }
         Role::ResourceFlavor => {
-            if view.flavors.remove(key).is_some() {
-                resend_for_flavor(key, view, cluster, out);
+            if cache.flavors.remove(key).is_some() {
+                resend_for_flavor(key, cache, cluster, out);
             }
         }
         Role::PriorityClass => {
-            if view.priority_classes.remove(key).is_some() {
-                resend_for_priority_class(key, view, cluster, out);
+            if cache.priority_classes.remove(key).is_some() {
+                resend_for_priority_class(key, cache, cluster, out);
             }
         }
         _ => {
             let Some((ns, name)) = key.split_once('/') else { return };
             let id = (ns.to_string(), name.to_string());
-            if let Some(before) = view.local_queues.remove(&id) {
-                resend_for_local_queue(&id, [Some(before), None], view, cluster, out);
+            if let Some(before) = cache.local_queues.remove(&id) {
+                resend_for_local_queue(&id, [Some(before), None], cache, cluster, out);
             }
         }
     }
@@ -321,21 +321,21 @@ fn remove(role: Role, key: &str, view: &mut View, cluster: &ClusterId, out: &mut
 fn resend_for_local_queue(
     id: &(String, String),
     queues: [Option<String>; 2],
-    view: &View,
+    cache: &KueueCache,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) {
     for cq in queues.into_iter().flatten() {
-        send(view.queue_record(&cq), cluster, out);
+        send(cache.queue_record(&cq), cluster, out);
     }
-    let waiting: Vec<&String> = view
+    let waiting: Vec<&String> = cache
         .workloads
         .iter()
         .filter(|(_, w)| w.namespace == id.0 && w.local_queue == id.1)
         .map(|(k, _)| k)
         .collect();
     for key in waiting {
-        send(view.workload_record(key), cluster, out);
+        send(cache.workload_record(key), cluster, out);
     }
 }
 
@@ -347,11 +347,11 @@ const VISIBILITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5
 /// Positions of the pending workloads in each ClusterQueue some pending workload waits in,
 /// from `visibility.kueue.x-k8s.io` (v1beta2, else v1beta1). Where the API is not served or
 /// fails, those workloads get no position ("unknown"), and nothing else changes.
-async fn queue_positions(client: &Client, view: &View) -> BTreeMap<String, u32> {
-    let queues: BTreeSet<String> = view
+async fn queue_positions(client: &Client, cache: &KueueCache) -> BTreeMap<String, u32> {
+    let queues: BTreeSet<String> = cache
         .workloads
         .keys()
-        .filter_map(|k| match view.workload_record(k) {
+        .filter_map(|k| match cache.workload_record(k) {
             Some(Record::GpuWorkload(w)) if matches!(w.state, WorkloadState::Pending { .. }) => {
                 w.cluster_queue
             }
@@ -384,41 +384,46 @@ async fn queue_positions(client: &Client, view: &View) -> BTreeMap<String, u32> 
 /// Stores new positions and re-sends the workloads whose position changed.
 fn set_positions(
     positions: BTreeMap<String, u32>,
-    view: &mut View,
+    cache: &mut KueueCache,
     cluster: &ClusterId,
     out: &mut Vec<Observation>,
 ) {
     let changed: Vec<String> =
-        view.workloads.keys().filter(|k| view.positions.get(*k) != positions.get(*k)).cloned().collect();
-    view.positions = positions;
+        cache.workloads.keys().filter(|k| cache.positions.get(*k) != positions.get(*k)).cloned().collect();
+    cache.positions = positions;
     for key in changed {
-        send(view.workload_record(&key), cluster, out);
+        send(cache.workload_record(&key), cluster, out);
     }
 }
 
 /// A ResourceFlavor changed: the ClusterQueues with a quota in it are sent again.
-fn resend_for_flavor(flavor: &str, view: &View, cluster: &ClusterId, out: &mut Vec<Observation>) {
-    let queues: Vec<&String> = view
+fn resend_for_flavor(flavor: &str, cache: &KueueCache, cluster: &ClusterId, out: &mut Vec<Observation>) {
+    let queues: Vec<&String> = cache
         .queues
         .iter()
         .filter(|(_, q)| q.quotas.iter().any(|f| f.flavor == flavor))
         .map(|(k, _)| k)
         .collect();
     for key in queues {
-        send(view.queue_record(key), cluster, out);
+        send(cache.queue_record(key), cluster, out);
     }
 }
 
 /// A WorkloadPriorityClass changed: the workloads of that class are sent again.
-fn resend_for_priority_class(class: &str, view: &View, cluster: &ClusterId, out: &mut Vec<Observation>) {
-    let workloads: Vec<&String> = view
+fn resend_for_priority_class(
+    class: &str,
+    cache: &KueueCache,
+    cluster: &ClusterId,
+    out: &mut Vec<Observation>,
+) {
+    let workloads: Vec<&String> = cache
         .workloads
         .iter()
         .filter(|(_, w)| w.priority_class.as_deref() == Some(class))
         .map(|(k, _)| k)
         .collect();
     for key in workloads {
-        send(view.workload_record(key), cluster, out);
+        send(cache.workload_record(key), cluster, out);
     }
 }
 

@@ -394,7 +394,7 @@ impl PreemptionCause {
 
 /// A parsed Kueue preemption message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preemption {
+pub struct PreemptionMessage {
     /// UID of the Workload that preempted this one; `None` when absent or `UNKNOWN`.
     pub by_workload_uid: Option<String>,
     /// UID of that workload's job (`JobUID`); `None` when absent or `UNKNOWN`.
@@ -415,12 +415,12 @@ fn known(v: &str) -> Option<String> {
 }
 
 /// Parses a Kueue preemption message (`Evicted`/`Preempted` condition or `Preempted` event).
-pub fn parse_preemption(msg: &str) -> Option<Preemption> {
+pub fn parse_preemption(msg: &str) -> Option<PreemptionMessage> {
     const HEAD: &str = "Preempted to accommodate a ";
     let at = msg.find(HEAD)?;
     let previously = msg[..at].trim_end().ends_with("Previously:");
     let rest = &msg[at + HEAD.len()..];
-    let mut p = Preemption {
+    let mut p = PreemptionMessage {
         by_workload_uid: None,
         by_job_uid: None,
         cause: PreemptionCause::HigherPriority,
@@ -466,7 +466,7 @@ pub fn parse_preemption(msg: &str) -> Option<Preemption> {
 }
 
 /// A preemption in words: `preempted by workload <uid> (reclamation within the cohort)`.
-pub fn preemption_summary(p: &Preemption) -> String {
+pub fn preemption_summary(p: &PreemptionMessage) -> String {
     let cause = p.cause.words();
     let by = p.by_workload_uid.as_deref().map(|u| format!(" by workload {u}")).unwrap_or_default();
     format!("{}preempted{by} ({cause})", if p.previously { "previously " } else { "" })

@@ -18,12 +18,12 @@ pub struct FitFailure {
     /// `(reason, node count)` in message order (`Insufficient nvidia.com/gpu` → 32).
     pub reasons: Vec<(String, u32)>,
     /// The preemption post-filter's summary, when the message has one.
-    pub preemption: Option<Preemption>,
+    pub preemption: Option<PreemptionAttempt>,
 }
 
 /// The ` preemption: 0/<N> nodes are available: …` part of a FailedScheduling message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preemption {
+pub struct PreemptionAttempt {
     /// Total nodes considered for preemption.
     pub nodes_total: u32,
     /// `(reason, node count)` in message order (`No preemption victims found for incoming pod` → 32).
@@ -45,7 +45,7 @@ pub fn parse_failed_scheduling(msg: &str) -> Option<FitFailure> {
     let reasons = parse_reasons(head);
     let preemption = tail.and_then(|t| {
         let (total, list) = split_total(t)?;
-        Some(Preemption { nodes_total: total, reasons: parse_reasons(list) })
+        Some(PreemptionAttempt { nodes_total: total, reasons: parse_reasons(list) })
     });
     Some(FitFailure { nodes_total, reasons, preemption })
 }
@@ -209,7 +209,7 @@ mod tests {
             FitFailure {
                 nodes_total: 1,
                 reasons: pairs(&[("Insufficient nvidia.com/gpu", 1)]),
-                preemption: Some(Preemption {
+                preemption: Some(PreemptionAttempt {
                     nodes_total: 1,
                     reasons: pairs(&[("No preemption victims found for incoming pod", 1)]),
                 }),
