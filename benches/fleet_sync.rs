@@ -126,7 +126,7 @@ fn main() {
         }
         let mut first = None;
         let ids: Vec<ClusterId> = state.clusters().keys().cloned().collect();
-        while !ids.iter().all(|c| settled(&state, c)) {
+        while !ids.iter().all(|c| settled(state.clusters().get(c))) {
             match tokio::time::timeout(Duration::from_secs(120), rx.recv()).await {
                 Ok(Some(batch)) => {
                     first.get_or_insert_with(|| started.elapsed());

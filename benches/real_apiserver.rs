@@ -432,7 +432,7 @@ fn child(kubeconfig_path: &str) {
         let complete = |s: &FleetState| {
             let held: BTreeMap<String, u32> =
                 s.gpu_nodes().values().filter(|n| n.allocated > 0).map(|n| (n.name.clone(), n.allocated)).collect();
-            settled(s, &id)
+            settled(s.clusters().get(&id))
                 && s.clusters()[&id].connection == ConnectionState::Connected
                 && s.pending_gpu_pods().len() == want_pending
                 && s.gpu_nodes().len() == GPU_NODES

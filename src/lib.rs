@@ -14,6 +14,7 @@ pub mod model;
 pub mod panics;
 pub mod record;
 pub mod redact;
+pub mod rollouts;
 pub mod sanitise;
 pub mod sim;
 pub mod sources;

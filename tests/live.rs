@@ -103,7 +103,7 @@ async fn a_cluster_syncs_and_projects_gpus_denials_and_pending_pods_with_reads_o
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "initial sync", |s| {
-        settled(s, &id("a")) && s.clusters()[&id("a")].latency_ms.is_some()
+        settled(s.clusters().get(&id("a"))) && s.clusters()[&id("a")].latency_ms.is_some()
     })
     .await;
     let c = &state.clusters()[&id("a")];
@@ -131,7 +131,7 @@ async fn live_changes_arrive_and_relists_never_duplicate() {
     seed(&server);
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
-    until(&mut state, &mut rx, "initial sync", |s| settled(s, &id("a"))).await;
+    until(&mut state, &mut rx, "initial sync", |s| settled(s.clusters().get(&id("a")))).await;
     server.add(denial_event("web-7d9c.2"));
     until(&mut state, &mut rx, "a second denial", |s| s.denials().len() == 2).await;
     // The pod gets scheduled: it stops waiting and its node now holds 6 GPUs.
@@ -175,7 +175,7 @@ async fn forbidden_sources_and_dead_clusters_are_visible_and_keep_their_data() {
     a.forbid("events");
     let mut state = FleetState::default();
     let mut rx_a = watch(&a, "a", &mut state);
-    until(&mut state, &mut rx_a, "a settles", |s| settled(s, &id("a"))).await;
+    until(&mut state, &mut rx_a, "a settles", |s| settled(s.clusters().get(&id("a")))).await;
     let sources = &state.clusters()[&id("a")].sources;
     assert!(
         matches!(&sources[&SourceKind::Events], SourceState::Forbidden { message } if message.contains("events is forbidden")),
@@ -185,7 +185,7 @@ async fn forbidden_sources_and_dead_clusters_are_visible_and_keep_their_data() {
     assert_eq!(state.gpu_nodes().len(), 1, "the other sources still deliver");
 
     let mut rx_b = watch(&b, "b", &mut state);
-    until(&mut state, &mut rx_b, "b settles", |s| settled(s, &id("b"))).await;
+    until(&mut state, &mut rx_b, "b settles", |s| settled(s.clusters().get(&id("b")))).await;
     let url = b.url();
     b.shutdown().await;
     until(&mut state, &mut rx_b, "b unreachable", |s| {
@@ -216,10 +216,10 @@ async fn a_slow_cluster_does_not_hold_up_a_fast_one() {
         tokio::spawn(run_cluster_with(kubeconfig, id(name), tx.clone(), fast_options()));
     }
     let started = std::time::Instant::now();
-    until(&mut state, &mut rx, "the fast cluster settles", |s| settled(s, &id("fast"))).await;
-    assert!(!settled(&state, &id("slow")), "the slow cluster is still syncing");
+    until(&mut state, &mut rx, "the fast cluster settles", |s| settled(s.clusters().get(&id("fast")))).await;
+    assert!(!settled(state.clusters().get(&id("slow"))), "the slow cluster is still syncing");
     assert!(started.elapsed() < Duration::from_secs(3), "fast took {:?}", started.elapsed());
-    until(&mut state, &mut rx, "the slow cluster settles", |s| settled(s, &id("slow"))).await;
+    until(&mut state, &mut rx, "the slow cluster settles", |s| settled(s.clusters().get(&id("slow")))).await;
     assert!(state.clusters()[&id("slow")].latency_ms.unwrap_or(0) >= 3000);
 }
 
@@ -300,7 +300,7 @@ async fn custom_resources_are_discovered_watched_and_projected_with_reads_only()
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "custom resources synced", |s| {
-        settled(s, &id("a"))
+        settled(s.clusters().get(&id("a")))
             && s.exceptions().len() >= 2
             && s.gpu_workloads().values().next().is_some_and(|w| w.position.is_some())
     })
@@ -381,7 +381,7 @@ async fn missing_refused_and_late_custom_resources_are_reported_per_source() {
     server.forbid("policyexceptions");
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
-    until(&mut state, &mut rx, "settled without kueue", |s| settled(s, &id("a"))).await;
+    until(&mut state, &mut rx, "settled without kueue", |s| settled(s.clusters().get(&id("a")))).await;
     let sources = state.clusters()[&id("a")].sources.clone();
     assert_eq!(sources[&SourceKind::Kueue], SourceState::NotInstalled);
     assert!(
@@ -439,7 +439,7 @@ async fn cleanup_policies_give_exceptions_their_expiry_whichever_arrives_first()
     let mut rx = watch(&server, "a", &mut state);
     let by = |name: &str| ExpirySource::CleanupPolicy { name: name.into() };
     until(&mut state, &mut rx, "exceptions joined to the policy listed first", |s| {
-        settled(s, &id("a"))
+        settled(s.clusters().get(&id("a")))
             && expiry_of(s, "early") == Some((Some("2026-11-27T20:00:00Z".into()), by("polex-shop-early")))
             && expiry_of(s, "late").is_some()
             && expiry_of(s, "elsewhere").is_some()
@@ -512,7 +512,7 @@ async fn pods_and_workloads_without_a_team_label_take_their_namespaces_team() {
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "the pending pod", |s| {
-        settled(s, &id("a")) && s.pending_gpu_pods().len() == 1
+        settled(s.clusters().get(&id("a"))) && s.pending_gpu_pods().len() == 1
     })
     .await;
     let pending = state.pending_gpu_pods().values().next().unwrap();
@@ -567,7 +567,7 @@ async fn settled_with_proxy_refused(
     rx: &mut ObservationReceiver,
     source: SourceKind,
 ) -> std::collections::BTreeMap<SourceKind, SourceState> {
-    until(state, rx, "settled with the proxy refused", |s| settled(s, &id("a"))).await;
+    until(state, rx, "settled with the proxy refused", |s| settled(s.clusters().get(&id("a")))).await;
     let sources = state.clusters()[&id("a")].sources.clone();
     assert!(
         matches!(&sources[&source], SourceState::Forbidden { message }
@@ -598,7 +598,7 @@ async fn collector_self_metrics_are_scraped_through_the_pod_proxy_into_rates_and
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "settled with the collector scraped", |s| {
-        settled(s, &id("a")) && pipelines_state(s, "a") == Some(SourceState::Live)
+        settled(s.clusters().get(&id("a"))) && pipelines_state(s, "a") == Some(SourceState::Live)
     })
     .await;
 
@@ -701,7 +701,7 @@ async fn a_prometheus_server_is_found_on_its_web_port_and_its_remote_write_queue
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "the first scrape", |s| {
-        settled(s, &id("a")) && pipelines_state(s, "a") == Some(SourceState::Live)
+        settled(s.clusters().get(&id("a"))) && pipelines_state(s, "a") == Some(SourceState::Live)
     })
     .await;
     server.set_metrics(
@@ -783,7 +783,9 @@ async fn dcgm_exporter_utilisation_and_pods_land_in_the_gpu_node_records() {
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "settled with the GPU's telemetry", |s| {
-        settled(s, &id("a")) && dcgm_state(s, "a") == Some(SourceState::Live) && !devices(s).is_empty()
+        settled(s.clusters().get(&id("a")))
+            && dcgm_state(s, "a") == Some(SourceState::Live)
+            && !devices(s).is_empty()
     })
     .await;
     assert_eq!(state.gpu_nodes().len(), 1, "no record for ghost-9: {:?}", state.gpu_nodes());
@@ -851,7 +853,7 @@ async fn a_slow_pod_list_makes_the_scrapers_slow_not_the_cluster_stale() {
         dcgm_state(s, "a").as_ref().is_some_and(slow) && pipelines_state(s, "a").as_ref().is_some_and(slow)
     })
     .await;
-    until(&mut state, &mut rx, "the watches live", |s| settled(s, &id("a"))).await;
+    until(&mut state, &mut rx, "the watches live", |s| settled(s.clusters().get(&id("a")))).await;
     let cluster = &state.clusters()[&id("a")];
     assert_eq!(
         cluster.health(),
@@ -913,7 +915,7 @@ async fn a_failing_exporter_among_several_is_named_while_the_others_keep_deliver
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "the good exporter's GPU with the others named", |s| {
-        settled(s, &id("a"))
+        settled(s.clusters().get(&id("a")))
             && !devices(s).is_empty()
             && matches!(dcgm_state(s, "a"), Some(SourceState::Degraded { .. }))
     })
@@ -985,7 +987,9 @@ async fn without_nvml_the_cluster_that_has_this_host_says_so_and_stays_live() {
     tokio::spawn(nvml::run_with(setup, local.clone(), Duration::from_millis(100)));
     let (_a, _b, mut state, mut rx) = two_clusters_with_local_gpus(&local).await;
     until(&mut state, &mut rx, "the NVML state on a", |s| {
-        settled(s, &id("a")) && settled(s, &id("b")) && nvml_state(s, "a").is_some()
+        settled(s.clusters().get(&id("a")))
+            && settled(s.clusters().get(&id("b")))
+            && nvml_state(s, "a").is_some()
     })
     .await;
     let Some(SourceState::Unavailable { message }) = nvml_state(&state, "a") else {
@@ -1006,7 +1010,7 @@ async fn this_host_s_nvml_sample_joins_its_node_with_pods_named_and_beats_dcgm()
     a.add(dcgm_exporter_pod("dcgm-a", "h100-1", OPERATOR, "metrics"));
     a.set_metrics("gpu-operator", "dcgm-a", &dcgm_scrape("h100-1", "running-0"));
     until(&mut state, &mut rx, "DCGM's GPU", |s| {
-        settled(s, &id("a")) && settled(s, &id("b")) && !devices(s).is_empty()
+        settled(s.clusters().get(&id("a"))) && settled(s.clusters().get(&id("b"))) && !devices(s).is_empty()
     })
     .await;
     let dcgm = devices(&state)[0].clone();
@@ -1217,7 +1221,7 @@ async fn fluent_bit_is_scraped_on_its_own_path_and_its_dropped_records_are_losse
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     until(&mut state, &mut rx, "the agent scraped once", |s| {
-        settled(s, &id("a")) && pipelines_state(s, "a") == Some(SourceState::Live)
+        settled(s.clusters().get(&id("a"))) && pipelines_state(s, "a") == Some(SourceState::Live)
     })
     .await;
     server.set_metrics("logging", "fluent-bit-x7k2p", &later);
@@ -1262,7 +1266,8 @@ async fn a_collector_with_labels_of_its_own_is_found_once_configured() {
     let mut state = FleetState::default();
     let mut rx = watch(&server, "plain", &mut state);
     until(&mut state, &mut rx, "settled", |s| {
-        settled(s, &id("plain")) && pipelines_state(s, "plain").is_some_and(|p| p != SourceState::Syncing)
+        settled(s.clusters().get(&id("plain")))
+            && pipelines_state(s, "plain").is_some_and(|p| p != SourceState::Syncing)
     })
     .await;
     assert_eq!(pipelines_state(&state, "plain"), Some(SourceState::NotInstalled));
@@ -1411,7 +1416,7 @@ async fn policy_report_skips_give_an_exception_its_reach_and_relists_drop_the_st
     let mut state = FleetState::default();
     let mut rx = watch(&server, "a", &mut state);
     let reach = |s: &FleetState| s.reach(&id("a"), "exclude-skipped-deployment").skipped_results;
-    until(&mut state, &mut rx, "both skips", |s| settled(s, &id("a")) && reach(s) == 2).await;
+    until(&mut state, &mut rx, "both skips", |s| settled(s.clusters().get(&id("a"))) && reach(s) == 2).await;
     assert_eq!(state.clusters()[&id("a")].sources[&SourceKind::PolicyReports], SourceState::Live);
     let mut r1 = skip_report();
     r1["results"][0]["result"] = json!("pass");

@@ -191,7 +191,10 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
 
     let took = w
         .until(Duration::from_secs(60), "the first sync with every record", |s| {
-            settled(s, &id()) && connected(s) && s.denials().len() == 1 && s.gpu_nodes().len() == 1
+            settled(s.clusters().get(&id()))
+                && connected(s)
+                && s.denials().len() == 1
+                && s.gpu_nodes().len() == 1
         })
         .await;
     eprintln!("synced after {took:?}");

@@ -13,6 +13,9 @@
 //! idle-but-allocated GPUs; share of usage vs share of entitlement with borrowing; Jain's
 //! fairness index; queue wait p50/p95/max per ClusterQueue; preemptions suffered and caused
 //! per team.
+//!
+//! Owns: the ledger, the polars engine, the report types and their output formats.
+//! May not import: `crate::ui`, `cli`; ratatui (`tests/boundaries.rs`).
 
 pub mod engine;
 pub mod ledger;

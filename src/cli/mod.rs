@@ -1,5 +1,9 @@
 //! The command line: argument parsing and the wiring of sources, state, recorder and UI for
 //! each mode. The only place that turns errors into exit codes.
+//!
+//! Owns: clap arguments, reading the configuration once per run, each mode's wiring, exit
+//! codes and stderr messages.
+//! May not import: anything is allowed here; nothing imports `cli` (`tests/boundaries.rs`).
 
 /// Writes one line to stderr the way every message of the binary is written: redacted
 /// ([`crate::redact`]) and sanitised for the terminal ([`crate::sanitise`]).

@@ -529,8 +529,8 @@ fn live_snapshot(
     let audited: Vec<ClusterId> =
         selected.iter().filter(|c| c.audit_log.is_some()).map(|c| ClusterId::new(&c.context)).collect();
     let settled = |state: &FleetState, c: &ClusterId| {
-        sources::kubernetes::settled(state, c)
-            && (!audited.contains(c) || sources::auditlog::settled(state, c))
+        let status = state.clusters().get(c);
+        sources::kubernetes::settled(status) && (!audited.contains(c) || sources::auditlog::settled(status))
     };
     let mut state = FleetState::with_clusters(Timestamp::now(), &clusters);
     let rt = runtime()?;

@@ -80,7 +80,7 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
         .collect();
     // A rollout of the policy asked about (or of the policies found) explains the wave.
     let policies: std::collections::BTreeSet<&str> = shown.iter().map(|e| e.denial.policy_name()).collect();
-    let rollouts: Vec<String> = crate::ui::summaries::rollouts(state)
+    let rollouts: Vec<String> = crate::rollouts::rollouts(state)
         .into_iter()
         .filter(|r| policies.contains(r.policy.as_str()) || q.policy.as_deref() == Some(r.policy.as_str()))
         .map(|r| r.words())

@@ -6,7 +6,8 @@
 //! `pipelines`, `team_label` and `[exceptions]` in `annotations`) and where the config
 //! folder is. The names of the theme and keymap are read here too; choosing them (and
 //! `theme.toml`/`keymap.toml`) is the UI's ([`crate::ui::config`]).
-//! May not import: `ui`, `cli`, `state` (it is read before any of them runs).
+//! May not import: `crate::state`, `ui`, `cli`, `record`; ratatui (it is read before any of
+//! them runs; `tests/boundaries.rs`).
 //!
 //! ```toml
 //! theme = "light"            # or --theme; see ui::config

@@ -3,6 +3,11 @@
 //! Sources project Kubernetes objects and metric samples into these records on arrival;
 //! nothing here knows about kube-rs, ratatui or polars. An [`Observation`] is the only
 //! thing that changes [`crate::state::FleetState`] and the only thing a recording stores.
+//!
+//! Owns: the records, `Observation`/`Change`, and the verdicts derived from one record
+//! (health, status) under [`Verdicts`].
+//! May not import: `crate::state`, `sources`, `config`, `ui`, `analytics`, `record`, `cli`;
+//! kube, ratatui, polars, tokio; no I/O (ARCHITECTURE.md's map; `tests/boundaries.rs`).
 
 mod cluster;
 mod denial;

@@ -14,6 +14,9 @@
 //! Nothing secret is recorded: observations are projections made by the sources (no
 //! Secret data, no environment values, no tokens), keyframes are built from them, and the
 //! header holds names and times only, never credentials.
+//!
+//! Owns: the `.fleetrec` format, its writer, reader and player.
+//! May not import: `crate::ui`, `cli`, `analytics`, `sources`; ratatui (`tests/boundaries.rs`).
 
 mod error;
 mod format;

@@ -18,6 +18,10 @@
 //! - t≈+21m: on-call creates a PolicyException that unblocks `shop/payments`;
 //! - exceptions expire during the incident, GPU nodes report telemetry every ~15 s; policy
 //!   reports name the Kyverno exceptions in their skip results (each exception's reach).
+//!
+//! Owns: the demo incident and synthetic load, as observations.
+//! May not import: `crate::ui`, `cli`, `record`, `analytics`; kube, ratatui; no I/O, no clock
+//! reads (`tests/boundaries.rs`).
 
 mod clusters;
 mod denials;

@@ -116,14 +116,11 @@ pub async fn run(path: PathBuf, cluster: ClusterId, tx: ObservationSender, poll_
     }
 }
 
-/// True once the audit log source of `cluster` has finished its first read (or failed it):
-/// what a headless snapshot waits for, besides [`crate::sources::kubernetes::settled`].
-pub fn settled(state: &crate::state::FleetState, cluster: &ClusterId) -> bool {
-    state
-        .clusters()
-        .get(cluster)
-        .and_then(|c| c.sources.get(&SourceKind::AuditLog))
-        .is_some_and(|s| *s != SourceState::Syncing)
+/// True once the audit log source of a cluster (its status, as the state shows it) has
+/// finished its first read (or failed it): what a headless snapshot waits for, besides
+/// [`crate::sources::kubernetes::settled`].
+pub fn settled(status: Option<&crate::model::ClusterStatus>) -> bool {
+    status.and_then(|c| c.sources.get(&SourceKind::AuditLog)).is_some_and(|s| *s != SourceState::Syncing)
 }
 
 /// The file and what was read from it: a [`Follower`] feeding an [`Ingest`].

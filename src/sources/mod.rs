@@ -5,6 +5,12 @@
 //! tails a cluster's API server audit log file named in the fleet file, [`nvml`] samples
 //! this host's GPUs into [`local_gpus`] (which the cluster that has this host's node merges
 //! into it), and [`simulated`] runs the simulator in (scaled) real time.
+//!
+//! Owns: every task that talks to the outside (API servers, scrapes, audit logs, NVML), the
+//! pure parsers and projections of what they read, and the channel.
+//! May not import: `crate::state` (a caller passes what a source needs as values),
+//! `config` (settings arrive in the sources' own types), `ui`, `analytics`, `record`, `cli`;
+//! ratatui, polars (`tests/boundaries.rs`).
 
 pub mod auditlog;
 pub mod fleet;

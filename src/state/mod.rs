@@ -3,6 +3,11 @@
 //! No I/O and no clock reads happen here: the clock is a value ([`FleetState::now`]) that
 //! observations and the app's ticks advance. Live mode and replay feed the same reducer, so
 //! the same observations always produce the same state (and the same screens).
+//!
+//! Owns: [`FleetState`] (tables, indexes, relist semantics, derived histories and merged
+//! denials), keyframes and the JSON snapshot view.
+//! May not import: `crate::sources`, `config`, `ui`, `analytics`, `record`, `cli`; kube,
+//! ratatui, polars, tokio; no I/O, no clock reads (`tests/boundaries.rs`).
 
 pub mod bounds;
 mod evictions;

@@ -85,7 +85,9 @@ impl Derived {
             PaneId::Denials => {
                 let mut lines = vec![summaries::denials(state), summaries::denial_groups(view.denial_group)];
                 lines.extend(
-                    summaries::rollouts(state).iter().map(|r| vec![(r.words(), "denials.enforcement.deny")]),
+                    crate::rollouts::rollouts(state)
+                        .iter()
+                        .map(|r| vec![(r.words(), "denials.enforcement.deny")]),
                 );
                 lines
             }

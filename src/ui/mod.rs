@@ -1,5 +1,9 @@
 //! The terminal interface: panes, widgets, theme and keymap. Reads [`crate::state::FleetState`];
 //! never does I/O while rendering.
+//!
+//! Owns: the app, its loop, panes, widgets, and choosing the theme and keymap.
+//! May not import: `crate::cli`; kube, polars; no network, no clock in render
+//! (`tests/boundaries.rs`).
 
 pub mod action;
 pub mod app;

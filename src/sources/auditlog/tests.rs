@@ -374,7 +374,7 @@ async fn tail_backfills_then_follows_and_collapses_repeats() {
         audit_state(s) == Some(SourceState::Live) && denial_of(s, "a").is_some()
     })
     .await;
-    assert!(settled(&state, &cluster()));
+    assert!(settled(state.clusters().get(&cluster())));
     assert_eq!(state.denials().len(), 1);
 
     append(&path, denial_line("2", "a", "2024-12-30T10:07:00Z").as_bytes());
@@ -406,7 +406,7 @@ async fn tail_reports_a_missing_file_and_recovers_when_it_appears() {
     let Some(SourceState::Error { message }) = audit_state(&state) else { unreachable!() };
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("No such file or directory (os error 2)"), "{message}");
-    assert!(settled(&state, &cluster()), "a failed first read still settles a snapshot");
+    assert!(settled(state.clusters().get(&cluster())), "a failed first read still settles a snapshot");
 
     write(&path, denial_line("1", "a", "2024-12-30T10:00:00Z").as_bytes());
     until(&mut state, &mut rx, "recovery", |s| {
@@ -438,11 +438,11 @@ async fn tail_follows_a_rotation() {
 #[test]
 fn settled_needs_a_reported_state_other_than_syncing() {
     let mut state = FleetState::with_clusters(Timestamp::now(), [&cluster()]);
-    assert!(!settled(&state, &cluster()));
+    assert!(!settled(state.clusters().get(&cluster())));
     let syncing = observe(&cluster(), source_state(SourceState::Syncing));
     state.apply(&syncing);
-    assert!(!settled(&state, &cluster()));
+    assert!(!settled(state.clusters().get(&cluster())));
     state.apply(&observe(&cluster(), source_state(SourceState::Live)));
-    assert!(settled(&state, &cluster()));
-    assert!(!settled(&state, &ClusterId::new("other")));
+    assert!(settled(state.clusters().get(&cluster())));
+    assert!(!settled(state.clusters().get(&ClusterId::new("other"))));
 }

@@ -51,9 +51,10 @@ pub const SOURCES: [SourceKind; 11] = [
     SourceKind::Dcgm,
 ];
 
-/// True when `cluster` has finished its initial sync, or cannot (unreachable, refused).
-pub fn settled(state: &crate::state::FleetState, cluster: &ClusterId) -> bool {
-    let Some(c) = state.clusters().get(cluster) else { return false };
+/// True when a cluster (its status, as the state shows it) has finished its initial sync, or
+/// cannot (unreachable, refused); `None` (not seen yet) is not settled.
+pub fn settled(status: Option<&crate::model::ClusterStatus>) -> bool {
+    let Some(c) = status else { return false };
     match c.connection {
         ConnectionState::Unreachable { .. } | ConnectionState::Forbidden { .. } => true,
         ConnectionState::Connecting => false,
