@@ -684,12 +684,23 @@ context = 7
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
-        /// No fleet file panics the parser or the selection through it.
+        /// No fleet file panics the parser or the selection through it, and every warning
+        /// names its line.
         #[test]
         fn arbitrary_fleet_files_never_panic(text in fleet_text(), noise in ".{0,64}") {
             for t in [text.clone(), format!("{text}\n{noise}"), noise.clone()] {
-                if let Ok((f, _)) = parse_fleet_file(Path::new("fleet.toml"), &t) {
-                    let _ = select(&ctx(), Some("prod-eu-1"), &[], false, Some(&f));
+                if let Ok((f, mut warnings)) = parse_fleet_file(Path::new("fleet.toml"), &t) {
+                    if let Ok(s) = select(&ctx(), Some("prod-eu-1"), &[], false, Some(&f)) {
+                        warnings.extend(s.warnings);
+                    }
+                    // Every warning names the file and line: `fleet.toml:12: …`.
+                    for w in &warnings {
+                        let line = w.strip_prefix("fleet.toml:").and_then(|r| r.split_once(": ")).map(|(n, _)| n);
+                        proptest::prop_assert!(
+                            line.is_some_and(|n| n.parse::<usize>().is_ok_and(|n| n >= 1)),
+                            "{w}"
+                        );
+                    }
                 }
             }
         }
