@@ -135,6 +135,15 @@ fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
     let v = json(&snap(&["--fleet", fleet.to_str().unwrap()]));
     assert_eq!(v["clusters"].as_array().unwrap().len(), 1);
     assert_eq!(v["clusters"][0]["labels"]["env"], "prod", "{v}");
+    // An entry that matches nothing is skipped with a warning naming its line, not fatal
+    // (issue 13, item 11: it used to abort the whole run).
+    std::fs::write(&fleet, "[[cluster]]\ncontext = \"prod-eu-*\"\n\n[[cluster]]\ncontext = \"prdo-us-*\"\n")
+        .unwrap();
+    let out = snap(&["--fleet", fleet.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(live_clusters(&out), ["prod-eu-1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fleet.toml:4: cluster[1] skipped: no context matches \"prdo-us-*\""), "{err}");
 
     // KUBECONFIG lists are merged and missing files skipped, as kubectl does.
     let listed = Command::new(env!("CARGO_BIN_EXE_fleettop"))
