@@ -6,9 +6,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let dir = fleettop_fuzz::scratch_dir();
     if std::fs::write(dir.join("keymap.toml"), data).is_ok() {
-        let (settings, mut warnings) = fleettop::config::load(Some(dir));
-        let (config, more) = fleettop::ui::config::load(Some(dir), &settings, None, None, false);
-        warnings.extend(more);
+        let (_settings, config, warnings) = fleettop::ui::config::load_all(Some(dir), None, None, false);
         for w in &warnings {
             let _ = w.to_string();
         }

@@ -62,16 +62,12 @@ impl Config {
     fn load(args: &UiArgs) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dir = crate::config::default_config_dir();
-        let (settings, mut warnings) = crate::config::load(dir.as_deref());
-        let (ui, more) = crate::ui::config::load(
+        let (settings, ui, warnings) = crate::ui::config::load_all(
             dir.as_deref(),
-            &settings,
             args.theme.as_deref(),
             args.keymap.as_deref(),
             no_color,
         );
-        warnings.extend(more);
-        crate::config::sort_warnings(&mut warnings);
         for w in &warnings {
             tracing::warn!(%w, "config");
         }
@@ -94,6 +90,16 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
             refuse_record(cli, "a replay is already a recording")?;
             let rec = open_recording(file)?;
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, config)
+        }
+        Some(Command::Diff { ref file, demo, ref at, ref to, json }) => {
+            config.say_warnings();
+            let (rec, name) = match file {
+                Some(file) => (open_recording(file)?, file.display().to_string()),
+                None if demo => (open_demo()?, DEMO_NAME.to_string()),
+                None => anyhow::bail!("diff needs a recording FILE or --demo"),
+            };
+            super::diff::print(&rec, &name, at.as_deref(), to.as_deref(), &verdicts, json)?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Snapshot { json, ref input, ref at }) => {
             config.say_warnings();
@@ -200,7 +206,7 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
     let mut warnings = Vec::new();
     let fleet = match &fleet_path {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::files::read_regular_to_string(path)
                 .with_context(|| format!("cannot read fleet file {}", path.display()))?;
             let (file, file_warnings) =
                 crate::sources::fleet::parse_fleet_file(path, &text).map_err(anyhow::Error::msg)?;
@@ -209,13 +215,15 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
         }
         None => None,
     };
-    let selected = crate::sources::fleet::select(
+    let selection = crate::sources::fleet::select(
         &available,
         kubeconfig.current_context.as_deref(),
         &args.contexts,
         args.all_contexts,
         fleet.as_ref(),
     )?;
+    warnings.extend(selection.warnings);
+    let selected = selection.clusters;
     warnings.extend(shared_audit_logs(&selected));
     for w in &warnings {
         say!("fleettop: warning: {w}");
@@ -452,13 +460,19 @@ fn say_recording_warnings(rec: &Recording, name: &str) {
 fn open_input(input: &InputArgs) -> anyhow::Result<Option<Recording>> {
     match (input.demo, &input.replay) {
         (_, Some(file)) => open_recording(file).map(Some),
-        (true, None) => {
-            let rec = demo::recording()?;
-            say_recording_warnings(&rec, "the bundled demo");
-            Ok(Some(rec))
-        }
+        (true, None) => open_demo().map(Some),
         (false, None) => Ok(None),
     }
+}
+
+/// What messages call the bundled demo recording.
+const DEMO_NAME: &str = "the bundled demo";
+
+/// Opens the bundled demo recording and says its warnings (none, unless it was damaged).
+fn open_demo() -> anyhow::Result<Recording> {
+    let rec = demo::recording()?;
+    say_recording_warnings(&rec, DEMO_NAME);
+    Ok(rec)
 }
 
 /// The state of `rec` at `--at` (default: its end).

@@ -80,9 +80,10 @@ pub(crate) fn number(value: &Spanned<DeValue<'_>>) -> Option<f64> {
     }
 }
 
-/// Reads a file that may not exist. Missing → `Ok(None)`; unreadable → a warning.
+/// Reads a file that may not exist. Missing → `Ok(None)`; unreadable, or not a regular file
+/// (a FIFO would block the start, a device never ends) → a warning.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, ConfigWarning> {
-    match std::fs::read_to_string(path) {
+    match crate::files::read_regular_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(ConfigWarning {
@@ -102,18 +103,21 @@ pub(crate) fn quote_key(key: &str) -> String {
 }
 
 /// The text of one configuration file, for turning spans into warnings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Source<'a> {
     /// Where the text came from (shown in warnings).
     pub(crate) path: &'a Path,
     /// The whole file.
     pub(crate) text: &'a str,
+    /// Byte offset of each line's start, built on the first warning: each line number is then
+    /// a binary search, so a file with a warning on every line stays linear to report.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Source<'a> {
     /// Wraps a file's text.
     pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
-        Source { path, text }
+        Source { path, text, line_starts: std::cell::OnceCell::new() }
     }
 
     /// Parses the file keeping spans; a syntax error becomes the file's one warning.
@@ -140,9 +144,13 @@ impl<'a> Source<'a> {
 
     /// 1-based line of a byte offset.
     pub(crate) fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        let before = self.text.get(..end).unwrap_or(self.text);
-        before.bytes().filter(|b| *b == b'\n').count() + 1
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // The number of line starts at or before `offset` is its 1-based line.
+        starts.partition_point(|start| *start <= offset.min(self.text.len()))
     }
 
     /// The text of a span, on one line and cut short, as quoted in a warning.

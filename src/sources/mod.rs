@@ -8,9 +8,10 @@
 //!
 //! Owns: every task that talks to the outside (API servers, scrapes, audit logs, NVML), the
 //! pure parsers and projections of what they read, and the channel.
-//! May not import: `crate::state` (a caller passes what a source needs as values),
-//! `config` (settings arrive in the sources' own types), `ui`, `analytics`, `record`, `cli`;
-//! ratatui, polars (`tests/boundaries.rs`).
+//! May not import: `crate::state` (a caller passes what a source needs as values), `ui`,
+//! `analytics`, `record`, `cli`; ratatui, polars (`tests/boundaries.rs`). Settings arrive in
+//! the sources' own types ([`kubernetes::Options`]); only `fleet.rs` uses `crate::config`'s
+//! TOML helpers, for the fleet file.
 
 pub mod auditlog;
 pub mod fleet;

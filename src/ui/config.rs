@@ -51,6 +51,21 @@ pub fn load(
     (UiConfig { theme, keymap }, warnings)
 }
 
+/// Reads `config.toml` ([`crate::config::load`]), then chooses the theme and keymap as
+/// [`load`] does; the warnings of all files in order (by file, then line).
+pub fn load_all(
+    config_dir: Option<&Path>,
+    theme_override: Option<&str>,
+    keymap_override: Option<&str>,
+    no_color: bool,
+) -> (Settings, UiConfig, Vec<ConfigWarning>) {
+    let (settings, mut warnings) = crate::config::load(config_dir);
+    let (ui, more) = load(config_dir, &settings, theme_override, keymap_override, no_color);
+    warnings.extend(more);
+    crate::config::sort_warnings(&mut warnings);
+    (settings, ui, warnings)
+}
+
 /// Picks the base theme by precedence, then applies the user's `theme.toml`.
 fn choose_theme(
     config_dir: Option<&Path>,
@@ -148,7 +163,7 @@ pub fn load_keymap_file(path: &Path, mut base: Keymap) -> (Keymap, Vec<ConfigWar
     };
     let src = Source::new(path, &text);
     let warnings = match src.parse() {
-        Ok(table) => base.overlay(&src, &table),
+        Ok(table) => base.overlay_user(&src, &table),
         Err(warning) => vec![warning],
     };
     (base, warnings)
@@ -180,17 +195,14 @@ mod tests {
         warnings.iter().map(|w| w.to_string().replace(&prefix, "")).collect()
     }
 
-    /// `config.toml`, then the theme and keymap, warnings in order, as `cli` loads them.
-    fn load_all(
+    /// The theme and keymap as `cli` loads them, with every warning.
+    fn load_ui(
         dir: Option<&Path>,
         theme: Option<&str>,
         keymap: Option<&str>,
         no_color: bool,
     ) -> (UiConfig, Vec<ConfigWarning>) {
-        let (settings, mut warnings) = crate::config::load(dir);
-        let (config, more) = load(dir, &settings, theme, keymap, no_color);
-        warnings.extend(more);
-        crate::config::sort_warnings(&mut warnings);
+        let (_, config, warnings) = load_all(dir, theme, keymap, no_color);
         (config, warnings)
     }
 
@@ -200,11 +212,11 @@ mod tests {
 
     #[test]
     fn without_a_config_dir_the_defaults_apply() {
-        let (config, warnings) = load_all(None, None, None, false);
+        let (config, warnings) = load_ui(None, None, None, false);
         assert!(warnings.is_empty());
         assert_eq!(config.theme.name(), DEFAULT_THEME);
         assert_eq!(config.keymap.name(), DEFAULT_KEYMAP);
-        let (config, warnings) = load_all(Some(Path::new("/nonexistent/fleettop")), None, None, false);
+        let (config, warnings) = load_ui(Some(Path::new("/nonexistent/fleettop")), None, None, false);
         assert!(warnings.is_empty(), "missing files are not a problem: {warnings:?}");
         assert_eq!(config.theme.name(), DEFAULT_THEME);
     }
@@ -212,12 +224,12 @@ mod tests {
     #[test]
     fn precedence_is_cli_then_config_file_then_default_and_no_color_wins() {
         let dir = dir_with(&[("config.toml", "theme = \"light\"\nkeymap = \"vim\"\n")]);
-        let (config, warnings) = load_all(Some(dir.path()), None, None, false);
+        let (config, warnings) = load_ui(Some(dir.path()), None, None, false);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!((config.theme.name(), config.keymap.name()), ("light", "vim"));
-        let (config, _) = load_all(Some(dir.path()), Some("high-contrast"), Some("default"), false);
+        let (config, _) = load_ui(Some(dir.path()), Some("high-contrast"), Some("default"), false);
         assert_eq!((config.theme.name(), config.keymap.name()), ("high-contrast", "default"));
-        let (config, _) = load_all(Some(dir.path()), Some("high-contrast"), None, true);
+        let (config, _) = load_ui(Some(dir.path()), Some("high-contrast"), None, true);
         assert_eq!(config.theme.name(), "mono");
         assert_eq!(config.keymap.name(), "vim");
     }
@@ -225,7 +237,7 @@ mod tests {
     #[test]
     fn an_unknown_cli_name_warns_and_falls_back_to_the_config_file() {
         let dir = dir_with(&[("config.toml", "theme = \"light\"\n")]);
-        let (config, warnings) = load_all(Some(dir.path()), Some("purple"), Some("emacs"), false);
+        let (config, warnings) = load_ui(Some(dir.path()), Some("purple"), Some("emacs"), false);
         assert_eq!(config.theme.name(), "light");
         assert_eq!(config.keymap.name(), "default");
         assert_eq!(
@@ -240,7 +252,7 @@ mod tests {
     #[test]
     fn a_user_theme_changing_one_scope_keeps_the_others() {
         let dir = dir_with(&[("theme.toml", "[styles]\n\"health.live\" = { fg = \"#00ff00\" }\n")]);
-        let (config, warnings) = load_all(Some(dir.path()), None, None, false);
+        let (config, warnings) = load_ui(Some(dir.path()), None, None, false);
         assert!(warnings.is_empty(), "{warnings:?}");
         let dark = Theme::builtin("dark").unwrap();
         assert_eq!(config.theme.style("health.live").fg, Some(Color::Rgb(0, 0xff, 0)));
@@ -252,7 +264,7 @@ mod tests {
     #[test]
     fn a_user_palette_recolours_the_base_theme_and_inherits_picks_the_base() {
         let dir = dir_with(&[("theme.toml", "inherits = \"light\"\n[palette]\naccent = \"lightcyan\"\n")]);
-        let (config, warnings) = load_all(Some(dir.path()), Some("dark"), None, false);
+        let (config, warnings) = load_ui(Some(dir.path()), Some("dark"), None, false);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.theme.name(), "light");
         assert_eq!(config.theme.style("ui.title").fg, Some(Color::LightCyan));
@@ -263,7 +275,7 @@ mod tests {
     #[test]
     fn no_color_ignores_the_user_theme() {
         let dir = dir_with(&[("theme.toml", "[styles]\n\"health.live\" = { fg = \"red\" }\n")]);
-        let (config, _) = load_all(Some(dir.path()), None, None, true);
+        let (config, _) = load_ui(Some(dir.path()), None, None, true);
         assert_eq!(config.theme.style("health.live").fg, None);
     }
 
@@ -272,7 +284,7 @@ mod tests {
         let text = "[[bindings]]\non = \"x\"\nrun = \"quit\"\ndesc = \"Exit\"\n\n\
                     [[bindings]]\non = [\"j\"]\nrun = \"page_down\"\n";
         let dir = dir_with(&[("keymap.toml", text)]);
-        let (config, warnings) = load_all(Some(dir.path()), None, None, false);
+        let (config, warnings) = load_ui(Some(dir.path()), None, None, false);
         assert!(warnings.is_empty(), "{warnings:?}");
         let keymap = &config.keymap;
         assert_eq!(keymap.action_for(&key('x')), Some(Action::Quit));
@@ -282,6 +294,37 @@ mod tests {
             keymap.action_for(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
             Some(Action::SelectNext)
         );
+    }
+
+    /// A keymap that takes every quit key away gets a warning on the line that did it, and the
+    /// built-in ctrl-c still quits; one that takes every help key away gets a warning.
+    #[test]
+    fn a_keymap_without_quit_or_help_keys_warns_and_ctrl_c_still_quits() {
+        let text = "[[bindings]]\non = \"q\"\nrun = \"select_next\"\n\n\
+                    [[bindings]]\non = [\"ctrl-c\", \"?\"]\nrun = \"none\"\n";
+        let dir = dir_with(&[("keymap.toml", text)]);
+        let (config, warnings) = load_ui(Some(dir.path()), None, None, false);
+        assert_eq!(
+            shown(dir.path(), &warnings),
+            [
+                "keymap.toml:6: bindings[1].on = \"ctrl-c\": this takes the last quit key away; \
+                 ctrl-c quits again as built in, so fleettop can always be left",
+                "keymap.toml:6: bindings[1].on = \"?\": this takes the last help key away: no key \
+                 shows help (bind one with run = \"toggle_help\")",
+            ]
+        );
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(config.keymap.action_for(&ctrl_c), Some(Action::Quit));
+        assert_eq!(config.keymap.action_for(&key('q')), Some(Action::SelectNext));
+        assert_eq!(config.keymap.keys_for(Action::Quit), ["ctrl-c"]);
+        assert_eq!(config.keymap.desc_for(Action::Quit), Some("Quit"));
+        // Moving quit to another key is not a problem.
+        let text = "[[bindings]]\non = [\"q\", \"ctrl-c\"]\nrun = \"none\"\n\n\
+                    [[bindings]]\non = \"x\"\nrun = \"quit\"\n";
+        let dir = dir_with(&[("keymap.toml", text)]);
+        let (config, warnings) = load_ui(Some(dir.path()), None, None, false);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.keymap.keys_for(Action::Quit), ["x"]);
     }
 
     /// Each fixture's `# expect:` lines are exactly its warnings; the defaults stay in force.
@@ -297,7 +340,7 @@ mod tests {
             };
             let text = fs::read_to_string(&path).unwrap();
             let dir = dir_with(&[(target, &text)]);
-            let (config, warnings) = load_all(Some(dir.path()), None, None, false);
+            let (config, warnings) = load_ui(Some(dir.path()), None, None, false);
             let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
             assert!(!expected.is_empty(), "{name} has no # expect: lines");
             assert_eq!(shown(dir.path(), &warnings), expected, "{name}");
@@ -338,5 +381,38 @@ mod tests {
         let page = KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE);
         assert_eq!(config.keymap.action_for(&page), Some(Action::PageDown), "{name}");
         assert_eq!(config.keymap.bindings().len(), Keymap::default().bindings().len(), "{name}");
+    }
+
+    /// A FIFO or a device where a config file should be is refused with a warning naming what it
+    /// is; the start never blocks waiting for a writer.
+    #[test]
+    fn fifos_and_devices_as_config_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["config.toml", "theme.toml", "keymap.toml"] {
+            let status = std::process::Command::new("mkfifo").arg(dir.path().join(name)).status().unwrap();
+            assert!(status.success());
+        }
+        let path = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load_ui(Some(&path), None, None, false));
+        });
+        let (config, warnings) =
+            rx.recv_timeout(std::time::Duration::from_secs(10)).expect("loading a FIFO config blocked");
+        let shown = shown(dir.path(), &warnings);
+        assert_eq!(shown.len(), 3, "{shown:#?}");
+        for (warning, name) in shown.iter().zip(["config.toml", "theme.toml", "keymap.toml"]) {
+            assert!(
+                warning.starts_with(name) && warning.contains("a FIFO (named pipe), not a regular file"),
+                "{warning}"
+            );
+        }
+        assert_defaults_hold("fifo", &config);
+        // A device (never-ending) is refused the same way.
+        let dev = dir.path().join("dev");
+        std::fs::create_dir(&dev).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dev.join("theme.toml")).unwrap();
+        let (_, warnings) = load_ui(Some(&dev), None, None, false);
+        assert!(warnings.iter().any(|w| w.to_string().contains("a character device")), "{warnings:?}");
     }
 }
