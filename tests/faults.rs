@@ -292,7 +292,11 @@ async fn tls_to_a_plain_http_port_is_unreachable_with_the_reason_at_once() {
         }
         other => panic!("{other:?}"),
     }
-    fleet.until(Duration::from_secs(30), "the healthy cluster synced", |s| settled(s.clusters().get(&id(HEALTHY)))).await;
+    fleet
+        .until(Duration::from_secs(30), "the healthy cluster synced", |s| {
+            settled(s.clusters().get(&id(HEALTHY)))
+        })
+        .await;
     fleet.assert_alive(&healthy).await;
     fleet.finish();
 }

@@ -9,7 +9,7 @@
 //! match and when they run), never the objects. Resources discovered later (a Kyverno upgrade
 //! that starts serving `policies.kyverno.io`) are added to the running task.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -48,10 +48,8 @@ struct ExceptionCache {
     exceptions: BTreeMap<(usize, String), PolicyException>,
     /// Cleanup policies, as far as the join needs them.
     policies: BTreeMap<(usize, String), CleanupPolicy>,
-    /// During a relist of a watch: the keys that existed before it.
-    relisting: BTreeMap<usize, BTreeSet<String>>,
-    /// Keys seen since a relist of a watch began.
-    seen: BTreeMap<usize, HashSet<String>>,
+    /// The relists in progress, per watch.
+    relists: super::watch::Relists<usize>,
 }
 
 impl ExceptionCache {
@@ -211,22 +209,17 @@ fn on_event(
     match event {
         Event::Init => {
             let before = cache.keys(watch);
-            cache.relisting.entry(watch).or_default().extend(before);
-            cache.seen.insert(watch, HashSet::new());
+            cache.relists.begin(watch, before);
             None
         }
         Event::InitApply(o) | Event::Apply(o) => {
             let key = object_key(&o);
             apply(watch, role, &key, &o, cache, config, cluster, out);
-            if let Some(seen) = cache.seen.get_mut(&watch) {
-                seen.insert(key);
-            }
+            cache.relists.saw(watch, &key);
             watched.then_some(SourceState::Live)
         }
         Event::InitDone => {
-            let before = cache.relisting.remove(&watch).unwrap_or_default();
-            let seen = cache.seen.remove(&watch).unwrap_or_default();
-            for key in before.into_iter().filter(|k| !seen.contains(k)) {
+            for key in cache.relists.end(watch) {
                 remove(watch, role, &key, cache, cluster, out);
             }
             Some(SourceState::Live)

@@ -6,7 +6,7 @@
 //!
 //! Only projected records are kept (never the objects), to re-send them with the join filled.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
@@ -43,10 +43,8 @@ struct KueueCache {
     priority_classes: BTreeMap<String, i32>,
     /// Workload key → position in its ClusterQueue, from the visibility API.
     positions: BTreeMap<String, u32>,
-    /// During a relist of a role: the keys that existed before it.
-    relisting: BTreeMap<Role, BTreeSet<String>>,
-    /// Keys seen since a relist of a role began.
-    seen: BTreeMap<Role, HashSet<String>>,
+    /// The relists in progress, per role.
+    relists: super::watch::Relists<Role>,
 }
 
 impl KueueCache {
@@ -178,21 +176,16 @@ fn on_event(
     match event {
         Event::Init => {
             let before = cache.keys(role);
-            cache.relisting.entry(role).or_default().extend(before);
-            cache.seen.insert(role, HashSet::new());
+            cache.relists.begin(role, before);
             None
         }
         Event::InitApply(o) | Event::Apply(o) => {
             let key = apply(role, &o, cache, config, teams, cluster, out);
-            if let Some(seen) = cache.seen.get_mut(&role) {
-                seen.insert(key);
-            }
+            cache.relists.saw(role, &key);
             watched.then_some(SourceState::Live)
         }
         Event::InitDone => {
-            let before = cache.relisting.remove(&role).unwrap_or_default();
-            let seen = cache.seen.remove(&role).unwrap_or_default();
-            for key in before.into_iter().filter(|k| !seen.contains(k)) {
+            for key in cache.relists.end(role) {
                 remove(role, &key, cache, cluster, out);
             }
             Some(SourceState::Live)

@@ -277,6 +277,45 @@ fn delete_missing(
     }
 }
 
+/// The relist bookkeeping of a task that joins several watches (`kueue.rs`, `exceptions.rs`):
+/// per watch `W`, the keys that existed when its relist began and the keys re-listed since;
+/// at the relist's end, the keys not re-listed are the ones to delete.
+#[derive(Debug)]
+pub struct Relists<W> {
+    /// During a relist of a watch: the keys that existed before it.
+    before: BTreeMap<W, std::collections::BTreeSet<String>>,
+    /// Keys seen since a relist of a watch began.
+    seen: BTreeMap<W, HashSet<String>>,
+}
+
+impl<W> Default for Relists<W> {
+    fn default() -> Self {
+        Self { before: BTreeMap::new(), seen: BTreeMap::new() }
+    }
+}
+
+impl<W: Ord + Copy> Relists<W> {
+    /// `Event::Init`: a relist of `watch` begins over the keys it has now.
+    pub fn begin(&mut self, watch: W, keys: impl IntoIterator<Item = String>) {
+        self.before.entry(watch).or_default().extend(keys);
+        self.seen.insert(watch, HashSet::new());
+    }
+
+    /// An object of `watch` was listed or applied (counts only during a relist).
+    pub fn saw(&mut self, watch: W, key: &str) {
+        if let Some(seen) = self.seen.get_mut(&watch) {
+            seen.insert(key.to_string());
+        }
+    }
+
+    /// `Event::InitDone`: the relist of `watch` ends; the keys it did not confirm, in order.
+    pub fn end(&mut self, watch: W) -> Vec<String> {
+        let before = self.before.remove(&watch).unwrap_or_default();
+        let seen = self.seen.remove(&watch).unwrap_or_default();
+        before.into_iter().filter(|k| !seen.contains(k)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// A `410 Gone` in a watch is a relist, shown as syncing (it used to flash every source
@@ -532,5 +571,20 @@ mod tests {
         assert_eq!(s.set(SourceKind::Kueue, "workloads", SourceState::Live), Some(SourceState::Live));
         // Other sources are independent.
         assert_eq!(s.set(SourceKind::Events, "events", SourceState::Live), Some(SourceState::Live));
+    }
+
+    #[test]
+    fn relists_delete_exactly_the_keys_a_relist_did_not_confirm() {
+        let mut r = Relists::<u8>::default();
+        r.saw(0, "x");
+        assert!(r.end(0).is_empty(), "no relist open: nothing to delete");
+        r.begin(0, ["a", "b", "c"].map(String::from));
+        r.begin(1, ["z"].map(String::from));
+        r.saw(0, "b");
+        r.saw(0, "new");
+        r.saw(1, "z");
+        assert_eq!(r.end(0), ["a", "c"]);
+        assert!(r.end(1).is_empty(), "each watch has its own relist");
+        assert!(r.end(0).is_empty(), "a relist ends once");
     }
 }
