@@ -81,6 +81,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Diff { ref file, demo, ref at, ref to, json }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("diff needs a recording FILE or --demo"),
+            };
+            super::diff::print(&rec, &name, at.as_deref(), to.as_deref(), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Why {
             ref target,
             ref namespace,
