@@ -395,6 +395,7 @@ mod tests {
 
     fn denial(id: &str, pod: &str, source: EvidenceSource, reference: &str, count: u64) -> Denial {
         Denial {
+            class: Default::default(),
             id: id.into(),
             engine: Engine::Kyverno,
             enforcement: Enforcement::Deny,

@@ -573,6 +573,7 @@ mod tests {
         for i in 0..=max {
             let id = format!("audit|{i}");
             let denial = crate::model::Denial {
+                class: Default::default(),
                 id: id.clone(),
                 engine: crate::model::Engine::PodSecurity,
                 enforcement: Enforcement::Deny,

@@ -225,6 +225,7 @@ pub fn denial(event: &Event) -> Option<Denial> {
     let ns = event.metadata.namespace.clone().unwrap_or_default();
     let name = event.metadata.name.clone().unwrap_or_default();
     Some(Denial {
+        class: Default::default(),
         id: format!("event/{ns}/{name}"),
         engine: parsed.engine,
         enforcement,
