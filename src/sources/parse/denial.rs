@@ -19,7 +19,7 @@ mod corpus_tests;
 #[cfg(test)]
 mod tests;
 
-use crate::model::{Enforcement, Engine, FailureKind, ObjectRef};
+use crate::model::{DenialClass, Enforcement, Engine, FailureKind, ObjectRef};
 
 pub(crate) use text::kind_for_resource;
 pub use wrappers::{ResourceName, Wrapper};
@@ -133,6 +133,36 @@ impl Inner {
             policy_kind: None,
         }
     }
+}
+
+/// The class of the denial record made from `parsed`: a webhook that could not be called
+/// (with the failurePolicy the apiserver's log wording tells), a message no grammar read, or
+/// a policy denial.
+pub fn class_of(parsed: &ParsedDenial) -> DenialClass {
+    match parsed.failure {
+        Some(failure) => DenialClass::WebhookUnavailable {
+            failure,
+            failure_policy: parsed.failing_open.map(|open| if open { "Ignore" } else { "Fail" }.to_string()),
+        },
+        None if !parsed.attributed => DenialClass::Unattributed,
+        None => DenialClass::Admission,
+    }
+}
+
+/// True when the text shows the apiserver refused the request (a `… is forbidden:` or
+/// `… is invalid:` wrapper, an internal error, a kubectl server error, a named webhook), so an
+/// unattributed message is still a refusal and not some other controller failure.
+pub fn refused_by_apiserver(parsed: &ParsedDenial) -> bool {
+    parsed.webhook.is_some()
+        || parsed.wrappers.iter().any(|w| {
+            matches!(
+                w,
+                Wrapper::Forbidden(_)
+                    | Wrapper::Invalid(_)
+                    | Wrapper::InternalError
+                    | Wrapper::ClientError { .. }
+            )
+        })
 }
 
 /// Parses one denial message. Never panics; `raw` is always `message` unchanged.
