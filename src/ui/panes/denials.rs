@@ -3,7 +3,7 @@
 use ratatui::layout::Constraint;
 
 use crate::explain::{self, Explanation};
-use crate::model::{Denial, Enforcement};
+use crate::model::{Denial, DenialClass, Enforcement};
 use crate::state::{RecordId, merged_object};
 use crate::ui::panes::denial_groups::RATE_MINUTES;
 use crate::ui::widgets::format;
@@ -16,6 +16,17 @@ pub fn enforcement_scope(e: Enforcement) -> &'static str {
         Enforcement::Warn => "denials.enforcement.warn",
         Enforcement::Audit => "denials.enforcement.audit",
         Enforcement::Dryrun => "denials.enforcement.dryrun",
+    }
+}
+
+/// The ACTION cell: the enforcement of a policy denial, else what the row is instead
+/// (`down`: the webhook could not be called; `unattr`: no grammar read the message; `rbac`).
+fn action_cell(d: &Denial) -> Cell {
+    match &d.class {
+        DenialClass::Admission => Cell::styled(d.enforcement.label(), enforcement_scope(d.enforcement)),
+        DenialClass::WebhookUnavailable { .. } => Cell::styled("down", "denials.enforcement.warn"),
+        DenialClass::Unattributed => Cell::styled("unattr", "ui.dim"),
+        DenialClass::Authorization => Cell::styled("rbac", "ui.dim"),
     }
 }
 
@@ -70,7 +81,7 @@ pub fn spec() -> Spec<Denial> {
             Column {
                 title: "ACTION",
                 width: Constraint::Length(6),
-                cell: |_, _, d| Cell::styled(d.enforcement.label(), enforcement_scope(d.enforcement)),
+                cell: |_, _, d| action_cell(d),
                 key: |_, _, d| SortKey::Num(d.enforcement as u8 as f64),
             },
             Column {
@@ -185,12 +196,31 @@ fn explanation_lines(now: jiff::Timestamp, relative: bool, e: &Explanation) -> D
         DetailLine::field("cluster", e.cluster.to_string()),
         DetailLine::Section("by what".into()),
         DetailLine::field("engine", d.engine.label()),
-        DetailLine::Field {
-            label: "enforcement".into(),
-            value: d.enforcement.label().into(),
-            scope: enforcement_scope(d.enforcement),
-        },
     ];
+    match &d.class {
+        DenialClass::Admission => {}
+        DenialClass::WebhookUnavailable { failure, failure_policy } => lines.push(DetailLine::Field {
+            label: "class".into(),
+            value: format!(
+                "webhook unavailable ({}{}): the webhook could not be called, no policy decided",
+                failure.label(),
+                failure_policy.as_ref().map(|p| format!(", failurePolicy {p}")).unwrap_or_default()
+            ),
+            scope: "denials.enforcement.warn",
+        }),
+        DenialClass::Unattributed => lines.push(DetailLine::field(
+            "class",
+            "unattributed: no grammar read this message; it is kept whole below",
+        )),
+        DenialClass::Authorization => {
+            lines.push(DetailLine::field("class", "authorization (RBAC): not an admission denial"))
+        }
+    }
+    lines.extend([DetailLine::Field {
+        label: "enforcement".into(),
+        value: d.enforcement.label().into(),
+        scope: enforcement_scope(d.enforcement),
+    }]);
     match (e.policy, &d.policy) {
         (Some(p), _) => {
             lines.push(DetailLine::field("policy", format!("{} {}", p.kind, p.display_name())));
