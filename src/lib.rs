@@ -18,3 +18,4 @@ pub mod sim;
 pub mod sources;
 pub mod state;
 pub mod ui;
+pub mod wait;
