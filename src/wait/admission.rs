@@ -205,8 +205,9 @@ fn holds(w: &GpuWorkload, flavor: &str) -> bool {
         && w.flavor.as_deref() == Some(flavor)
 }
 
-/// The workloads of `queues` holding quota in `flavor`, lowest priority first, then newest
-/// admission first (the order Kueue picks preemption victims in).
+/// The workloads of `queues` holding quota in `flavor`: those of queues over their nominal
+/// (borrowing) first, then lowest priority first, then newest admission first (the order
+/// Kueue picks preemption victims in).
 fn holders<'a>(
     state: &'a FleetState,
     cluster: &ClusterId,
@@ -220,8 +221,18 @@ fn holders<'a>(
         .filter_map(|id| state.gpu_workloads().get(id).map(|w| (id, w)))
         .filter(|(_, w)| holds(w, flavor))
         .collect();
+    let borrows = |w: &GpuWorkload| {
+        let Some(q) = w.cluster_queue.as_ref() else { return false };
+        state.gpu_queues().get(&RecordId::new(cluster.clone(), q.clone())).is_some_and(|q| {
+            q.quotas.iter().any(|f| f.flavor == flavor && is_gpu_resource(&f.resource) && f.used > f.nominal)
+        })
+    };
     out.sort_by(|(ia, a), (ib, b)| {
-        a.priority.cmp(&b.priority).then(b.admitted_at.cmp(&a.admitted_at)).then_with(|| ia.cmp(ib))
+        borrows(b)
+            .cmp(&borrows(a))
+            .then(a.priority.cmp(&b.priority))
+            .then(b.admitted_at.cmp(&a.admitted_at))
+            .then_with(|| ia.cmp(ib))
     });
     out
 }

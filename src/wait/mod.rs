@@ -280,6 +280,15 @@ impl Wait {
         )
     }
 
+    /// The blocker the GPU pane's jump key goes to: a workload holding the quota, else a node
+    /// that would fit (tainted, cordoned), else the first record the chain leads to.
+    pub fn blocker(&self) -> Option<&Link> {
+        let of = |findings: &[&str]| {
+            self.steps.iter().filter(|s| findings.contains(&s.finding)).flat_map(|s| &s.links).next()
+        };
+        of(&["holder"]).or_else(|| of(&["taint", "cordon"])).or_else(|| self.blockers().into_iter().next())
+    }
+
     /// Every record the chain leads to, first seen first, without repeats.
     pub fn blockers(&self) -> Vec<&Link> {
         let mut out: Vec<&Link> = Vec::new();

@@ -190,11 +190,12 @@ fn waiting_for_quota_names_the_cohort_free_quota_and_the_borrower_since_it_borro
         cohort.words
     );
     assert_eq!(step(&w, "reason").since, Some(t(58)));
-    // Holders: lowest priority first (b2 at 100), then newest admission first (a1, then b1).
+    // Holders: the borrowing queue's first (team-b: b2 at priority 100, then b1), then a1.
     let held: Vec<&str> =
         w.steps.iter().filter(|s| s.finding == "holder").map(|s| s.words.as_str()).collect();
     assert!(held[0].contains("team-b/job-b2-abcde"), "{held:?}");
-    assert!(held[1].contains("team-a/job-a1-abcde") && held[2].contains("team-b/job-b1-abcde"), "{held:?}");
+    assert!(held[1].contains("team-b/job-b1-abcde") && held[2].contains("team-a/job-a1-abcde"), "{held:?}");
+    assert_eq!(w.blocker(), Some(&Link::Workload(wl_id("c", "team-b", "b2"))), "the jump key's target");
     // research stays within its nominal (0 + 4 ≤ 8), so it may reclaim what team-b borrows:
     // b1 and b2 (14 GPUs) would cover the 2 short.
     let pre = step(&w, "preemption");
