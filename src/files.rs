@@ -26,6 +26,15 @@ pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
     Ok((file, meta))
 }
 
+/// Reads a whole user-named text file (a config file, a fleet file) through [`open_regular`]:
+/// a FIFO or a device is refused at once instead of blocking or never ending.
+pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
+    let (mut file, meta) = open_regular(path)?;
+    let mut text = String::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    io::Read::read_to_string(&mut file, &mut text)?;
+    Ok(text)
+}
+
 /// What a file type is, in words: `a directory`, `a FIFO (named pipe)`, `a character device`, ….
 pub fn kind(t: FileType) -> &'static str {
     if t.is_file() {
@@ -76,5 +85,9 @@ mod tests {
         // Without a writer, a blocking open would never return: the test would hang.
         let e = open_regular(&fifo).unwrap_err();
         assert!(e.to_string().contains("a FIFO (named pipe), not a regular file"), "{e}");
+        let e = read_regular_to_string(&fifo).unwrap_err();
+        assert!(e.to_string().contains("a FIFO (named pipe), not a regular file"), "{e}");
+        let e = read_regular_to_string(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("a character device"), "{e}");
     }
 }

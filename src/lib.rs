@@ -7,6 +7,7 @@
 pub mod analytics;
 pub mod cli;
 pub mod demo;
+pub mod evidence;
 pub mod explain;
 pub mod files;
 pub mod model;

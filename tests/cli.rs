@@ -135,6 +135,15 @@ fn the_fleet_is_chosen_from_the_kubeconfig_and_the_fleet_file() {
     let v = json(&snap(&["--fleet", fleet.to_str().unwrap()]));
     assert_eq!(v["clusters"].as_array().unwrap().len(), 1);
     assert_eq!(v["clusters"][0]["labels"]["env"], "prod", "{v}");
+    // An entry that matches nothing is skipped with a warning naming its line, not fatal
+    // (issue 13, item 11: it used to abort the whole run).
+    std::fs::write(&fleet, "[[cluster]]\ncontext = \"prod-eu-*\"\n\n[[cluster]]\ncontext = \"prdo-us-*\"\n")
+        .unwrap();
+    let out = snap(&["--fleet", fleet.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(live_clusters(&out), ["prod-eu-1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fleet.toml:4: cluster[1] skipped: no context matches \"prdo-us-*\""), "{err}");
 
     // KUBECONFIG lists are merged and missing files skipped, as kubectl does.
     let listed = Command::new(env!("CARGO_BIN_EXE_fleettop"))
@@ -803,4 +812,52 @@ fn the_log_file_is_private() {
     let dir = home.path().join("state/fleettop");
     assert_eq!(mode(&dir.join("fleettop.log")), 0o600);
     assert_eq!(mode(&dir), 0o700);
+}
+
+#[test]
+fn diff_of_two_moments_of_the_demo_matches_its_golden_files_and_names_the_incident() {
+    let home = tempfile::tempdir().unwrap();
+    let text = stdout_of(&fleettop(&["diff", "--demo", "--at", "5m", "--to", "20m"], home.path()));
+    golden_in("evidence", "demo-diff-5m-20m.txt", &text);
+    let json = stdout_of(&fleettop(&["diff", "--demo", "--at", "5m", "--to", "20m", "--json"], home.path()));
+    golden_in("evidence", "demo-diff-5m-20m.json", &json);
+
+    // The incident's turns, in the JSON: the cluster lost, the policy rollout, the exporter
+    // that started losing data, the exception that expired.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let changes = v["changes"].as_array().unwrap();
+    let find = |what: &str, cluster: &str, fact: &str| {
+        changes
+            .iter()
+            .filter(|c| c["what"] == what && c["cluster"] == cluster)
+            .flat_map(|c| c["facts"].as_array().unwrap())
+            .find(|f| f["fact"] == fact)
+            .map(|f| (f["from"].clone(), f["to"].clone()))
+            .unwrap_or_else(|| panic!("no {what} {fact} change in {cluster}"))
+    };
+    assert_eq!(find("cluster", "prod-ap-south-1", "health"), ("live".into(), "unreachable".into()));
+    assert_eq!(find("policy", "prod-eu-west-1", "enforcement"), ("audit".into(), "deny".into()));
+    assert_eq!(find("pipeline", "prod-eu-west-1", "verdict"), ("ok".into(), "LOSING DATA".into()));
+    assert_eq!(find("exception", "prod-us-east-1", "status"), ("expiring".into(), "EXPIRED".into()));
+
+    // Swapping the moments swaps every appeared and disappeared record.
+    let back = stdout_of(&fleettop(&["diff", "--demo", "--at", "20m", "--to", "5m", "--json"], home.path()));
+    let w: serde_json::Value = serde_json::from_str(&back).unwrap();
+    let count = |v: &serde_json::Value, kind: &str| {
+        v["changes"].as_array().unwrap().iter().filter(|c| c["kind"] == kind).count()
+    };
+    assert_eq!(count(&v, "appeared"), count(&w, "disappeared"));
+    assert_eq!(count(&v, "disappeared"), count(&w, "appeared"));
+    assert_eq!(count(&v, "changed"), count(&w, "changed"));
+}
+
+#[test]
+fn diff_refuses_a_moment_outside_the_recording_instead_of_clamping() {
+    let home = tempfile::tempdir().unwrap();
+    let out = fleettop(&["diff", "--demo", "--at", "5m", "--to", "5h"], home.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--to 5h") && err.contains("outside the recording"), "{err}");
+    let out = fleettop(&["diff"], home.path());
+    assert_eq!(out.status.code(), Some(2), "no recording and no --demo is a usage error");
 }

@@ -237,9 +237,9 @@ fn wait_restored(t: &Tmux) {
 }
 
 #[test]
-fn sigterm_and_sigquit_finish_the_recording_and_restore_the_terminal() {
+fn sigterm_sigint_sighup_and_sigquit_finish_the_recording_and_restore_the_terminal() {
     // SIGQUIT used to leave the terminal raw in the alternate screen (issue 13, item 12).
-    for signal in ["TERM", "QUIT"] {
+    for signal in ["TERM", "INT", "HUP", "QUIT"] {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join(format!("{signal}.fleetrec"));
         // `; echo`/`sleep` keep the pane open after fleettop exits, to look at what it left.
@@ -258,6 +258,8 @@ fn sigterm_and_sigquit_finish_the_recording_and_restore_the_terminal() {
         let rec = fleettop::record::Recording::open(&file).expect("the recording opens");
         assert!(rec.truncated().is_none(), "SIG{signal} finishes the last frame: {:?}", rec.truncated());
         assert!(!rec.observations().is_empty());
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600, "SIG{signal}: the recording stays private");
     }
 }
 

@@ -9,6 +9,8 @@
 //! The user's `config.toml` may add or replace entries with a `[prices]` table
 //! (`h100 = 3.10`, `"my-flavor" = 1.2`, `default = 1.5`).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 /// The default table. Illustrative on-demand cloud list prices per GPU-hour (rounded, 2025);
@@ -42,6 +44,11 @@ pub struct Price {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prices {
     entries: Vec<Price>,
+    /// `normalise(entries[i].product)`, computed once per entry.
+    keys: Vec<String>,
+    /// Normalised name → index in `entries`: setting and exact lookups are one hash lookup,
+    /// so a table of 80,000 prices loads in linear time.
+    index: HashMap<String, usize>,
     fallback: f64,
     /// True when every entry is the default table's.
     defaults_only: bool,
@@ -49,14 +56,17 @@ pub struct Prices {
 
 impl Default for Prices {
     fn default() -> Self {
-        Self {
-            entries: DEFAULT_PRICES
-                .iter()
-                .map(|(p, usd)| Price { product: (*p).to_string(), usd_per_gpu_hour: *usd })
-                .collect(),
+        let mut prices = Self {
+            entries: Vec::new(),
+            keys: Vec::new(),
+            index: HashMap::new(),
             fallback: DEFAULT_FALLBACK,
             defaults_only: true,
+        };
+        for (product, usd) in DEFAULT_PRICES {
+            prices.upsert(product, *usd);
         }
+        prices
     }
 }
 
@@ -68,13 +78,22 @@ impl Prices {
             self.fallback = usd_per_gpu_hour;
             return;
         }
+        self.upsert(product, usd_per_gpu_hour);
+    }
+
+    /// Replaces the entry with `product`'s normalised name, or adds one.
+    fn upsert(&mut self, product: &str, usd_per_gpu_hour: f64) {
         let key = normalise(product);
-        match self.entries.iter_mut().find(|e| normalise(&e.product) == key) {
+        match self.index.get(&key).and_then(|i| self.entries.get_mut(*i)) {
             Some(e) => {
                 e.product = product.to_string();
                 e.usd_per_gpu_hour = usd_per_gpu_hour;
             }
-            None => self.entries.push(Price { product: product.to_string(), usd_per_gpu_hour }),
+            None => {
+                self.index.insert(key.clone(), self.entries.len());
+                self.keys.push(key);
+                self.entries.push(Price { product: product.to_string(), usd_per_gpu_hour });
+            }
         }
     }
 
@@ -96,13 +115,13 @@ impl Prices {
     /// The product a flavor or product label names, and its price per GPU-hour.
     pub fn lookup(&self, name: &str) -> Price {
         let key = normalise(name);
-        if let Some(e) = self.entries.iter().find(|e| normalise(&e.product) == key) {
+        if let Some(e) = self.index.get(&key).and_then(|i| self.entries.get(*i)) {
             return e.clone();
         }
         let best = self
-            .entries
+            .keys
             .iter()
-            .map(|e| (normalise(&e.product), e))
+            .zip(&self.entries)
             .filter(|(k, _)| !k.is_empty() && key.contains(k.as_str()))
             .max_by_key(|(k, _)| k.len());
         match best {

@@ -9,6 +9,7 @@ macro_rules! say {
     };
 }
 
+mod diff;
 mod gpu_probe;
 mod logging;
 pub mod manual;
@@ -200,6 +201,27 @@ pub enum Command {
         /// Live: how long to wait for every cluster's initial sync (1 to 86400 seconds).
         #[arg(long, default_value_t = 30, value_parser = timeout())]
         timeout: u64,
+    },
+    /// What changed between two moments of a recording, per pane: records that appeared,
+    /// disappeared or changed (denials started and stopped, queues' usage and waiters,
+    /// workloads admitted and preempted, pipeline verdicts, exceptions expired, clusters
+    /// lost), each with its evidence. Exit status 0 (also when nothing changed).
+    Diff {
+        /// The recording (or --demo).
+        #[arg(required_unless_present = "demo", conflicts_with = "demo")]
+        file: Option<PathBuf>,
+        /// Use the bundled demo recording.
+        #[arg(long)]
+        demo: bool,
+        /// The first moment (offset, time of day or timestamp); default: the start.
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+        /// The second moment; default: the end.
+        #[arg(long, value_name = "WHEN")]
+        to: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
     GpuProbe {

@@ -81,6 +81,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Diff { ref file, demo, ref at, ref to, json }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("diff needs a recording FILE or --demo"),
+            };
+            super::diff::print(&rec, &name, at.as_deref(), to.as_deref(), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Why {
             ref target,
             ref namespace,
@@ -175,7 +184,7 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
     let mut warnings = Vec::new();
     let fleet = match &fleet_path {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::files::read_regular_to_string(path)
                 .with_context(|| format!("cannot read fleet file {}", path.display()))?;
             let (file, file_warnings) =
                 crate::sources::fleet::parse_fleet_file(path, &text).map_err(anyhow::Error::msg)?;
@@ -184,13 +193,15 @@ fn select_fleet(args: &super::FleetArgs) -> anyhow::Result<Fleet> {
         }
         None => None,
     };
-    let selected = crate::sources::fleet::select(
+    let selection = crate::sources::fleet::select(
         &available,
         kubeconfig.current_context.as_deref(),
         &args.contexts,
         args.all_contexts,
         fleet.as_ref(),
     )?;
+    warnings.extend(selection.warnings);
+    let selected = selection.clusters;
     warnings.extend(shared_audit_logs(&selected));
     for w in &warnings {
         say!("fleettop: warning: {w}");

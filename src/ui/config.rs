@@ -228,7 +228,7 @@ pub fn load_keymap_file(path: &Path, mut base: Keymap) -> (Keymap, Vec<ConfigWar
     };
     let src = Source::new(path, &text);
     let warnings = match src.parse() {
-        Ok(table) => base.overlay(&src, &table),
+        Ok(table) => base.overlay_user(&src, &table),
         Err(warning) => vec![warning],
     };
     (base, warnings)
@@ -374,9 +374,10 @@ pub(crate) fn number(value: &Spanned<DeValue<'_>>) -> Option<f64> {
     }
 }
 
-/// Reads a file that may not exist. Missing → `Ok(None)`; unreadable → a warning.
+/// Reads a file that may not exist. Missing → `Ok(None)`; unreadable, or not a regular file
+/// (a FIFO would block the start, a device never ends) → a warning.
 fn read_optional(path: &Path) -> Result<Option<String>, ConfigWarning> {
-    match std::fs::read_to_string(path) {
+    match crate::files::read_regular_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(ConfigWarning {
@@ -396,18 +397,21 @@ pub(crate) fn quote_key(key: &str) -> String {
 }
 
 /// The text of one configuration file, for turning spans into warnings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Source<'a> {
     /// Where the text came from (shown in warnings).
     pub(crate) path: &'a Path,
     /// The whole file.
     pub(crate) text: &'a str,
+    /// Byte offset of each line's start, built on the first warning: each line number is then
+    /// a binary search, so a file with a warning on every line stays linear to report.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Source<'a> {
     /// Wraps a file's text.
     pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
-        Source { path, text }
+        Source { path, text, line_starts: std::cell::OnceCell::new() }
     }
 
     /// Parses the file keeping spans; a syntax error becomes the file's one warning.
@@ -434,9 +438,13 @@ impl<'a> Source<'a> {
 
     /// 1-based line of a byte offset.
     pub(crate) fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        let before = self.text.get(..end).unwrap_or(self.text);
-        before.bytes().filter(|b| *b == b'\n').count() + 1
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // The number of line starts at or before `offset` is its 1-based line.
+        starts.partition_point(|start| *start <= offset.min(self.text.len()))
     }
 
     /// The text of a span, on one line and cut short, as quoted in a warning.
@@ -667,6 +675,37 @@ mod tests {
         );
     }
 
+    /// A keymap that takes every quit key away gets a warning on the line that did it, and the
+    /// built-in ctrl-c still quits; one that takes every help key away gets a warning.
+    #[test]
+    fn a_keymap_without_quit_or_help_keys_warns_and_ctrl_c_still_quits() {
+        let text = "[[bindings]]\non = \"q\"\nrun = \"select_next\"\n\n\
+                    [[bindings]]\non = [\"ctrl-c\", \"?\"]\nrun = \"none\"\n";
+        let dir = dir_with(&[("keymap.toml", text)]);
+        let (config, warnings) = load(Some(dir.path()), None, None, false);
+        assert_eq!(
+            shown(dir.path(), &warnings),
+            [
+                "keymap.toml:6: bindings[1].on = \"ctrl-c\": this takes the last quit key away; \
+                 ctrl-c quits again as built in, so fleettop can always be left",
+                "keymap.toml:6: bindings[1].on = \"?\": this takes the last help key away: no key \
+                 shows help (bind one with run = \"toggle_help\")",
+            ]
+        );
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(config.keymap.action_for(&ctrl_c), Some(Action::Quit));
+        assert_eq!(config.keymap.action_for(&key('q')), Some(Action::SelectNext));
+        assert_eq!(config.keymap.keys_for(Action::Quit), ["ctrl-c"]);
+        assert_eq!(config.keymap.desc_for(Action::Quit), Some("Quit"));
+        // Moving quit to another key is not a problem.
+        let text = "[[bindings]]\non = [\"q\", \"ctrl-c\"]\nrun = \"none\"\n\n\
+                    [[bindings]]\non = \"x\"\nrun = \"quit\"\n";
+        let dir = dir_with(&[("keymap.toml", text)]);
+        let (config, warnings) = load(Some(dir.path()), None, None, false);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.keymap.keys_for(Action::Quit), ["x"]);
+    }
+
     /// Each fixture's `# expect:` lines are exactly its warnings; the defaults stay in force.
     #[test]
     fn invalid_config_fixtures_warn_and_keep_the_defaults() {
@@ -739,6 +778,39 @@ mod tests {
         );
         let bare = ConfigWarning { line: None, key: String::new(), value: String::new(), ..warning };
         assert_eq!(bare.to_string(), "~/.config/fleettop/theme.toml: unknown colour");
+    }
+
+    /// A FIFO or a device where a config file should be is refused with a warning naming what it
+    /// is; the start never blocks waiting for a writer.
+    #[test]
+    fn fifos_and_devices_as_config_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["config.toml", "theme.toml", "keymap.toml"] {
+            let status = std::process::Command::new("mkfifo").arg(dir.path().join(name)).status().unwrap();
+            assert!(status.success());
+        }
+        let path = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(Some(&path), None, None, false));
+        });
+        let (config, warnings) =
+            rx.recv_timeout(std::time::Duration::from_secs(10)).expect("loading a FIFO config blocked");
+        let shown = shown(dir.path(), &warnings);
+        assert_eq!(shown.len(), 3, "{shown:#?}");
+        for (warning, name) in shown.iter().zip(["config.toml", "theme.toml", "keymap.toml"]) {
+            assert!(
+                warning.starts_with(name) && warning.contains("a FIFO (named pipe), not a regular file"),
+                "{warning}"
+            );
+        }
+        assert_defaults_hold("fifo", &config);
+        // A device (never-ending) is refused the same way.
+        let dev = dir.path().join("dev");
+        std::fs::create_dir(&dev).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dev.join("theme.toml")).unwrap();
+        let (_, warnings) = load(Some(&dev), None, None, false);
+        assert!(warnings.iter().any(|w| w.to_string().contains("a character device")), "{warnings:?}");
     }
 
     #[test]

@@ -268,41 +268,103 @@ impl Keymap {
 
     /// Adds the `[[bindings]]` of a parsed file; each binding replaces what its keys did.
     pub(crate) fn overlay(&mut self, src: &Source<'_>, table: &DeTable<'_>) -> Vec<ConfigWarning> {
+        self.overlay_tracked(src, table).0
+    }
+
+    /// Lays a user's `keymap.toml` over this keymap, as [`Keymap::overlay`], and then makes sure
+    /// it can still be left and explained: a file that takes every quit key away gets a warning
+    /// and `ctrl-c` quits again (as built in); one that takes every help key away gets a warning.
+    pub(crate) fn overlay_user(&mut self, src: &Source<'_>, table: &DeTable<'_>) -> Vec<ConfigWarning> {
+        let (mut warnings, taken) = self.overlay_tracked(src, table);
+        let bound = |keymap: &Keymap, action| keymap.lookup.values().any(|a| *a == action);
+        if !bound(self, Action::Quit)
+            && let Some((index, span)) = taken.get(&Action::Quit)
+        {
+            let message = format!(
+                "this takes the last quit key away; {BUILTIN_QUIT} quits again as built in, \
+                 so fleettop can always be left"
+            );
+            warnings.push(src.warn(span.clone(), &format!("bindings[{index}].on"), message));
+            if let Ok(key) = BUILTIN_QUIT.parse::<KeySpec>() {
+                let desc = self.desc_for(Action::Quit).map_or_else(|| "Quit".to_owned(), str::to_owned);
+                for binding in &mut self.bindings {
+                    binding.keys.retain(|k| *k != key);
+                }
+                self.bindings.retain(|b| !b.keys.is_empty());
+                self.bindings.push(Binding { keys: vec![key], action: Action::Quit, desc });
+                self.lookup = build_lookup(&self.bindings);
+            }
+        }
+        if !bound(self, Action::ToggleHelp)
+            && let Some((index, span)) = taken.get(&Action::ToggleHelp)
+        {
+            let message = "this takes the last help key away: no key shows help \
+                           (bind one with run = \"toggle_help\")";
+            warnings.push(src.warn(span.clone(), &format!("bindings[{index}].on"), message));
+        }
+        sort_warnings(&mut warnings);
+        warnings
+    }
+
+    /// [`Keymap::overlay`], also saying, per action, which entry (index and key span) last took
+    /// a key away from it. Linear in the size of the file: each key's owner is looked up in a
+    /// map, and emptied bindings are dropped once at the end.
+    fn overlay_tracked(
+        &mut self,
+        src: &Source<'_>,
+        table: &DeTable<'_>,
+    ) -> (Vec<ConfigWarning>, HashMap<Action, Taker>) {
         let mut warnings = Vec::new();
         for (key, value) in table {
             if key.get_ref() != "bindings" {
                 warnings.push(src.unknown_key(key, value, "", &["bindings"]));
             }
         }
+        // Which binding holds each key, and each action's description, as things stand.
+        let mut owner: HashMap<KeySpec, usize> = HashMap::new();
+        let mut descs: HashMap<Action, String> = HashMap::new();
+        for (i, binding) in self.bindings.iter().enumerate() {
+            owner.extend(binding.keys.iter().map(|k| (*k, i)));
+            descs.entry(binding.action).or_insert_with(|| binding.desc.clone());
+        }
+        let mut taken = HashMap::new();
         let mut seen = HashMap::new();
         for (index, entry) in binding_entries(src, table, &mut warnings).iter().enumerate() {
-            if let Some(parsed) = parse_binding(src, index, entry, &mut warnings) {
-                warn_duplicates(src, index, &parsed, &mut seen, &mut warnings);
-                self.bind(parsed);
+            let Some(parsed) = parse_binding(src, index, entry, &mut warnings) else {
+                continue;
+            };
+            warn_duplicates(src, index, &parsed, &mut seen, &mut warnings);
+            for (key, span) in &parsed.keys {
+                if let Some(held) = owner.remove(key).and_then(|b| self.bindings.get(b)) {
+                    taken.insert(held.action, (index, span.clone()));
+                }
             }
+            let Run::Bind(action) = parsed.run else {
+                continue;
+            };
+            let desc =
+                parsed.desc.or_else(|| descs.get(&action).cloned()).unwrap_or_else(|| action_name(action));
+            descs.entry(action).or_insert_with(|| desc.clone());
+            let keys: Vec<KeySpec> = parsed.keys.iter().map(|(k, _)| *k).collect();
+            owner.extend(keys.iter().map(|k| (*k, self.bindings.len())));
+            self.bindings.push(Binding { keys, action, desc });
         }
-        self.lookup = build_lookup(&self.bindings);
-        sort_warnings(&mut warnings);
-        warnings
-    }
-
-    /// Unbinds the keys of `parsed` everywhere, then adds it (unless it is `run = "none"`).
-    fn bind(&mut self, parsed: ParsedBinding) {
-        let keys: Vec<KeySpec> = parsed.keys.iter().map(|(k, _)| *k).collect();
-        for binding in &mut self.bindings {
-            binding.keys.retain(|k| !keys.contains(k));
+        // Each key stays only with the binding that holds it last.
+        for (i, binding) in self.bindings.iter_mut().enumerate() {
+            binding.keys.retain(|k| owner.get(k) == Some(&i));
         }
         self.bindings.retain(|b| !b.keys.is_empty());
-        let Run::Bind(action) = parsed.run else {
-            return;
-        };
-        let desc = parsed
-            .desc
-            .or_else(|| self.desc_for(action).map(str::to_owned))
-            .unwrap_or_else(|| action_name(action));
-        self.bindings.push(Binding { keys, action, desc });
+        self.lookup = build_lookup(&self.bindings);
+        sort_warnings(&mut warnings);
+        (warnings, taken)
     }
 }
+
+/// Which `[[bindings]]` entry (index, and the span of the key) took a key from an action.
+type Taker = (usize, Range<usize>);
+
+/// The key that always quits, restored when a user keymap takes every quit key away.
+pub const BUILTIN_QUIT: &str = "ctrl-c";
 
 /// The `snake_case` name keymap files use for an action (`select_next`).
 pub fn action_name(action: Action) -> String {
@@ -474,8 +536,8 @@ fn warn_duplicates(
     warnings: &mut Vec<ConfigWarning>,
 ) {
     for (spec, span) in &parsed.keys {
-        let line = src.line(span.start);
-        if let Some(earlier) = seen.insert(*spec, line) {
+        if let Some(earlier) = seen.insert(*spec, span.start) {
+            let earlier = src.line(earlier);
             let message = format!("\"{spec}\" is already bound on line {earlier}; this binding replaces it");
             warnings.push(src.warn(span.clone(), &format!("bindings[{index}].on"), message));
         }

@@ -436,6 +436,8 @@ struct State {
     proxied: BTreeMap<(String, String), String>,
     /// Pods whose proxy requests hang, by (namespace, pod name).
     stalled: BTreeSet<(String, String)>,
+    /// Every request answers `401 Unauthorized` (the token expired or was revoked).
+    unauthorized: bool,
 }
 
 /// State shared between the handle and the connection tasks.
@@ -669,6 +671,16 @@ users:
         self.shared.lock().pending_workloads.insert(cluster_queue.to_string(), summary);
     }
 
+    /// Makes every request answer `401 Unauthorized`, as a real apiserver does once a token has
+    /// expired or been revoked, and ends open watches so their clients reconnect into it;
+    /// `false` accepts the credentials again (a refreshed token).
+    pub fn set_unauthorized(&self, unauthorized: bool) {
+        self.shared.lock().unauthorized = unauthorized;
+        if unauthorized {
+            self.shared.broadcast(WatchMsg::Abort);
+        }
+    }
+
     /// Undoes [`TestApiServer::forbid`].
     pub fn allow(&self, plural: &str) {
         self.shared.lock().forbidden.remove(plural);
@@ -784,7 +796,7 @@ async fn handle(
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("as=APIGroupDiscoveryList"));
 
-    let (latency, stalled) = {
+    let (latency, stalled, unauthorized) = {
         let mut st = shared.lock();
         st.requests.push(RecordedRequest {
             method: method.to_string(),
@@ -800,7 +812,7 @@ async fn handle(
         let selected =
             !watch && params.as_ref().is_ok_and(|p| p.get("labelSelector").is_some_and(|v| !v.is_empty()));
         let latency = if selected { st.latency + st.selected_list_latency } else { st.latency };
-        (latency, stalled)
+        (latency, stalled, st.unauthorized)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -810,6 +822,7 @@ async fn handle(
     }
 
     let response = match params {
+        _ if unauthorized => status_response(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized", None),
         Err(message) => status_response(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
         Ok(_) if method != Method::GET => status_response(
             StatusCode::METHOD_NOT_ALLOWED,

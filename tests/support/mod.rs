@@ -1,3 +1,4 @@
 //! Support code shared by the integration tests (`mod support;`).
 
 pub mod apiserver;
+pub mod tarpit;

@@ -24,9 +24,16 @@ use crate::sources::ObservationSender;
 /// Most observations sent in one batch.
 pub const BATCH: usize = 512;
 
-/// What a watcher error means for the source: 403 → forbidden, 404 → not installed,
+/// What a watcher error means for the source: 403 → forbidden, 404 → not installed, `410
+/// Gone` inside a watch (the resourceVersion was compacted away; kube-runtime relists at once)
+/// → syncing, not an error: etcd compaction is routine, and the relist is what follows;
 /// anything else → an error it retries with backoff.
 pub fn classify(e: &watcher::Error) -> SourceState {
+    if let watcher::Error::WatchError(s) = e
+        && s.code == 410
+    {
+        return SourceState::Syncing;
+    }
     let api = match e {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s))
@@ -272,6 +279,24 @@ fn delete_missing(
 
 #[cfg(test)]
 mod tests {
+    /// A `410 Gone` in a watch is a relist, shown as syncing (it used to flash every source
+    /// as an error, and the cluster as stale, on each compaction); other errors stay errors.
+    #[test]
+    fn a_410_gone_is_a_relist_not_an_error() {
+        let status = |code: u16, reason: &str| {
+            Box::new(kube::core::Status::failure("too old resource version: 2 (5)", reason).with_code(code))
+        };
+        assert_eq!(classify(&watcher::Error::WatchError(status(410, "Expired"))), SourceState::Syncing);
+        assert!(matches!(
+            classify(&watcher::Error::WatchError(status(500, "InternalError"))),
+            SourceState::Error { .. }
+        ));
+        assert!(matches!(
+            classify(&watcher::Error::WatchError(status(403, "Forbidden"))),
+            SourceState::Forbidden { .. }
+        ));
+    }
+
     use k8s_openapi::api::core::v1::Namespace;
 
     use super::*;
