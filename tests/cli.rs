@@ -597,6 +597,43 @@ fn why_exit_status_says_whether_a_denial_was_found() {
     assert_eq!(missing.status.code(), Some(2));
 }
 
+#[test]
+fn why_explains_the_demo_waiters_like_its_golden_files() {
+    let home = tempfile::tempdir().unwrap();
+    let list = fleettop(&["why", "--demo", "--waiting"], home.path());
+    golden_in("why", "demo-waiting.txt", &stdout_of(&list));
+    let sweep = fleettop(&["why", "--demo", "workload/llm-pretrain-ablation-b"], home.path());
+    golden_in("why", "demo-wait-sweep.txt", &stdout_of(&sweep));
+    let asr = fleettop(&["why", "--demo", "wl/multilingual-asr", "-n", "team-b", "--json"], home.path());
+    let text = stdout_of(&asr);
+    golden_in("why", "demo-wait-asr.json", &text);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["found"], 1);
+    assert_eq!(v["waits"][0]["verdict"]["class"], "nodes_cordoned");
+    let pod = fleettop(&["why", "--demo", "pod/jupyter-ana-0", "--markdown"], home.path());
+    golden_in("why", "demo-wait-pod.md", &stdout_of(&pod));
+    let listed = fleettop(&["why", "--demo", "--waiting", "--json", "--context", "prod-*"], home.path());
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let waiters = v["waiters"].as_array().unwrap();
+    assert!(!waiters.is_empty() && waiters.iter().all(|w| w["cluster"] == "prod-us-east-1"), "{v}");
+}
+
+#[test]
+fn why_exit_status_says_whether_it_waits() {
+    let home = tempfile::tempdir().unwrap();
+    let none = fleettop(&["why", "--demo", "workload/not-there"], home.path());
+    assert_eq!(none.status.code(), Some(1), "nothing waits under that name");
+    assert!(String::from_utf8_lossy(&none.stdout).starts_with("no waiting workload not-there"));
+    // A replay at a moment: before the preemption wave (+15m) the sweep runs, after it waits.
+    let before = fleettop(&["why", "--demo", "--at", "+14m", "workload/rlhf-sweep-17"], home.path());
+    assert_eq!(before.status.code(), Some(1));
+    let after = fleettop(&["why", "--demo", "--at", "+16m", "workload/rlhf-sweep-17"], home.path());
+    assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stderr));
+    // Markdown is for waits.
+    let md = fleettop(&["why", "--demo", "--policy", "require-run-as-nonroot", "--markdown"], home.path());
+    assert_eq!(md.status.code(), Some(2));
+}
+
 /// A recording as a newer fleettop (format 1.9) writes it: three observations in one frame,
 /// the middle one of a record type this build does not know.
 fn recording_from_a_newer_fleettop() -> Vec<u8> {

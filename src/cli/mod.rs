@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod snapshot;
 mod why;
+mod why_wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -158,8 +159,9 @@ pub enum Command {
         timeout: u64,
     },
     /// Why was it denied: every matching denial joined to its policy, version, rule,
-    /// exceptions and evidence. Exit status 0 when a denial was found, 1 when none was, 2 on
-    /// an error.
+    /// exceptions and evidence; why does it wait (workload/NAME, pod/NAME of a pending GPU
+    /// pod, --waiting): the chain from the request to its blocker. Exit status 0 when a
+    /// denial (or a waiter) was found, 1 when none was, 2 on an error.
     Why {
         /// The object: KIND/NAME (deployment/payments, pod/web-0); a workload also matches
         /// the pods it creates.
@@ -177,6 +179,13 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Why GPU work waits: list every waiting workload and pending GPU pod, longest wait
+        /// first, with its verdict (workload/NAME or pod/NAME of a pending pod explains one).
+        #[arg(long, conflicts_with = "policy")]
+        waiting: bool,
+        /// Print a wait's chain (workload/NAME, pod/NAME, --waiting) as Markdown.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
         /// Explain at most N denials, the latest first (0: all).
         #[arg(long, default_value_t = 10)]
         limit: usize,

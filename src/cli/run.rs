@@ -111,6 +111,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ref policy,
             ref since,
             json,
+            waiting,
+            markdown,
             limit,
             demo,
             ref replay,
@@ -125,6 +127,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 clusters: cli.fleet.contexts.clone(),
                 json,
                 limit,
+                waiting,
+                markdown,
             };
             match why(&cli, &args, demo, replay.as_deref(), at.as_deref(), timeout) {
                 Ok(true) => Ok(ExitCode::SUCCESS),
