@@ -21,3 +21,4 @@ pub mod sim;
 pub mod sources;
 pub mod state;
 pub mod ui;
+pub mod wait;

@@ -73,7 +73,7 @@ pub fn rollouts(state: &FleetState) -> Vec<RolloutFinding> {
             let ids = state.merged_denials().by_policy().get(&f.policy);
             let mut clusters = BTreeSet::new();
             for id in ids.into_iter().flatten() {
-                let Some(d) = state.denial_row(id) else { continue };
+                let Some(d) = state.denial_row(id).filter(|d| d.class.is_admission()) else { continue };
                 let generation = d.policy.as_ref().and_then(|p| p.generation);
                 let after = match generation {
                     Some(g) => Some(g) == f.generation,

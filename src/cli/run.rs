@@ -24,6 +24,35 @@ use crate::{demo, sim, sources};
 /// the modes that use them.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Some(Command::Export { ref file, demo, format: _, ref at, ref to, explain, ref out }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("export needs a recording FILE or --demo"),
+            };
+            let args = super::export::ExportArgs {
+                at: at.as_deref(),
+                to: to.as_deref(),
+                explain,
+                out: out.as_deref(),
+            };
+            super::export::markdown(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Redact { ref file, demo, ref out, keep_messages, keep_clusters, ref key_file }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("redact needs a recording FILE or --demo"),
+            };
+            let args = super::redact::RedactArgs {
+                out,
+                rules: crate::evidence::anonymise::Rules { keep_messages, keep_clusters },
+                key_file: key_file.as_deref(),
+            };
+            super::redact::run(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::GpuProbe { samples, interval, json }) => {
             super::gpu_probe::run(samples, std::time::Duration::from_secs_f64(interval), json)?;
             Ok(ExitCode::SUCCESS)
@@ -134,6 +163,8 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
             ref policy,
             ref since,
             json,
+            waiting,
+            markdown,
             limit,
             ref input,
             ref at,
@@ -146,6 +177,8 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
                 clusters: cli.fleet.contexts.clone(),
                 json,
                 limit,
+                waiting,
+                markdown,
             };
             match why(cli, config.settings.sources, &args, input, at) {
                 Ok(true) => Ok(ExitCode::SUCCESS),
@@ -161,7 +194,9 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
             Command::GpuProbe { .. }
             | Command::Completions { .. }
             | Command::Man { .. }
-            | Command::Simulate { .. },
+            | Command::Simulate { .. }
+            | Command::Export { .. }
+            | Command::Redact { .. },
         ) => anyhow::bail!("{:?} reads no configuration: dispatch runs it", cli.command),
         None if cli.demo => {
             refuse_record(cli, "the demo is already a recording (snapshots/demo.fleetrec)")?;

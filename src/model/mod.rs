@@ -19,7 +19,10 @@ mod skip;
 mod verdicts;
 
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
-pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
+pub use denial::{
+    Denial, DenialClass, Enforcement, Engine, Evidence, EvidenceSource, FailureKind, ObjectRef, PolicyRef,
+    Severity,
+};
 pub use exception::{
     DEFAULT_EXPIRY_WINDOW, ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter,
     ScopeMatch, glob_matches,
