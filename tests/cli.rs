@@ -597,6 +597,43 @@ fn why_exit_status_says_whether_a_denial_was_found() {
     assert_eq!(missing.status.code(), Some(2));
 }
 
+#[test]
+fn why_explains_the_demo_waiters_like_its_golden_files() {
+    let home = tempfile::tempdir().unwrap();
+    let list = fleettop(&["why", "--demo", "--waiting"], home.path());
+    golden_in("why", "demo-waiting.txt", &stdout_of(&list));
+    let sweep = fleettop(&["why", "--demo", "workload/llm-pretrain-ablation-b"], home.path());
+    golden_in("why", "demo-wait-sweep.txt", &stdout_of(&sweep));
+    let asr = fleettop(&["why", "--demo", "wl/multilingual-asr", "-n", "team-b", "--json"], home.path());
+    let text = stdout_of(&asr);
+    golden_in("why", "demo-wait-asr.json", &text);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["found"], 1);
+    assert_eq!(v["waits"][0]["verdict"]["class"], "nodes_cordoned");
+    let pod = fleettop(&["why", "--demo", "pod/jupyter-ana-0", "--markdown"], home.path());
+    golden_in("why", "demo-wait-pod.md", &stdout_of(&pod));
+    let listed = fleettop(&["why", "--demo", "--waiting", "--json", "--context", "prod-*"], home.path());
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let waiters = v["waiters"].as_array().unwrap();
+    assert!(!waiters.is_empty() && waiters.iter().all(|w| w["cluster"] == "prod-us-east-1"), "{v}");
+}
+
+#[test]
+fn why_exit_status_says_whether_it_waits() {
+    let home = tempfile::tempdir().unwrap();
+    let none = fleettop(&["why", "--demo", "workload/not-there"], home.path());
+    assert_eq!(none.status.code(), Some(1), "nothing waits under that name");
+    assert!(String::from_utf8_lossy(&none.stdout).starts_with("no waiting workload not-there"));
+    // A replay at a moment: before the preemption wave (+15m) the sweep runs, after it waits.
+    let before = fleettop(&["why", "--demo", "--at", "+14m", "workload/rlhf-sweep-17"], home.path());
+    assert_eq!(before.status.code(), Some(1));
+    let after = fleettop(&["why", "--demo", "--at", "+16m", "workload/rlhf-sweep-17"], home.path());
+    assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stderr));
+    // Markdown is for waits.
+    let md = fleettop(&["why", "--demo", "--policy", "require-run-as-nonroot", "--markdown"], home.path());
+    assert_eq!(md.status.code(), Some(2));
+}
+
 /// A recording as a newer fleettop (format 1.9) writes it: three observations in one frame,
 /// the middle one of a record type this build does not know.
 fn recording_from_a_newer_fleettop() -> Vec<u8> {
@@ -823,4 +860,35 @@ fn diff_refuses_a_moment_outside_the_recording_instead_of_clamping() {
     assert!(err.contains("--to 5h") && err.contains("outside the recording"), "{err}");
     let out = fleettop(&["diff"], home.path());
     assert_eq!(out.status.code(), Some(2), "no recording and no --demo is a usage error");
+}
+
+#[test]
+fn export_markdown_of_the_demo_matches_its_golden_file_with_absolute_times_only() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["export", "--demo", "--format", "markdown", "--at", "5m", "--to", "25m", "--explain", "2"];
+    let md = stdout_of(&fleettop(&args, home.path()));
+    golden_in("evidence", "demo-export-5m-25m.md", &md);
+    for section in ["## Clusters at", "## Timeline", "## What changed", "## Denials explained"] {
+        assert!(md.contains(section), "{section} missing");
+    }
+    // The turns of the incident are in the timeline, in time order, with their times.
+    let turn = |needle: &str| {
+        md.lines()
+            .filter(|l| l.starts_with("| 14:"))
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no turn {needle}"))
+    };
+    assert!(turn("generation 3 → 4") < turn("verdict degraded → LOSING DATA"));
+    assert!(turn("verdict degraded → LOSING DATA") < turn("health live → unreachable"));
+    assert!(!md.contains(" ago") && !md.contains("in 2h"), "absolute times only");
+
+    // --out writes a new file and never replaces one.
+    let out = home.path().join("incident.md");
+    let mut with_out: Vec<&str> = args.to_vec();
+    with_out.extend(["--out", out.to_str().unwrap()]);
+    assert!(fleettop(&with_out, home.path()).status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), md);
+    let again = fleettop(&with_out, home.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
 }

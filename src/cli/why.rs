@@ -29,6 +29,10 @@ pub struct WhyArgs {
     pub json: bool,
     /// At most this many explanations (0: all).
     pub limit: usize,
+    /// List every waiter of the fleet (`--waiting`, see [`super::why_wait`]).
+    pub waiting: bool,
+    /// Print a wait's chain as Markdown.
+    pub markdown: bool,
 }
 
 /// Builds the query; the clock is the state's (the end of a recording, now when live).
@@ -71,6 +75,15 @@ struct JsonOut<'a> {
 /// Writes the explanations that answer `args` in `state` to `out`; true when any denial
 /// matched.
 pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow::Result<bool> {
+    // `workload/NAME`, `pod/NAME` of a pending GPU pod and `--waiting` ask why it waits.
+    if let Some(target) = super::why_wait::target(state, args) {
+        return super::why_wait::write(state, args, target.as_ref(), out);
+    }
+    if args.markdown {
+        anyhow::bail!(
+            "--markdown explains waits: workload/NAME, pod/NAME of a pending GPU pod, or --waiting"
+        );
+    }
     let q = query(args, state.now())?;
     let found = explain::find(state, &q);
     let shown: Vec<Explanation> = found
@@ -99,6 +112,24 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
     write_text(state, &found, &shown, &rollouts, &mut text)?;
     out.write_all(crate::sanitise::text(&String::from_utf8_lossy(&text)).as_bytes())?;
     Ok(!found.is_empty())
+}
+
+/// What among the matching rows is counted apart from policy denials (webhook failures,
+/// unattributed refusals per cluster, RBAC refusals).
+fn apart(state: &FleetState, found: &[&crate::state::RecordId]) -> crate::ui::summaries::Apart {
+    let mut out = crate::ui::summaries::Apart::default();
+    for id in found {
+        let Some(d) = state.denial_row(id) else { continue };
+        match &d.class {
+            crate::model::DenialClass::WebhookUnavailable { .. } => out.unavailable += d.count,
+            crate::model::DenialClass::Unattributed => {
+                *out.unattributed.entry(id.cluster.to_string()).or_default() += d.count;
+            }
+            crate::model::DenialClass::Authorization => out.authorization += d.count,
+            crate::model::DenialClass::Admission => {}
+        }
+    }
+    out
 }
 
 /// The text form of `why`, before it is sanitised.
@@ -134,15 +165,30 @@ fn write_text(
     for r in rollouts {
         writeln!(out, "{r}")?;
     }
+    let apart = apart(state, found);
+    if !apart.is_empty() {
+        let words: Vec<String> = apart
+            .segments()
+            .into_iter()
+            .map(|(t, _)| t.trim().trim_start_matches("· ").to_string())
+            .collect();
+        writeln!(out, "counted apart from policy denials: {}", words.join(", "))?;
+    }
     writeln!(out)?;
     const LISTED: usize = 50;
     for id in found.iter().take(LISTED) {
         let Some(d) = state.denial_row(id) else { continue };
+        let action = match &d.class {
+            crate::model::DenialClass::Admission => d.enforcement.label(),
+            crate::model::DenialClass::WebhookUnavailable { .. } => "down",
+            crate::model::DenialClass::Unattributed => "unattr",
+            crate::model::DenialClass::Authorization => "rbac",
+        };
         writeln!(
             out,
             "  {:<16} {:<6} ×{:<5} {:<40} {} (last {})",
             id.cluster.as_str(),
-            d.enforcement.label(),
+            action,
             d.count,
             format!("{}/{}", d.policy_name(), d.rule.as_deref().unwrap_or("-")),
             crate::state::merged_object(&d.object).display(),
