@@ -431,3 +431,37 @@ async fn a_410_gone_relists_without_losing_or_doubling_records() {
     fleet.assert_alive(&healthy).await;
     fleet.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_turns_the_cluster_unreachable_at_once_and_it_comes_back_with_what_changed() {
+    let (faulty, healthy) = (TestApiServer::start().await, TestApiServer::start().await);
+    let pit = Tarpit::start(faulty.addr()).await;
+    let (mut fleet, _) = synced(&faulty, &healthy, "cut", pit.url(), "").await;
+    // Every connection closed, new ones closed as they come: as an apiserver being restarted
+    // or a network partition looks from fleettop.
+    pit.cut();
+    let took =
+        fleet.until(Duration::from_secs(30), "the cut cluster unreachable", |s| unreachable(s, "cut")).await;
+    eprintln!("partition: unreachable after {took:?}");
+    let screen = fleet.screen();
+    assert!(screen.contains("✕ cut unreachable for"), "{screen}");
+    assert_eq!((fleet.denials("cut"), fleet.gpu_nodes("cut")), (1, 1), "records from before are kept");
+    fleet.assert_alive(&healthy).await;
+    // While cut: a new node and a new denial.
+    faulty.add(json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "h100-2", "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
+        "status": {"capacity": {"nvidia.com/gpu": "8"}, "allocatable": {"nvidia.com/gpu": "8"}}}));
+    faulty.add(denial_event("web-7d9c.during"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pit.pass();
+    let took = fleet
+        .until(Duration::from_secs(60), "reconnected with what changed meanwhile", |s| {
+            connection(s, "cut") == ConnectionState::Connected
+                && FleetState::in_cluster(s.denials(), &id("cut")).count() == 2
+                && FleetState::in_cluster(s.gpu_nodes(), &id("cut")).count() == 2
+        })
+        .await;
+    eprintln!("  back with what changed {took:?} after the partition healed");
+    eprintln!("  sources then: {:?}", fleet.state.clusters()[&id("cut")].sources);
+    fleet.finish();
+}

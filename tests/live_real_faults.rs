@@ -12,7 +12,7 @@
 //! start script: the test stops and restarts the apiserver; a kubeconfig is skipped).
 //! A second test partitions fleettop from an apiserver whose etcd compacts every 5 s (through
 //! the TCP proxy of `support/tarpit.rs`), so the Events watch resumes into `410 Gone`.
-//! Runs on its own ports (apiserver 16843 and 16943, etcd 12879–12880 and 12979–12980, plus `FLEETTOP_PORT_OFFSET`) and run folder, so it can run
+//! Runs on its own ports (apiserver 16843 and 17043, etcd 12879–12880 and 13079–13080, plus `FLEETTOP_PORT_OFFSET`) and run folder, so it can run
 //! beside `tests/live_real.rs` (16743, 12779). Waits are bounded and generous (kube-runtime
 //! backs off up to 30 s between watch retries); nothing here asserts a duration.
 //!
@@ -306,7 +306,7 @@ async fn etcd_compaction_during_a_partition_relists_with_410_without_errors_or_d
         return;
     };
     let api = tokio::task::block_in_place(|| {
-        RealApiserver::start_with_args(&script, port(16943), port(12979), "--etcd-compaction-interval=5s")
+        RealApiserver::start_with_args(&script, port(17043), port(13079), "--etcd-compaction-interval=5s")
     });
     let admin = api.admin_client().await;
     let sa: ServiceAccount =
@@ -362,7 +362,8 @@ async fn etcd_compaction_during_a_partition_relists_with_410_without_errors_or_d
         matches!(s.clusters()[&id()].connection, ConnectionState::Unreachable { .. })
     })
     .await;
-    w.drain_for(Duration::from_secs(12)).await;
+    // Two compaction rounds (5 s apart) past the writes above, with margin.
+    w.drain_for(Duration::from_secs(15)).await;
     pit.pass();
     let healed = Instant::now();
     let mut errors = Vec::new();
