@@ -550,6 +550,11 @@ fn every_waiter_of_the_demo_is_explained_with_a_known_verdict() {
     assert!(all.windows(2).all(|w| w[0].waited_s >= w[1].waited_s), "longest first");
     for w in &all {
         assert_ne!(w.verdict.class, WaitClass::Unknown, "{}: {}", w.name, w.verdict.words);
+        let alone = match w.kind {
+            SubjectKind::Workload => workload_verdict(&s, &w.id()),
+            SubjectKind::Pod => pod_verdict(&s, &w.id()),
+        };
+        assert_eq!(alone.as_ref(), Some(&w.verdict), "the column's verdict is the chain's");
         assert!(!w.steps.is_empty());
         assert!(w.steps.windows(2).all(|p| p[0].stage <= p[1].stage), "stages in order: {}", w.name);
     }
@@ -718,4 +723,28 @@ mod real {
             assert_eq!(groups, total, "{line}");
         }
     }
+}
+
+/// Cost of the chains on a big fleet (`cargo test --lib wait_timing -- --ignored --nocapture`):
+/// the synthetic load of 100k records over 50 clusters (about 25k workloads, 15k pending
+/// pods); `why --waiting` explains them all, a frame of the GPU pane 40 rows.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn wait_timing() {
+    let start = Timestamp::from_second(1_796_130_000).unwrap();
+    let mut s = FleetState::new(start);
+    s.apply_all(&crate::sim::synthetic_load(7, 50, 100_000, start));
+    let t0 = std::time::Instant::now();
+    let all = waiters(&s);
+    let whole = t0.elapsed();
+    let ids: Vec<RecordId> = s.gpu_workloads().keys().take(40).cloned().collect();
+    let t1 = std::time::Instant::now();
+    let frame = ids.iter().filter_map(|id| workload_verdict(&s, id)).count();
+    let rows = t1.elapsed();
+    println!(
+        "{} workloads, {} pending pods: waiters() {} chains in {whole:?}; 40 rows' verdicts ({frame} waiting) in {rows:?}",
+        s.gpu_workloads().len(),
+        s.pending_gpu_pods().len(),
+        all.len()
+    );
 }
