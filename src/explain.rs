@@ -431,6 +431,7 @@ mod tests {
 
     fn denial() -> Denial {
         Denial {
+            class: Default::default(),
             id: "d".into(),
             engine: Engine::Kyverno,
             enforcement: Enforcement::Deny,

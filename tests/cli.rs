@@ -861,3 +861,34 @@ fn diff_refuses_a_moment_outside_the_recording_instead_of_clamping() {
     let out = fleettop(&["diff"], home.path());
     assert_eq!(out.status.code(), Some(2), "no recording and no --demo is a usage error");
 }
+
+#[test]
+fn export_markdown_of_the_demo_matches_its_golden_file_with_absolute_times_only() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["export", "--demo", "--format", "markdown", "--at", "5m", "--to", "25m", "--explain", "2"];
+    let md = stdout_of(&fleettop(&args, home.path()));
+    golden_in("evidence", "demo-export-5m-25m.md", &md);
+    for section in ["## Clusters at", "## Timeline", "## What changed", "## Denials explained"] {
+        assert!(md.contains(section), "{section} missing");
+    }
+    // The turns of the incident are in the timeline, in time order, with their times.
+    let turn = |needle: &str| {
+        md.lines()
+            .filter(|l| l.starts_with("| 14:"))
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no turn {needle}"))
+    };
+    assert!(turn("generation 3 → 4") < turn("verdict degraded → LOSING DATA"));
+    assert!(turn("verdict degraded → LOSING DATA") < turn("health live → unreachable"));
+    assert!(!md.contains(" ago") && !md.contains("in 2h"), "absolute times only");
+
+    // --out writes a new file and never replaces one.
+    let out = home.path().join("incident.md");
+    let mut with_out: Vec<&str> = args.to_vec();
+    with_out.extend(["--out", out.to_str().unwrap()]);
+    assert!(fleettop(&with_out, home.path()).status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), md);
+    let again = fleettop(&with_out, home.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
+}

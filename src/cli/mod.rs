@@ -10,6 +10,7 @@ macro_rules! say {
 }
 
 mod diff;
+mod export;
 mod gpu_probe;
 mod logging;
 pub mod manual;
@@ -222,6 +223,33 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// A recording's evidence for people without fleettop: `--format markdown` writes an
+    /// incident summary a ticket can hold (the clusters, the timeline of turns, what changed
+    /// between two moments, and the largest denials explained), absolute UTC times only.
+    Export {
+        /// The recording (or --demo).
+        #[arg(required_unless_present = "demo", conflicts_with = "demo")]
+        file: Option<PathBuf>,
+        /// Use the bundled demo recording.
+        #[arg(long)]
+        demo: bool,
+        /// Output format.
+        #[arg(long, default_value = "markdown", value_parser = ["markdown"])]
+        format: String,
+        /// The first moment (offset, time of day or timestamp); default: the start.
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+        /// The second moment; default: the end.
+        #[arg(long, value_name = "WHEN")]
+        to: Option<String>,
+        /// Explain this many denial rows in full: of those that fired between the two moments,
+        /// the largest counts first.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        explain: usize,
+        /// Write to FILE (a new file) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
     GpuProbe {

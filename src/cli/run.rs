@@ -90,6 +90,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             super::diff::print(&rec, &name, at.as_deref(), to.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Export { ref file, demo, format: _, ref at, ref to, explain, ref out }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("export needs a recording FILE or --demo"),
+            };
+            let args = super::export::ExportArgs {
+                at: at.as_deref(),
+                to: to.as_deref(),
+                explain,
+                out: out.as_deref(),
+            };
+            super::export::markdown(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Why {
             ref target,
             ref namespace,

@@ -114,6 +114,24 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
     Ok(!found.is_empty())
 }
 
+/// What among the matching rows is counted apart from policy denials (webhook failures,
+/// unattributed refusals per cluster, RBAC refusals).
+fn apart(state: &FleetState, found: &[&crate::state::RecordId]) -> crate::ui::summaries::Apart {
+    let mut out = crate::ui::summaries::Apart::default();
+    for id in found {
+        let Some(d) = state.denial_row(id) else { continue };
+        match &d.class {
+            crate::model::DenialClass::WebhookUnavailable { .. } => out.unavailable += d.count,
+            crate::model::DenialClass::Unattributed => {
+                *out.unattributed.entry(id.cluster.to_string()).or_default() += d.count;
+            }
+            crate::model::DenialClass::Authorization => out.authorization += d.count,
+            crate::model::DenialClass::Admission => {}
+        }
+    }
+    out
+}
+
 /// The text form of `why`, before it is sanitised.
 fn write_text(
     state: &FleetState,
@@ -147,15 +165,30 @@ fn write_text(
     for r in rollouts {
         writeln!(out, "{r}")?;
     }
+    let apart = apart(state, found);
+    if !apart.is_empty() {
+        let words: Vec<String> = apart
+            .segments()
+            .into_iter()
+            .map(|(t, _)| t.trim().trim_start_matches("· ").to_string())
+            .collect();
+        writeln!(out, "counted apart from policy denials: {}", words.join(", "))?;
+    }
     writeln!(out)?;
     const LISTED: usize = 50;
     for id in found.iter().take(LISTED) {
         let Some(d) = state.denial_row(id) else { continue };
+        let action = match &d.class {
+            crate::model::DenialClass::Admission => d.enforcement.label(),
+            crate::model::DenialClass::WebhookUnavailable { .. } => "down",
+            crate::model::DenialClass::Unattributed => "unattr",
+            crate::model::DenialClass::Authorization => "rbac",
+        };
         writeln!(
             out,
             "  {:<16} {:<6} ×{:<5} {:<40} {} (last {})",
             id.cluster.as_str(),
-            d.enforcement.label(),
+            action,
             d.count,
             format!("{}/{}", d.policy_name(), d.rule.as_deref().unwrap_or("-")),
             crate::state::merged_object(&d.object).display(),

@@ -208,6 +208,87 @@ pub struct Evidence {
     pub excerpt: String,
 }
 
+/// How a webhook call failed: the apiserver could not get an answer from the webhook
+/// (`failed calling webhook "NAME": …`), so the request failed without any policy deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// `context deadline exceeded`, `i/o timeout`, `Client.Timeout exceeded`.
+    Timeout,
+    /// `connect: connection refused`.
+    Refused,
+    /// `x509: …`, `tls: …`: the webhook's certificate is not trusted or not valid.
+    Tls,
+    /// The webhook answered with a server error (5xx, `EOF`, `an error on the server`).
+    ServerError,
+    /// `no endpoints available for service "…"`: no ready pod behind the webhook's service.
+    NoEndpoints,
+    /// `service "…" not found`.
+    NoService,
+    /// Anything else (kinds written by newer fleettop builds read as this).
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl FailureKind {
+    /// Short name for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::Refused => "refused",
+            FailureKind::Tls => "tls",
+            FailureKind::ServerError => "5xx",
+            FailureKind::NoEndpoints => "no endpoints",
+            FailureKind::NoService => "no service",
+            FailureKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// What kind of refusal a [`Denial`] row is. Only [`DenialClass::Admission`] rows are policy
+/// denials; the others are counted apart everywhere (summary, tab badge, findings, `why`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum DenialClass {
+    /// Refused at admission, but no grammar read the message: the engine comes from the webhook
+    /// name when there is one, and the raw message is kept. A gap in fleettop, shown as such.
+    Unattributed,
+    /// The webhook could not be called (`failed calling webhook`): no policy decided.
+    WebhookUnavailable {
+        /// How the call failed.
+        failure: FailureKind,
+        /// The webhook's `failurePolicy` (`Fail`, `Ignore`) when known: from the apiserver's
+        /// "failing open/closed" log wording or a readable ValidatingWebhookConfiguration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure_policy: Option<String>,
+    },
+    /// An RBAC refusal (`authorization.k8s.io/decision: forbid`): never an admission denial.
+    Authorization,
+    /// A policy engine (or quota, LimitRange, Pod Security) refused the request and the
+    /// message says which. Classes written by newer fleettop builds read as this.
+    #[default]
+    #[serde(other)]
+    Admission,
+}
+
+impl DenialClass {
+    /// True for policy denials (the default class).
+    pub fn is_admission(&self) -> bool {
+        *self == DenialClass::Admission
+    }
+
+    /// Short name for tables and summaries.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DenialClass::Admission => "denied",
+            DenialClass::Unattributed => "unattributed",
+            DenialClass::WebhookUnavailable { .. } => "webhook unavailable",
+            DenialClass::Authorization => "rbac",
+        }
+    }
+}
+
 /// An admission denial (or warn/audit/dry-run finding), deduplicated by the source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Denial {
@@ -260,6 +341,10 @@ pub struct Denial {
     /// Everything this row was derived from.
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+    /// Policy denial, unattributed refusal, unavailable webhook or RBAC refusal. Absent in
+    /// recordings before format 1.4 (read as [`DenialClass::Admission`]).
+    #[serde(default, skip_serializing_if = "DenialClass::is_admission")]
+    pub class: DenialClass,
 }
 
 impl Denial {

@@ -13,7 +13,10 @@ mod policy;
 mod skip;
 
 pub use cluster::{ClusterHealth, ClusterId, ClusterStatus, ConnectionState, SourceKind, SourceState};
-pub use denial::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef, Severity};
+pub use denial::{
+    Denial, DenialClass, Enforcement, Engine, Evidence, EvidenceSource, FailureKind, ObjectRef, PolicyRef,
+    Severity,
+};
 pub use exception::{
     DEFAULT_EXPIRY_WINDOW, ExceptionStatus, ExpirySource, PolicyException, PolicyRuleRef, ScopeFilter,
     ScopeMatch, expiry_window, glob_matches, set_expiry_window,

@@ -30,6 +30,7 @@ fn clusters() -> Vec<ClusterId> {
 
 fn denial(id: &str, policy: &str, at: Timestamp, count: u64) -> Denial {
     Denial {
+        class: Default::default(),
         id: id.to_string(),
         engine: Engine::Kyverno,
         enforcement: Enforcement::Deny,

@@ -196,6 +196,7 @@ fn policy_ref(rng: &mut ChaCha8Rng, generation: i64) -> PolicyRef {
 /// The fixed part of a series' denial record.
 fn base(rng: &mut ChaCha8Rng, s: &Series, rs: &str) -> Denial {
     let mut d = Denial {
+        class: Default::default(),
         id: String::new(),
         engine: Engine::Kyverno,
         enforcement: Enforcement::Deny,
@@ -434,6 +435,7 @@ fn policy_event_record(d: &Denial, rs: &str) -> Denial {
         rs.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     let name = format!("{ROLLOUT_POLICY}.{hash:016x}");
     Denial {
+        class: Default::default(),
         id: format!("event/default/{name}"),
         operation: None,
         webhook: None,

@@ -146,6 +146,7 @@ fn denial(rng: &mut ChaCha8Rng, i: usize, at: Timestamp) -> Denial {
     };
     let count = rng.random_range(1..200);
     Denial {
+        class: Default::default(),
         id: format!("event/{}/{ns}/{rs}/{i}", engine.label()),
         engine,
         enforcement: Enforcement::Deny,

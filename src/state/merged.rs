@@ -315,13 +315,15 @@ fn policy_of_key(key: &str) -> &str {
     }
 }
 
-/// The key of the merged row `d` belongs to.
+/// The key of the merged row `d` belongs to. Webhook failures, unattributed and RBAC refusals
+/// never merge with policy denials (their class stands where the enforcement does).
 pub fn merge_key(d: &Denial) -> String {
     let policy = d.policy.as_ref().map(|p| p.name.as_str()).or(d.webhook.as_deref()).unwrap_or("");
+    let action = if d.class.is_admission() { d.enforcement.label() } else { d.class.label() };
     format!(
         "{}|{}|{}|{}|{}",
         d.engine.label(),
-        d.enforcement.label(),
+        action,
         policy,
         d.rule.as_deref().unwrap_or(""),
         merged_object(&d.object).display()
@@ -395,6 +397,7 @@ mod tests {
 
     fn denial(id: &str, pod: &str, source: EvidenceSource, reference: &str, count: u64) -> Denial {
         Denial {
+            class: Default::default(),
             id: id.into(),
             engine: Engine::Kyverno,
             enforcement: Enforcement::Deny,

@@ -13,6 +13,7 @@ fn t(secs: i64) -> Timestamp {
 
 fn denial(id: &str, policy: &str, count: u64) -> Denial {
     Denial {
+        class: Default::default(),
         id: id.into(),
         engine: Engine::Kyverno,
         enforcement: Enforcement::Deny,

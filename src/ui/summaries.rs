@@ -13,17 +13,20 @@ use crate::ui::widgets::format;
 /// A run of text and the theme scope it is drawn with.
 pub type Segment = (String, &'static str);
 
-/// `412 denials (deny 380 · warn 12) in 3 clusters · most: require-run-as-nonroot (301)`.
+/// `412 denials (deny 380 · warn 12) in 3 clusters · most: require-run-as-nonroot (301)`,
+/// then what is counted apart: `· ⚠ 40 webhook failures · 3 unattributed (prod 2, dev 1) ·
+/// 2 rbac`.
 pub fn denials(state: &FleetState) -> Vec<Segment> {
     let mut by_action: BTreeMap<Enforcement, u64> = BTreeMap::new();
     let mut clusters = BTreeSet::new();
     let mut total = 0u64;
-    for (id, d) in state.denial_rows() {
+    let apart = apart(state);
+    for (id, d) in state.denial_rows().filter(|(_, d)| d.class.is_admission()) {
         *by_action.entry(d.enforcement).or_default() += d.count;
         clusters.insert(&id.cluster);
         total += d.count;
     }
-    if total == 0 {
+    if total == 0 && apart.is_empty() {
         return vec![("no denials seen".into(), "ui.dim")];
     }
     let mut out = vec![(
@@ -37,10 +40,71 @@ pub fn denials(state: &FleetState) -> Vec<Segment> {
         .merged_denials()
         .by_policy()
         .iter()
-        .map(|(p, ids)| (ids.iter().filter_map(|id| state.denial_row(id)).map(|d| d.count).sum::<u64>(), p))
+        .map(|(p, ids)| {
+            let admission =
+                ids.iter().filter_map(|id| state.denial_row(id)).filter(|d| d.class.is_admission());
+            (admission.map(|d| d.count).sum::<u64>(), p)
+        })
+        .filter(|(n, _)| *n > 0)
         .max();
     if let Some((n, p)) = top {
-        out.push((format!("· most: {p} ({n})"), "ui.dim"));
+        out.push((format!("· most: {p} ({n})  "), "ui.dim"));
+    }
+    out.extend(apart.segments());
+    out
+}
+
+/// Refusals counted apart from policy denials: webhooks that could not be called, messages no
+/// grammar read (per cluster) and RBAC refusals.
+#[derive(Debug, Default, PartialEq)]
+pub struct Apart {
+    /// Requests that failed because a webhook could not be called.
+    pub unavailable: u64,
+    /// Unattributed refusals per cluster.
+    pub unattributed: BTreeMap<String, u64>,
+    /// RBAC (authorization) refusals.
+    pub authorization: u64,
+}
+
+impl Apart {
+    /// True when there is nothing counted apart.
+    pub fn is_empty(&self) -> bool {
+        *self == Apart::default()
+    }
+
+    /// `· ⚠ 40 webhook failures  · 3 unattributed (prod 2, dev 1)  · 2 rbac`.
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut out = Vec::new();
+        if self.unavailable > 0 {
+            out.push((
+                format!("· ⚠ {} (webhook unavailable)  ", plural(self.unavailable, "failed call")),
+                "denials.enforcement.warn",
+            ));
+        }
+        if !self.unattributed.is_empty() {
+            let n: u64 = self.unattributed.values().sum();
+            let per: Vec<String> = self.unattributed.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            out.push((format!("· {n} unattributed ({})  ", per.join(", ")), "ui.dim"));
+        }
+        if self.authorization > 0 {
+            out.push((format!("· {} rbac  ", self.authorization), "ui.dim"));
+        }
+        out
+    }
+}
+
+/// What [`Apart`] counts, over the denial rows of `state`.
+pub fn apart(state: &FleetState) -> Apart {
+    let mut out = Apart::default();
+    for (id, d) in state.denial_rows() {
+        match &d.class {
+            crate::model::DenialClass::WebhookUnavailable { .. } => out.unavailable += d.count,
+            crate::model::DenialClass::Unattributed => {
+                *out.unattributed.entry(id.cluster.to_string()).or_default() += d.count;
+            }
+            crate::model::DenialClass::Authorization => out.authorization += d.count,
+            crate::model::DenialClass::Admission => {}
+        }
     }
     out
 }
@@ -109,7 +173,7 @@ pub fn rollouts(state: &FleetState) -> Vec<RolloutFinding> {
             let ids = state.merged_denials().by_policy().get(&f.policy);
             let mut clusters = BTreeSet::new();
             for id in ids.into_iter().flatten() {
-                let Some(d) = state.denial_row(id) else { continue };
+                let Some(d) = state.denial_row(id).filter(|d| d.class.is_admission()) else { continue };
                 let generation = d.policy.as_ref().and_then(|p| p.generation);
                 let after = match generation {
                     Some(g) => Some(g) == f.generation,
@@ -323,9 +387,12 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
                 "health.stale",
             )]);
         }
+        // An unreachable cluster, or one that refuses our credentials, fails every source for
+        // that one reason, said once above.
+        let connected = c.connection == ConnectionState::Connected;
         for (kind, s) in &c.sources {
             match s {
-                SourceState::Error { message } => out.push(vec![
+                SourceState::Error { message } if connected => out.push(vec![
                     (format!("! {}: {} source failing: ", c.id, kind.label()), "ui.error"),
                     (format::one_line(message), "ui.dim"),
                 ]),
@@ -383,7 +450,11 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         .iter()
         .filter(|_| rollouts.is_empty())
         .map(|(p, ids)| {
-            let rows: Vec<_> = ids.iter().filter_map(|id| state.denial_row(id).map(|d| (id, d))).collect();
+            let rows: Vec<_> = ids
+                .iter()
+                .filter_map(|id| state.denial_row(id).map(|d| (id, d)))
+                .filter(|(_, d)| d.class.is_admission())
+                .collect();
             let deny: u64 =
                 rows.iter().filter(|(_, d)| d.enforcement == Enforcement::Deny).map(|(_, d)| d.count).sum();
             let clusters: BTreeSet<_> = rows
@@ -401,6 +472,7 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
             "denials.enforcement.deny",
         )]);
     }
+    out.extend(unavailable_webhooks(state));
     for (cluster, c) in gpu::contention(state) {
         if c.waiting > 0 {
             out.push(vec![(
@@ -423,6 +495,38 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
     out
 }
 
+/// One finding per webhook that could not be called: `⚠ webhook validate.kyverno.svc-fail
+/// unavailable (timeout, failurePolicy Fail): 40 requests failed in 2 clusters`.
+fn unavailable_webhooks(state: &FleetState) -> Vec<Vec<Segment>> {
+    /// Failed calls, clusters, failure kinds and failurePolicy of one webhook.
+    type Failures<'a> = (u64, BTreeSet<&'a str>, BTreeSet<&'static str>, Option<&'a str>);
+    let mut by_webhook: BTreeMap<&str, Failures> = BTreeMap::new();
+    for (id, d) in state.denial_rows() {
+        if let crate::model::DenialClass::WebhookUnavailable { failure, failure_policy } = &d.class {
+            let e = by_webhook.entry(d.webhook.as_deref().unwrap_or("(unknown)")).or_default();
+            e.0 += d.count;
+            e.1.insert(id.cluster.as_str());
+            e.2.insert(failure.label());
+            e.3 = e.3.or(failure_policy.as_deref());
+        }
+    }
+    by_webhook
+        .into_iter()
+        .map(|(webhook, (n, clusters, kinds, policy))| {
+            let how = kinds.into_iter().collect::<Vec<_>>().join(", ");
+            let policy = policy.map(|p| format!(", failurePolicy {p}")).unwrap_or_default();
+            vec![(
+                format!(
+                    "⚠ webhook {webhook} unavailable ({how}{policy}): {} failed in {} (not a policy denial)",
+                    plural(n, "request"),
+                    plural(clusters.len() as u64, "cluster")
+                ),
+                "denials.enforcement.warn",
+            )]
+        })
+        .collect()
+}
+
 /// A short alert after a tab title: counts that need attention.
 pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
     let now = state.now();
@@ -436,8 +540,19 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
             (bad > 0).then(|| format!("{bad}!"))
         }
         PaneId::Denials => {
-            let rows = state.merged_denials();
-            (!rows.is_empty()).then(|| rows.len().to_string())
+            // Policy denial rows; webhook failures counted apart (`12 ⚠3`).
+            let (mut denied, mut down) = (0, 0);
+            for (_, d) in state.denial_rows() {
+                match &d.class {
+                    crate::model::DenialClass::WebhookUnavailable { .. } => down += 1,
+                    _ => denied += 1,
+                }
+            }
+            match (denied, down) {
+                (0, 0) => None,
+                (n, 0) => Some(n.to_string()),
+                (n, d) => Some(format!("{n} ⚠{d}")),
+            }
         }
         PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
             .then(|| format!("{} waiting", state.pending_gpu_pods().len())),
@@ -499,6 +614,41 @@ mod tests {
         assert!(r.words().starts_with(&format!(
             "⚠ require-run-as-nonroot: {by_hand} denials since generation 4 at 14:08"
         )));
+    }
+
+    /// A cluster that refuses our credentials (or cannot be reached) fails every source for
+    /// that one reason: one finding, not one more per source (an expired token used to add a
+    /// "source failing" line for each of the 9 watched sources).
+    #[test]
+    fn a_refused_or_unreachable_cluster_is_one_finding_not_one_per_failing_source() {
+        let (refused, down, up) = (ClusterId::new("expired"), ClusterId::new("gone"), ClusterId::new("up"));
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&refused, &down, &up]);
+        for (c, connection) in [
+            (&refused, ConnectionState::Forbidden { error: "Unauthorized".into() }),
+            (
+                &down,
+                ConnectionState::Unreachable {
+                    since: Timestamp::UNIX_EPOCH,
+                    error: "tcp connect error".into(),
+                },
+            ),
+            (&up, ConnectionState::Connected),
+        ] {
+            let update = ClusterUpdate { connection: Some(connection), ..Default::default() };
+            state.apply(&Observation {
+                at: Timestamp::UNIX_EPOCH,
+                cluster: c.clone(),
+                change: Change::Cluster(update),
+            });
+            for kind in [SourceKind::Events, SourceKind::Pods] {
+                let failing = SourceState::Error { message: "401 Unauthorized: Unauthorized".into() };
+                state.apply(&source(c, kind, failing));
+            }
+        }
+        let lines: Vec<String> = findings(&state).iter().map(|l| text(l)).collect();
+        let of = |c: &str| lines.iter().filter(|l| l.contains(&format!(" {c}"))).count();
+        assert_eq!((of("expired"), of("gone")), (1, 1), "{lines:#?}");
+        assert_eq!(of("up:"), 2, "a connected cluster still names each failing source: {lines:#?}");
     }
 
     #[test]
@@ -563,6 +713,63 @@ mod tests {
         assert_eq!(state.clusters()[&c].health(), crate::model::ClusterHealth::Live);
     }
 
+    /// A Warning FailedCreate event with `message`, read the way the events source reads it.
+    fn failed_create(name: &str, message: &str) -> crate::model::Denial {
+        let e: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "shop"},
+            "type": "Warning", "reason": "FailedCreate", "count": 3,
+            "involvedObject": {"kind": "ReplicaSet", "namespace": "shop", "name": "web-7d9c"},
+            "lastTimestamp": "1970-01-01T00:00:00Z",
+            "message": message
+        }))
+        .expect("event json");
+        crate::sources::kubernetes::project::denial(&e).expect("a denial")
+    }
+
+    #[test]
+    fn webhook_failures_and_unattributed_refusals_are_counted_apart_from_denials() {
+        let c = ClusterId::new("prod");
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&c]);
+        // Real strings from tests/fixtures/real/denials/corpus.jsonl.
+        let records = [
+            failed_create(
+                "a",
+                "Error creating: pods \"integrator-gateway-6557b767b4-kjf8d\" is forbidden: violates PodSecurity \"baseline:latest\": non-default capabilities (container \"crowdstrike-falcon-container\" must not include \"SYS_PTRACE\" in securityContext.capabilities.add)",
+            ),
+            failed_create(
+                "b",
+                "Error creating: Internal error occurred: failed calling webhook \"validate.kyverno.svc-fail\": Post \"https://kyverno-svc.kyverno.svc:443/validate?timeout=10s\": x509: certificate signed by unknown authority",
+            ),
+            failed_create(
+                "c",
+                "Error creating: pods \"kube-proxy-\" is forbidden: no providers available to validate pod request",
+            ),
+        ];
+        for d in records {
+            state.apply(&Observation {
+                at: Timestamp::UNIX_EPOCH,
+                cluster: c.clone(),
+                change: Change::Upsert { record: crate::model::Record::Denial(d) },
+            });
+        }
+        let summary = text(&denials(&state));
+        assert!(summary.starts_with("3 denials in 1 cluster  deny 3"), "{summary}");
+        assert!(summary.contains("most: baseline:latest (3)"), "{summary}");
+        assert!(summary.contains("⚠ 3 failed calls (webhook unavailable)"), "{summary}");
+        assert!(summary.contains("3 unattributed (prod 3)"), "{summary}");
+        assert_eq!(tab_badge(PaneId::Denials, &state).as_deref(), Some("2 ⚠1"));
+        let lines: Vec<String> = findings(&state).iter().map(|l| text(l)).collect();
+        assert!(
+            lines.contains(&"⊗ baseline:latest denied 3 requests in 1 cluster".to_string()),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.contains(&"⚠ webhook validate.kyverno.svc-fail unavailable (tls): 3 requests failed in 1 cluster (not a policy denial)".to_string()),
+            "{lines:#?}"
+        );
+        assert!(!lines.iter().any(|l| l.contains("validate.kyverno.svc-fail denied")), "{lines:#?}");
+    }
+
     #[test]
     fn a_slow_source_and_dropped_records_are_findings() {
         let c = ClusterId::new("big");
@@ -573,6 +780,7 @@ mod tests {
         for i in 0..=max {
             let id = format!("audit|{i}");
             let denial = crate::model::Denial {
+                class: Default::default(),
                 id: id.clone(),
                 engine: crate::model::Engine::PodSecurity,
                 enforcement: Enforcement::Deny,

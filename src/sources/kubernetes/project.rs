@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 
 use crate::model::{
-    Denial, Enforcement, Engine, Evidence, EvidenceSource, GpuNode, ObjectRef, PendingGpuPod, PolicyRef,
+    Denial, Enforcement, Evidence, EvidenceSource, GpuNode, ObjectRef, PendingGpuPod, PolicyRef,
     is_gpu_resource,
 };
 use crate::sources::parse::{denial, scheduling};
@@ -164,8 +164,10 @@ pub fn denial(event: &Event) -> Option<Denial> {
     }
     let message = event.message.clone()?;
     let parsed = denial::parse(&message);
-    if reason == "FailedCreate" && parsed.engine == Engine::Other {
-        // Controllers also report quota-free failures (image pulls, API errors) as FailedCreate.
+    if reason == "FailedCreate" && !parsed.attributed && !denial::refused_by_apiserver(&parsed) {
+        // Controllers also report failures that no admission step made (image pulls, API
+        // errors) as FailedCreate. A refusal the apiserver made (403, 422, a webhook named)
+        // that no grammar reads is kept, as unattributed (issue 16: nothing is dropped).
         return None;
     }
     let io = &event.involved_object;
@@ -205,7 +207,7 @@ pub fn denial(event: &Event) -> Option<Denial> {
         .and_then(|k| Some((k, io.name.clone()?, io.namespace.clone())));
     let policy = match (finding.and_then(|f| f.policy.clone()), involved_policy) {
         (Some(name), _) => Some(PolicyRef {
-            kind: parsed.engine.policy_kind().into(),
+            kind: parsed.policy_kind.unwrap_or_else(|| parsed.engine.policy_kind()).into(),
             name,
             namespace: None,
             generation: None,
@@ -224,7 +226,9 @@ pub fn denial(event: &Event) -> Option<Denial> {
     };
     let ns = event.metadata.namespace.clone().unwrap_or_default();
     let name = event.metadata.name.clone().unwrap_or_default();
+    let class = denial::class_of(&parsed);
     Some(Denial {
+        class,
         id: format!("event/{ns}/{name}"),
         engine: parsed.engine,
         enforcement,
@@ -256,6 +260,7 @@ pub fn denial(event: &Event) -> Option<Denial> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::model::{DenialClass, Engine, FailureKind};
 
     fn node(v: serde_json::Value) -> Node {
         serde_json::from_value(v).unwrap()
@@ -376,8 +381,26 @@ mod tests {
         let mut normal = e.clone();
         normal.type_ = Some("Normal".into());
         assert!(denial(&normal).is_none());
-        let mut pull = e;
+        let mut pull = e.clone();
         pull.message = Some("Error creating: pods \"x\" failed: image pull backoff".into());
         assert!(denial(&pull).is_none(), "FailedCreate that is not an admission denial");
+        // A refusal no grammar reads is kept, marked unattributed, its text verbatim.
+        let mut odd = e.clone();
+        odd.message = Some(
+            "Error creating: pods \"x\" is forbidden: no providers available to validate pod request".into(),
+        );
+        let d = denial(&odd).unwrap();
+        assert_eq!((d.engine, &d.class), (Engine::Other, &DenialClass::Unattributed));
+        assert_eq!(d.evidence[0].excerpt, odd.message.clone().unwrap());
+        // A webhook that could not be called is its own class, with how the call failed.
+        let mut down = e;
+        down.message = Some("Error creating: Internal error occurred: failed calling webhook \"validate.kyverno.svc-fail\": failed to call webhook: Post \"https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=10s\": context deadline exceeded".into());
+        let d = denial(&down).unwrap();
+        assert_eq!(d.webhook.as_deref(), Some("validate.kyverno.svc-fail"));
+        assert_eq!(
+            d.class,
+            DenialClass::WebhookUnavailable { failure: FailureKind::Timeout, failure_policy: None }
+        );
+        assert_eq!(d.engine, Engine::Kyverno);
     }
 }

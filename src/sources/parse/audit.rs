@@ -353,6 +353,7 @@ fn build(parts: Parts, request: &Request<'_>) -> Denial {
         resource_version: None,
     });
     let mut d = Denial {
+        class: Default::default(),
         id: String::new(),
         engine: parts.engine,
         enforcement: parts.enforcement,

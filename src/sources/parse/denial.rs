@@ -15,9 +15,11 @@ mod text;
 mod wrappers;
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod tests;
 
-use crate::model::{Enforcement, Engine, ObjectRef};
+use crate::model::{DenialClass, Enforcement, Engine, FailureKind, ObjectRef};
 
 pub(crate) use text::kind_for_resource;
 pub use wrappers::{ResourceName, Wrapper};
@@ -54,6 +56,19 @@ pub struct ParsedDenial {
     pub detail: String,
     /// The input, verbatim.
     pub raw: String,
+    /// False when no grammar read the message (a gap: kept, counted as unattributed). The
+    /// engine then comes from a webhook name found in the text, else [`Engine::Other`].
+    pub attributed: bool,
+    /// Set when the webhook could not be called (`failed calling webhook "…": …`): no policy
+    /// decided, the request failed on the call. Such messages are not policy denials.
+    pub failure: Option<FailureKind>,
+    /// `Some(true)` when the text says the apiserver failed open (failurePolicy `Ignore`),
+    /// `Some(false)` for failing closed (`Fail`).
+    pub failing_open: Option<bool>,
+    /// The policy's kind when the message tells it more precisely than the engine does
+    /// (Kubewarden's `ClusterAdmissionPolicy`, a Gatekeeper constraint behind a generated
+    /// ValidatingAdmissionPolicy).
+    pub policy_kind: Option<&'static str>,
 }
 
 /// One violated policy/rule with its message.
@@ -98,6 +113,8 @@ struct Inner {
     findings: Vec<Finding>,
     quota: Vec<QuotaUse>,
     detail: String,
+    failure: Option<FailureKind>,
+    policy_kind: Option<&'static str>,
 }
 
 impl Inner {
@@ -112,21 +129,58 @@ impl Inner {
             findings: Vec::new(),
             quota: Vec::new(),
             detail: detail.trim().to_string(),
+            failure: None,
+            policy_kind: None,
         }
     }
+}
+
+/// The class of the denial record made from `parsed`: a webhook that could not be called
+/// (with the failurePolicy the apiserver's log wording tells), a message no grammar read, or
+/// a policy denial.
+pub fn class_of(parsed: &ParsedDenial) -> DenialClass {
+    match parsed.failure {
+        Some(failure) => DenialClass::WebhookUnavailable {
+            failure,
+            failure_policy: parsed.failing_open.map(|open| if open { "Ignore" } else { "Fail" }.to_string()),
+        },
+        None if !parsed.attributed => DenialClass::Unattributed,
+        None => DenialClass::Admission,
+    }
+}
+
+/// True when the text shows the apiserver refused the request (a `… is forbidden:` or
+/// `… is invalid:` wrapper, an internal error, a kubectl server error, a named webhook), so an
+/// unattributed message is still a refusal and not some other controller failure.
+pub fn refused_by_apiserver(parsed: &ParsedDenial) -> bool {
+    parsed.webhook.is_some()
+        || parsed.wrappers.iter().any(|w| {
+            matches!(
+                w,
+                Wrapper::Forbidden(_)
+                    | Wrapper::Invalid(_)
+                    | Wrapper::InternalError
+                    | Wrapper::ClientError { .. }
+            )
+        })
 }
 
 /// Parses one denial message. Never panics; `raw` is always `message` unchanged.
 pub fn parse(message: &str) -> ParsedDenial {
     let peeled = wrappers::peel(message);
     let mut found = peeled.wrappers;
-    let mut inner = engines::classify(peeled.rest)
+    let classified = engines::classify(peeled.rest)
         .or_else(|| behind_unrecognised(peeled.rest, &mut found))
-        .or_else(|| warned_constraints(peeled.rest, &found))
-        .unwrap_or_else(|| Inner::new(Engine::Other, peeled.rest));
+        .or_else(|| warned_constraints(peeled.rest, &found));
+    let attributed = classified.is_some();
+    let mut inner = classified.unwrap_or_else(|| engines::unattributed(peeled.rest));
     if found.contains(&Wrapper::Warning) {
         inner.enforcement = Enforcement::Warn;
     }
+    let failing_open = found.iter().find_map(|w| match w {
+        Wrapper::Dispatcher { failing_open } => Some(*failing_open),
+        _ => None,
+    });
     let object = inner.object.or_else(|| wrappers::object_of(&found));
     ParsedDenial {
         engine: inner.engine,
@@ -139,6 +193,10 @@ pub fn parse(message: &str) -> ParsedDenial {
         quota: inner.quota,
         detail: inner.detail,
         raw: message.to_string(),
+        attributed,
+        failure: inner.failure,
+        failing_open,
+        policy_kind: inner.policy_kind,
     }
 }
 
@@ -151,7 +209,11 @@ fn behind_unrecognised(rest: &str, found: &mut Vec<Wrapper>) -> Option<Inner> {
     Some(inner)
 }
 
-/// After kubectl's `Warning: `, bare `[constraint] message` lines are Gatekeeper warnings.
+/// After kubectl's `Warning: `, `[policy.example.com]: message` is a jsPolicy warning and bare
+/// `[constraint] message` lines are Gatekeeper warnings.
 fn warned_constraints(rest: &str, found: &[Wrapper]) -> Option<Inner> {
-    found.contains(&Wrapper::Warning).then(|| engines::bare_gatekeeper(rest)).flatten()
+    if !found.contains(&Wrapper::Warning) {
+        return None;
+    }
+    engines::jspolicy_warning(rest).or_else(|| engines::bare_gatekeeper(rest))
 }

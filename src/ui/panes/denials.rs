@@ -3,7 +3,7 @@
 use ratatui::layout::Constraint;
 
 use crate::explain::{self, Explanation};
-use crate::model::{Denial, Enforcement};
+use crate::model::{Denial, DenialClass, Enforcement};
 use crate::state::{RecordId, merged_object};
 use crate::ui::panes::denial_groups::RATE_MINUTES;
 use crate::ui::widgets::format;
@@ -16,6 +16,17 @@ pub fn enforcement_scope(e: Enforcement) -> &'static str {
         Enforcement::Warn => "denials.enforcement.warn",
         Enforcement::Audit => "denials.enforcement.audit",
         Enforcement::Dryrun => "denials.enforcement.dryrun",
+    }
+}
+
+/// The ACTION cell: the enforcement of a policy denial, else what the row is instead
+/// (`down`: the webhook could not be called; `unattr`: no grammar read the message; `rbac`).
+fn action_cell(d: &Denial) -> Cell {
+    match &d.class {
+        DenialClass::Admission => Cell::styled(d.enforcement.label(), enforcement_scope(d.enforcement)),
+        DenialClass::WebhookUnavailable { .. } => Cell::styled("down", "denials.enforcement.warn"),
+        DenialClass::Unattributed => Cell::styled("unattr", "ui.dim"),
+        DenialClass::Authorization => Cell::styled("rbac", "ui.dim"),
     }
 }
 
@@ -70,7 +81,7 @@ pub fn spec() -> Spec<Denial> {
             Column {
                 title: "ACTION",
                 width: Constraint::Length(6),
-                cell: |_, _, d| Cell::styled(d.enforcement.label(), enforcement_scope(d.enforcement)),
+                cell: |_, _, d| action_cell(d),
                 key: |_, _, d| SortKey::Num(d.enforcement as u8 as f64),
             },
             Column {
@@ -156,6 +167,23 @@ fn skip_lines(e: &Explanation) -> Vec<DetailLine> {
 /// policy object and its version at the time), when, the message, the exceptions and every
 /// piece of evidence. `fleettop why` prints the same lines as text.
 pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
+    explanation_lines(now, true, e)
+}
+
+/// [`explanation_detail`] with absolute UTC times only (no "ago", no countdowns): for text
+/// that is read later, in a ticket or an export.
+pub fn explanation_detail_absolute(now: jiff::Timestamp, e: &Explanation) -> Detail {
+    explanation_lines(now, false, e)
+}
+
+fn explanation_lines(now: jiff::Timestamp, relative: bool, e: &Explanation) -> Detail {
+    let ago = |t: jiff::Timestamp| {
+        if relative {
+            format!("{t} ({} ago)", format::age_precise(now.duration_since(t)))
+        } else {
+            t.to_string()
+        }
+    };
     let d = e.denial;
     let mut lines = vec![
         DetailLine::Section("what was denied".into()),
@@ -168,12 +196,31 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
         DetailLine::field("cluster", e.cluster.to_string()),
         DetailLine::Section("by what".into()),
         DetailLine::field("engine", d.engine.label()),
-        DetailLine::Field {
-            label: "enforcement".into(),
-            value: d.enforcement.label().into(),
-            scope: enforcement_scope(d.enforcement),
-        },
     ];
+    match &d.class {
+        DenialClass::Admission => {}
+        DenialClass::WebhookUnavailable { failure, failure_policy } => lines.push(DetailLine::Field {
+            label: "class".into(),
+            value: format!(
+                "webhook unavailable ({}{}): the webhook could not be called, no policy decided",
+                failure.label(),
+                failure_policy.as_ref().map(|p| format!(", failurePolicy {p}")).unwrap_or_default()
+            ),
+            scope: "denials.enforcement.warn",
+        }),
+        DenialClass::Unattributed => lines.push(DetailLine::field(
+            "class",
+            "unattributed: no grammar read this message; it is kept whole below",
+        )),
+        DenialClass::Authorization => {
+            lines.push(DetailLine::field("class", "authorization (RBAC): not an admission denial"))
+        }
+    }
+    lines.extend([DetailLine::Field {
+        label: "enforcement".into(),
+        value: d.enforcement.label().into(),
+        scope: enforcement_scope(d.enforcement),
+    }]);
     match (e.policy, &d.policy) {
         (Some(p), _) => {
             lines.push(DetailLine::field("policy", format!("{} {}", p.kind, p.display_name())));
@@ -238,14 +285,8 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
     lines.push(DetailLine::field("owner", owner.unwrap_or_else(|| "unknown".into())));
     lines.push(DetailLine::Section("when".into()));
     lines.push(DetailLine::field("count", d.count.to_string()));
-    lines.push(DetailLine::field(
-        "first seen",
-        format!("{} ({} ago)", d.first_seen, format::age_precise(now.duration_since(d.first_seen))),
-    ));
-    lines.push(DetailLine::field(
-        "last seen",
-        format!("{} ({} ago)", d.last_seen, format::age_precise(now.duration_since(d.last_seen))),
-    ));
+    lines.push(DetailLine::field("first seen", ago(d.first_seen)));
+    lines.push(DetailLine::field("last seen", ago(d.last_seen)));
     lines.push(DetailLine::Section("message".into()));
     lines.push(DetailLine::Text(d.message.trim().to_string(), "ui.text"));
     if d.engine != crate::model::Engine::PodSecurity && d.enforcement == Enforcement::Deny {
@@ -261,8 +302,12 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
     for link in &e.exceptions {
         let value = match link.exception {
             Some(x) => {
-                let when =
-                    x.expires_at.map(|t| format::countdown(now, t)).unwrap_or_else(|| "no expiry".into());
+                let when = match x.expires_at {
+                    Some(t) if relative => format::countdown(now, t),
+                    Some(t) if t <= now => format!("expired {t}"),
+                    Some(t) => format!("expires {t}"),
+                    None => "no expiry".into(),
+                };
                 format!("{} · {when} ({}) · {}", link.reason.label(), x.expiry_source.label(), x.matches)
             }
             None => format!("{}; the object is not watched", link.reason.label()),

@@ -78,6 +78,7 @@ fn violation(v: &Value, policy: &PolicyRef, spec_action: Option<&str>, audited: 
     .unwrap_or("");
     let message = str_at(v, &["message"]).unwrap_or("").to_string();
     Some(Denial {
+        class: Default::default(),
         id: format!("constraint|{}|{}|{}", policy.kind, policy.name, object.display()),
         engine: Engine::Gatekeeper,
         enforcement: Enforcement::Audit,

@@ -289,6 +289,7 @@ fn denial(
     let at = result_time(r.raw).unwrap_or(observed_at);
     let prop = |k: &str| r.properties.get(k).filter(|v| !v.is_empty()).cloned();
     Denial {
+        class: Default::default(),
         id: format!("report|{}|{}|{}|{}", report.reference, r.policy, r.rule.unwrap_or(""), object.display()),
         engine,
         enforcement,

@@ -1,8 +1,13 @@
 //! ResourceQuota and LimitRange admission messages.
 //!
-//! Quota (`plugin/resourcequota/controller.go`): `exceeded quota: <name>, requested: k=v,…,
-//! used: k=v,…, limited: k=v,…`; `[Ff]ailed quota: <name>: must specify …`; the pre-1.2
-//! `<res> quota is <v>, current usage is <u>, requesting <r>.`. LimitRange
+//! Quota (`staging/src/k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go`,
+//! 1.9 → 1.35; `plugin/pkg/admission/resourcequota` before): `exceeded quota: <name>,
+//! requested: k=v,…, used: k=v,…, limited: k=v,…`; `[Ff]ailed quota: <name>: must specify …`
+//! (`Failed` up to 1.6); `status unknown for quota: <name>, resources: …`; `insufficient quota
+//! to consume: …`; `insufficient quota to match these scopes: […]`; `quota usage is negative
+//! for resource(s): …`; `resource quota evaluation timed out`; and the pre-1.2 (2015) shapes
+//! `<res> quota is <v>, current usage is <u>, requesting <r>.` and `<res> is limited by
+//! quota, must make explicit request.`. LimitRange
 //! (`plugin/pkg/admission/limitranger`): `minimum|maximum <res> usage per <Kind> is <v>, but
 //! request|limit is <w>` and `<res> max limit to request ratio per <Kind> is …`, several
 //! joined in `[…, …]`.
@@ -13,7 +18,52 @@ use crate::model::Engine;
 
 /// Any of the three quota shapes.
 pub fn quota(s: &str) -> Option<Inner> {
-    exceeded(s).or_else(|| failed(s)).or_else(|| legacy(s))
+    exceeded(s).or_else(|| failed(s)).or_else(|| legacy(s)).or_else(|| other(s))
+}
+
+/// The quota refusals that name resources but no figures (module docs).
+fn other(s: &str) -> Option<Inner> {
+    if let Some(body) = s.strip_prefix("status unknown for quota: ") {
+        let (name, resources) = body.split_once(", resources: ").unwrap_or((body, ""));
+        return Some(named(s, Some(name.trim()), resources));
+    }
+    for prefix in [
+        "insufficient quota to consume: ",
+        "insufficient quota to match these scopes: ",
+        "quota usage is negative for resource(s): ",
+    ] {
+        if let Some(resources) = s.strip_prefix(prefix) {
+            return Some(named(s, None, resources.trim_start_matches('[').trim_end_matches(']')));
+        }
+    }
+    if s.trim() == "resource quota evaluation timed out" {
+        return Some(Inner::new(Engine::ResourceQuota, s));
+    }
+    let (resource, _) = s.split_once(" is limited by quota, must make explicit request")?;
+    (!resource.contains(' ')).then(|| named(s, None, resource))
+}
+
+/// One finding per listed resource (`a,b` or `a b`) of quota `name`.
+fn named(s: &str, name: Option<&str>, resources: &str) -> Inner {
+    let mut inner = Inner::new(Engine::ResourceQuota, s);
+    inner.findings = resources
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| Finding {
+            policy: name.map(str::to_string),
+            rule: Some(r.to_string()),
+            message: unwrap_lines(s),
+        })
+        .collect();
+    if inner.findings.is_empty() {
+        inner.findings.push(Finding {
+            policy: name.map(str::to_string),
+            rule: None,
+            message: unwrap_lines(s),
+        });
+    }
+    inner
 }
 
 /// `exceeded quota: <name>, requested: …, used: …, limited: …`.

@@ -533,8 +533,12 @@ fn kubectl_warnings_are_warn() {
 
 #[test]
 fn unknown_prefix_without_an_engine_message_is_not_a_wrapper() {
+    // No grammar reads it, so it is unattributed; the webhook it names gives the engine
+    // (issue 16: nothing is dropped, a gap stays visible).
     let p = parse(r#"oops: admission webhook "x" broke"#);
-    assert_eq!(p.engine, Engine::Other);
+    assert_eq!(p.engine, Engine::Webhook);
+    assert_eq!(p.webhook.as_deref(), Some("x"));
+    assert!(!p.attributed);
     assert!(p.wrappers.is_empty());
     assert_eq!(p.detail, r#"oops: admission webhook "x" broke"#);
 }
