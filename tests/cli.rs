@@ -892,3 +892,131 @@ fn export_markdown_of_the_demo_matches_its_golden_file_with_absolute_times_only(
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
 }
+
+/// The names of things in a snapshot's JSON (what `redact` must hide): clusters, namespaces,
+/// objects, users, owners, teams, queues, nodes, GPU UUIDs, pipeline workloads.
+fn names_in_snapshot(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut add = |s: Option<&str>| {
+        if let Some(s) = s.filter(|s| s.len() >= 4) {
+            for part in s.split('/').filter(|p| p.len() >= 4) {
+                names.insert(part.to_string());
+            }
+        }
+    };
+    let rows = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    for c in rows("clusters") {
+        add(c["id"].as_str());
+    }
+    for d in rows("denials") {
+        add(d["object"]["namespace"].as_str());
+        add(d["object"]["name"].as_str());
+        add(d["user"].as_str());
+    }
+    for w in rows("gpu_workloads") {
+        for k in ["namespace", "name", "uid", "cluster_queue", "team"] {
+            add(w[k].as_str());
+        }
+    }
+    for q in rows("gpu_queues") {
+        add(q["name"].as_str());
+        add(q["cohort"].as_str());
+    }
+    for p in rows("pending_gpu_pods") {
+        add(p["namespace"].as_str());
+        add(p["name"].as_str());
+    }
+    for n in rows("gpu_nodes") {
+        add(n["name"].as_str());
+        for d in n["devices"].as_array().cloned().unwrap_or_default() {
+            add(d["uuid"].as_str());
+        }
+    }
+    for e in rows("exceptions") {
+        add(e["namespace"].as_str());
+        add(e["name"].as_str());
+    }
+    for p in rows("pipelines") {
+        add(p["workload"].as_str());
+    }
+    names
+}
+
+#[test]
+fn redact_hides_every_name_and_message_of_the_demo_and_the_copy_still_answers_the_same_questions() {
+    let home = tempfile::tempdir().unwrap();
+    let copy = home.path().join("shared.fleetrec");
+    let out = fleettop(&["redact", "--demo", "--out", copy.to_str().unwrap()], home.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copy = copy.to_str().unwrap();
+
+    let original: serde_json::Value =
+        serde_json::from_str(&stdout_of(&fleettop(&["snapshot", "--demo", "--json"], home.path()))).unwrap();
+    let names = names_in_snapshot(&original);
+    assert!(names.len() > 60, "the demo has many names: {}", names.len());
+    assert!(names.contains("payments") && names.contains("prod-eu-west-1") && names.contains("research"));
+
+    // Everything the copy can say: its records at several moments, a diff, an explanation.
+    let mut said = String::new();
+    for at in ["1m", "15m", "25m"] {
+        said += &stdout_of(&fleettop(&["snapshot", "--replay", copy, "--at", at, "--json"], home.path()));
+    }
+    let said_end = stdout_of(&fleettop(&["snapshot", "--replay", copy, "--json"], home.path()));
+    said += &said_end;
+    said += &stdout_of(&fleettop(&["diff", copy], home.path()));
+    said +=
+        &stdout_of(&fleettop(&["why", "--replay", copy, "--policy", "require-run-as-nonroot"], home.path()));
+    for name in &names {
+        assert!(!said.contains(name.as_str()), "{name:?} is in the redacted copy");
+    }
+    for message in ["Running as root", "i/o timeout", "exceeded quota", "excludedNamespaces"] {
+        assert!(original.to_string().contains(message), "{message:?} is not in the demo");
+        assert!(!said.contains(message), "message text {message:?} is in the redacted copy");
+    }
+
+    // The same questions have the same shape of answer: every table keeps its size, the
+    // denials keep their policies and counts.
+    let copied: serde_json::Value = serde_json::from_str(&said_end).unwrap();
+    for table in [
+        "clusters",
+        "denials",
+        "gpu_queues",
+        "gpu_workloads",
+        "pending_gpu_pods",
+        "gpu_nodes",
+        "pipelines",
+        "exceptions",
+        "policies",
+        "skips",
+    ] {
+        let n = |v: &serde_json::Value| v[table].as_array().map(Vec::len);
+        assert_eq!(n(&copied), n(&original), "{table}");
+    }
+    let counts = |v: &serde_json::Value| {
+        let mut c: Vec<u64> =
+            v["denials"].as_array().unwrap().iter().map(|d| d["count"].as_u64().unwrap()).collect();
+        c.sort();
+        c
+    };
+    assert_eq!(counts(&copied), counts(&original));
+    // Cluster-wide policies and Pod Security levels keep their names (public vocabulary); a
+    // namespaced one (a team's ResourceQuota) gets a pseudonym.
+    let policies = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["policy"]["name"].as_str().map(String::from))
+            .collect()
+    };
+    let (kept, before) = (policies(&copied), policies(&original));
+    for p in ["require-run-as-nonroot", "restricted:latest", "k8srequiredlabels-owner"] {
+        assert!(kept.contains(p), "{p} kept");
+    }
+    assert!(!kept.contains("search-quota"));
+    assert!(kept.iter().all(|p| before.contains(p) || p.starts_with("n-")), "{kept:?}");
+
+    // The copy is a new file; an existing one is refused.
+    let again = fleettop(&["redact", "--demo", "--out", copy], home.path());
+    assert_eq!(again.status.code(), Some(1));
+}

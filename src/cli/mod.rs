@@ -14,6 +14,7 @@ mod export;
 mod gpu_probe;
 mod logging;
 pub mod manual;
+mod redact;
 mod report;
 mod run;
 mod snapshot;
@@ -250,6 +251,31 @@ pub enum Command {
         /// Write to FILE (a new file) instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// A copy of a recording that can leave the company: names (clusters, namespaces,
+    /// objects, nodes, users, owners, teams, queues, UIDs) become keyed pseudonyms, the same
+    /// everywhere in the copy, and messages, errors and excerpts are removed; policies, rules,
+    /// webhooks, counts and times stay. The copy replays, diffs and explains like the original.
+    Redact {
+        /// The recording (or --demo).
+        #[arg(required_unless_present = "demo", conflicts_with = "demo")]
+        file: Option<PathBuf>,
+        /// Use the bundled demo recording.
+        #[arg(long)]
+        demo: bool,
+        /// The copy to write (a new file; an existing one is refused).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Keep messages, errors and excerpts (secrets still redacted).
+        #[arg(long)]
+        keep_messages: bool,
+        /// Keep cluster names and their fleet-file labels.
+        #[arg(long)]
+        keep_clusters: bool,
+        /// Key the pseudonyms with this file's contents (the same file gives the same
+        /// pseudonyms in several recordings); default: a random key, forgotten at exit.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
     },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
     GpuProbe {

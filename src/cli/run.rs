@@ -105,6 +105,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             super::export::markdown(&rec, &name, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Redact { ref file, demo, ref out, keep_messages, keep_clusters, ref key_file }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("redact needs a recording FILE or --demo"),
+            };
+            let args = super::redact::RedactArgs {
+                out,
+                rules: crate::evidence::anonymise::Rules { keep_messages, keep_clusters },
+                key_file: key_file.as_deref(),
+            };
+            super::redact::run(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Why {
             ref target,
             ref namespace,

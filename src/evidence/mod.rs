@@ -5,6 +5,7 @@
 //! Pure over [`crate::state::FleetState`]: no I/O, no clock reads, no terminal. May not use
 //! `ui`, `sources` or `cli`.
 
+pub mod anonymise;
 pub mod diff;
 pub mod markdown;
 pub mod text;

@@ -41,7 +41,7 @@ fn denial(id: &str, count: u64, last: i64) -> Denial {
         owner: None,
         exceptions: vec![],
         evidence: vec![],
-        class: Default::default(),
+        class: DenialClass::default(),
     }
 }
 

@@ -91,7 +91,7 @@ mod tests {
             owner: None,
             exceptions: vec![],
             evidence: vec![],
-            class: Default::default(),
+            class: DenialClass::default(),
         })
     }
 
