@@ -409,6 +409,26 @@ fn real_apiserver_fleet_under_admin_and_under_the_reader_role() {
         .collect();
     assert!(actions.contains(&"deny") && actions.contains(&"audit"), "{by_policy:#}");
 
+    // Why is it waiting: the Workload whose request exceeds its queue's maximum (Kueue's own
+    // words, kept as the evidence), and the pending GPU pod; `--waiting` lists both.
+    let wait = real.why(&["workload/job-train-llm-5b7c1", "-n", "ml"]);
+    let w = &wait["waits"][0];
+    assert_eq!(w["verdict"]["class"], "exceeds_max_quota", "{wait:#}");
+    let reason = w["steps"].as_array().unwrap().iter().find(|s| s["finding"] == "reason").unwrap();
+    assert!(
+        reason["evidence"][0]["text"].as_str().unwrap().ends_with("request > maximum capacity (8 > 4)"),
+        "{wait:#}"
+    );
+    let all = real.why(&["--waiting"]);
+    let waiters: Vec<(&str, &str)> = all["waiters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| Some((w["kind"].as_str()?, w["name"].as_str()?)))
+        .collect();
+    assert!(waiters.contains(&("workload", "job-train-llm-5b7c1")), "{all:#}");
+    assert!(waiters.contains(&("pod", "train-0")), "{all:#}");
+
     // A background scan later reports one of those pods skipped by the exception: the
     // exception's reach in the snapshot, and `why` says what let the object through since.
     real.kubectl(&["apply", "-f", "-"], Some(SKIPPED_POD));

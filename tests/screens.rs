@@ -172,6 +172,16 @@ fn enter_on_a_waiting_workload_opens_its_chain_and_d_jumps_to_the_blocker() {
 }
 
 #[test]
+fn a_wait_chain_at_80x24() {
+    let mut app = app_at(SignedDuration::from_mins(27), 80, 24, "dark");
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char(']'));
+    draw(&mut app);
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("gpu_wait_chain_27m_80x24", text(&draw(&mut app)));
+}
+
+#[test]
 fn enter_on_a_pending_pod_opens_its_chain_and_d_jumps_to_a_node() {
     let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
     key(&mut app, KeyCode::Char('3'));

@@ -154,3 +154,59 @@ pub fn write(
     out.write_all(crate::sanitise::text(&text).as_bytes())?;
     Ok(!found.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::{Change, ClusterId, GpuWorkload, Observation, Record, WorkloadState};
+
+    /// A Kueue message anyone who can create a Workload could shape: an OSC 52 clipboard write
+    /// and a screen clear. Text shows them escaped; JSON keeps them exact (as escapes).
+    #[test]
+    fn outside_text_is_escaped_in_text_and_exact_in_json() {
+        let hostile = "couldn't assign flavors to pod set main: \u{1b}]52;c;cm0gLXJm\u{7}\u{1b}[2J";
+        let w = GpuWorkload {
+            namespace: "ml".into(),
+            name: "job-x-1".into(),
+            uid: None,
+            owner: Some("Job/x".into()),
+            local_queue: "default".into(),
+            cluster_queue: None,
+            team: None,
+            priority_class: None,
+            priority: 0,
+            gpus: 1,
+            cpu: None,
+            memory: None,
+            flavor: None,
+            state: WorkloadState::Pending { reason: "Pending".into(), message: hostile.into() },
+            created_at: Timestamp::UNIX_EPOCH,
+            admitted_at: None,
+            position: None,
+            history: vec![],
+        };
+        let mut state = FleetState::new(Timestamp::UNIX_EPOCH);
+        state.apply(&Observation {
+            at: Timestamp::UNIX_EPOCH,
+            cluster: ClusterId::new("c"),
+            change: Change::Upsert { record: Record::GpuWorkload(w) },
+        });
+        for markdown in [false, true] {
+            let args = WhyArgs { target: Some("workload/x".into()), markdown, ..WhyArgs::default() };
+            let t = target(&state, &args).unwrap();
+            let mut out = Vec::new();
+            assert!(write(&state, &args, t.as_ref(), &mut out).unwrap());
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+            assert!(text.contains("]52;c;cm0gLXJm"), "the payload stays visible: {text}");
+        }
+        let args = WhyArgs { target: Some("workload/x".into()), json: true, ..WhyArgs::default() };
+        let mut out = Vec::new();
+        write(&state, &args, target(&state, &args).unwrap().as_ref(), &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let texts = v["waits"][0]["steps"].to_string();
+        assert!(texts.contains("\\u001b]52;c;cm0gLXJm\\u0007\\u001b[2J"), "{texts}");
+    }
+}

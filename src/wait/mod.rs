@@ -317,6 +317,21 @@ pub fn workload_waits(w: &GpuWorkload) -> bool {
 /// Explains why the workload `id` waits; `None` when there is no such workload or it does
 /// not wait (admitted with every pod placed, or finished).
 pub fn explain_workload(state: &FleetState, id: &RecordId) -> Option<Wait> {
+    workload_chain(state, id, true)
+}
+
+/// The verdict alone of a waiting workload (the fleet stage, which never changes it, is not
+/// computed): the GPU pane's VERDICT column.
+pub fn workload_verdict(state: &FleetState, id: &RecordId) -> Option<Verdict> {
+    workload_chain(state, id, false).map(|w| w.verdict)
+}
+
+/// The verdict alone of a pending pod, as [`workload_verdict`].
+pub fn pod_verdict(state: &FleetState, id: &RecordId) -> Option<Verdict> {
+    pod_chain(state, id, false).map(|w| w.verdict)
+}
+
+fn workload_chain(state: &FleetState, id: &RecordId, with_fleet: bool) -> Option<Wait> {
     let w = state.gpu_workloads().get(id)?;
     let pods = placement::pods_of(state, id, w);
     let placing = matches!(w.state, WorkloadState::Admitted) && !pods.is_empty();
@@ -357,8 +372,10 @@ pub fn explain_workload(state: &FleetState, id: &RecordId) -> Option<Wait> {
         (None, Some(v)) => v,
         (None, None) => Verdict { class: WaitClass::Unknown, words: WaitClass::Unknown.words().into() },
     };
-    let flavor_product = admission::wanted_flavor(state, id, w);
-    steps.extend(fleet::explain(state, id, w.gpus, flavor_product.as_deref()));
+    if with_fleet {
+        let flavor_product = admission::wanted_flavor(state, id, w);
+        steps.extend(fleet::explain(state, id, w.gpus, flavor_product.as_deref()));
+    }
     Some(Wait {
         cluster: id.cluster.to_string(),
         kind: SubjectKind::Workload,
@@ -375,6 +392,10 @@ pub fn explain_workload(state: &FleetState, id: &RecordId) -> Option<Wait> {
 
 /// Explains why the pending GPU pod `id` waits; `None` when there is no such pod.
 pub fn explain_pod(state: &FleetState, id: &RecordId) -> Option<Wait> {
+    pod_chain(state, id, true)
+}
+
+fn pod_chain(state: &FleetState, id: &RecordId, with_fleet: bool) -> Option<Wait> {
     let p = state.pending_gpu_pods().get(id)?;
     let owner = placement::workload_of(state, id, p);
     let mut steps = Vec::new();
@@ -396,8 +417,10 @@ pub fn explain_pod(state: &FleetState, id: &RecordId) -> Option<Wait> {
     }
     let pl = placement::explain(state, id, p, owner.map(|(_, w)| w));
     steps.extend(pl.steps);
-    let flavor = owner.and_then(|(wid, w)| admission::wanted_flavor(state, wid, w));
-    steps.extend(fleet::explain(state, id, p.gpus, flavor.as_deref()));
+    if with_fleet {
+        let flavor = owner.and_then(|(wid, w)| admission::wanted_flavor(state, wid, w));
+        steps.extend(fleet::explain(state, id, p.gpus, flavor.as_deref()));
+    }
     Some(Wait {
         cluster: id.cluster.to_string(),
         kind: SubjectKind::Pod,

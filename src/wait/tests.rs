@@ -550,6 +550,11 @@ fn every_waiter_of_the_demo_is_explained_with_a_known_verdict() {
     assert!(all.windows(2).all(|w| w[0].waited_s >= w[1].waited_s), "longest first");
     for w in &all {
         assert_ne!(w.verdict.class, WaitClass::Unknown, "{}: {}", w.name, w.verdict.words);
+        let alone = match w.kind {
+            SubjectKind::Workload => workload_verdict(&s, &w.id()),
+            SubjectKind::Pod => pod_verdict(&s, &w.id()),
+        };
+        assert_eq!(alone.as_ref(), Some(&w.verdict), "the column's verdict is the chain's");
         assert!(!w.steps.is_empty());
         assert!(w.steps.windows(2).all(|p| p[0].stage <= p[1].stage), "stages in order: {}", w.name);
     }
@@ -716,6 +721,108 @@ mod real {
                 .map(|s| s.evidence[0].text.split(' ').next().unwrap().parse::<u32>().unwrap())
                 .sum();
             assert_eq!(groups, total, "{line}");
+        }
+    }
+}
+
+/// Cost of the chains on a big fleet (`cargo test --lib wait_timing -- --ignored --nocapture`):
+/// the synthetic load of 100k records over 50 clusters (about 25k workloads, 15k pending
+/// pods); `why --waiting` explains them all, a frame of the GPU pane 40 rows.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn wait_timing() {
+    let start = Timestamp::from_second(1_796_130_000).unwrap();
+    let mut s = FleetState::new(start);
+    s.apply_all(&crate::sim::synthetic_load(7, 50, 100_000, start));
+    let t0 = std::time::Instant::now();
+    let all = waiters(&s);
+    let whole = t0.elapsed();
+    let ids: Vec<RecordId> = s.gpu_workloads().keys().take(40).cloned().collect();
+    let t1 = std::time::Instant::now();
+    let frame = ids.iter().filter_map(|id| workload_verdict(&s, id)).count();
+    let rows = t1.elapsed();
+    println!(
+        "{} workloads, {} pending pods: waiters() {} chains in {whole:?}; 40 rows' verdicts ({frame} waiting) in {rows:?}",
+        s.gpu_workloads().len(),
+        s.pending_gpu_pods().len(),
+        all.len()
+    );
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_state() -> impl Strategy<Value = WorkloadState> {
+        let text = prop_oneof![
+            Just(String::new()),
+            Just("couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor f0, 3 more needed".to_string()),
+            Just("couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor f1, request > maximum capacity (9 > 2)".to_string()),
+            Just("LocalQueue q doesn't exist".to_string()),
+            ".{0,80}",
+        ];
+        prop_oneof![
+            text.clone().prop_map(|m| WorkloadState::Pending { reason: "Pending".into(), message: m }),
+            text.prop_map(|m| WorkloadState::Evicted { reason: "Preempted".into(), message: m }),
+            Just(WorkloadState::QuotaReserved),
+            Just(WorkloadState::Admitted),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any small fleet: every chain is built without panicking, has a verdict, and every
+        /// record it leads to exists in the state.
+        #[test]
+        fn any_fleet_explains_without_panic_and_links_only_to_records_it_has(
+            queues in prop::collection::vec((0..3usize, prop::option::of(0..2usize), 0u32..16, 0u32..24, prop::option::of(0u32..8), prop::option::of(0u32..8)), 0..4),
+            wls in prop::collection::vec((0..3usize, 0..3usize, -5i32..5, 0u32..12, arb_state(), prop::option::of(0..2usize), 0i64..60), 0..8),
+            pods in prop::collection::vec((0..3usize, 0u32..9, 0u32..5, 0u32..5, any::<bool>()), 0..4),
+            nodes in prop::collection::vec((0u32..9, 0u32..9, any::<bool>(), any::<bool>()), 0..4),
+        ) {
+            let mut records: Vec<(&str, Record)> = Vec::new();
+            let clusters = ["a", "b"];
+            for (i, (q, cohort, nominal, used, bl, ll)) in queues.iter().enumerate() {
+                let name = format!("q{q}");
+                let rec = queue(&name, cohort.map(|c| ["p", "r"][c]), ["f0", "f1"][i % 2], (f64::from(*nominal), f64::from(*used), bl.map(f64::from), ll.map(f64::from)));
+                records.push((clusters[i % 2], rec));
+            }
+            for (i, (q, ns, prio, gpus, state, flavor, created)) in wls.iter().enumerate() {
+                let mut w = workload(["x", "y", "z"][*ns], &format!("j{i}"), &format!("q{q}"), *prio, *gpus, state.clone());
+                w.flavor = flavor.map(|f| ["f0", "f1"][f].to_string());
+                w.admitted_at = matches!(state, WorkloadState::Admitted).then(|| t(*created));
+                w.created_at = t(*created);
+                records.push((clusters[i % 2], Record::GpuWorkload(w)));
+            }
+            for (i, (owner, gpus, insufficient, tainted, cordoned)) in pods.iter().enumerate() {
+                let msg = format!(
+                    "0/9 nodes are available: {insufficient} Insufficient nvidia.com/gpu, {tainted} node(s) had untolerated taint {{t: v}}{}.",
+                    if *cordoned { ", 1 node(s) were unschedulable" } else { "" }
+                );
+                let name = format!("j{owner}-{i}-abc");
+                records.push((clusters[i % 2], Record::PendingGpuPod(pod(["x", "y", "z"][i % 3], &name, *gpus, &msg))));
+            }
+            for (i, (alloc, used, sched, taint)) in nodes.iter().enumerate() {
+                let taints: &[&str] = if *taint { &["t=v:NoSchedule"] } else { &[] };
+                records.push((clusters[i % 2], node(&format!("n{i}"), PRODUCT, *alloc, *used, *sched, taints)));
+            }
+            let s = fleet(records, 90);
+            let all = waiters(&s);
+            for w in &all {
+                prop_assert!(!w.verdict.words.is_empty());
+                for l in w.steps.iter().flat_map(|st| &st.links) {
+                    let there = match l {
+                        Link::Workload(id) => s.gpu_workloads().contains_key(id),
+                        Link::Node(id) => s.gpu_nodes().contains_key(id),
+                        Link::Queue(id) => s.gpu_queues().contains_key(id),
+                        Link::Pod(id) => s.pending_gpu_pods().contains_key(id),
+                    };
+                    prop_assert!(there, "{l:?} of {}", w.name);
+                }
+                let _ = crate::ui::panes::gpu_wait::wait_markdown(s.now(), w);
+                prop_assert!(serde_json::to_string(w).is_ok());
+            }
         }
     }
 }

@@ -129,12 +129,12 @@ fn reason(s: &WorkloadState) -> String {
 
 /// The one-line verdict of a waiting workload ([`crate::wait`]); `None` when it does not wait.
 fn workload_verdict(ctx: &Ctx, id: &RecordId) -> Option<String> {
-    crate::wait::explain_workload(ctx.state, id).map(|w| w.verdict.words)
+    crate::wait::workload_verdict(ctx.state, id).map(|v| v.words)
 }
 
 /// The one-line verdict of a pending pod ([`crate::wait`]).
 fn pod_verdict(ctx: &Ctx, id: &RecordId) -> Option<String> {
-    crate::wait::explain_pod(ctx.state, id).map(|w| w.verdict.words)
+    crate::wait::pod_verdict(ctx.state, id).map(|v| v.words)
 }
 
 /// A waiter's detail: the chain of [`crate::wait`] first, then the record's own `lines`

@@ -60,7 +60,12 @@ pub fn wait_detail(now: Timestamp, w: &Wait) -> Detail {
             ));
         }
     }
-    let blockers = w.blockers();
+    // The blocker `d` jumps to first, then the other records the chain leads to.
+    let mut blockers = w.blockers();
+    if let Some(b) = w.blocker() {
+        blockers.retain(|l| *l != b);
+        blockers.insert(0, b);
+    }
     if !blockers.is_empty() {
         lines.push(DetailLine::Section("leads to (d: jump to the first)".into()));
         for l in blockers {
