@@ -16,6 +16,7 @@ fn t(secs: i64) -> Timestamp {
 
 fn denial(id: &str, count: u64, last: i64) -> Denial {
     Denial {
+        class: Default::default(),
         id: id.into(),
         engine: Engine::Kyverno,
         enforcement: Enforcement::Deny,
