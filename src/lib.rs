@@ -19,3 +19,4 @@ pub mod sim;
 pub mod sources;
 pub mod state;
 pub mod ui;
+pub mod wait;

@@ -597,6 +597,43 @@ fn why_exit_status_says_whether_a_denial_was_found() {
     assert_eq!(missing.status.code(), Some(2));
 }
 
+#[test]
+fn why_explains_the_demo_waiters_like_its_golden_files() {
+    let home = tempfile::tempdir().unwrap();
+    let list = fleettop(&["why", "--demo", "--waiting"], home.path());
+    golden_in("why", "demo-waiting.txt", &stdout_of(&list));
+    let sweep = fleettop(&["why", "--demo", "workload/llm-pretrain-ablation-b"], home.path());
+    golden_in("why", "demo-wait-sweep.txt", &stdout_of(&sweep));
+    let asr = fleettop(&["why", "--demo", "wl/multilingual-asr", "-n", "team-b", "--json"], home.path());
+    let text = stdout_of(&asr);
+    golden_in("why", "demo-wait-asr.json", &text);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["found"], 1);
+    assert_eq!(v["waits"][0]["verdict"]["class"], "nodes_cordoned");
+    let pod = fleettop(&["why", "--demo", "pod/jupyter-ana-0", "--markdown"], home.path());
+    golden_in("why", "demo-wait-pod.md", &stdout_of(&pod));
+    let listed = fleettop(&["why", "--demo", "--waiting", "--json", "--context", "prod-*"], home.path());
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let waiters = v["waiters"].as_array().unwrap();
+    assert!(!waiters.is_empty() && waiters.iter().all(|w| w["cluster"] == "prod-us-east-1"), "{v}");
+}
+
+#[test]
+fn why_exit_status_says_whether_it_waits() {
+    let home = tempfile::tempdir().unwrap();
+    let none = fleettop(&["why", "--demo", "workload/not-there"], home.path());
+    assert_eq!(none.status.code(), Some(1), "nothing waits under that name");
+    assert!(String::from_utf8_lossy(&none.stdout).starts_with("no waiting workload not-there"));
+    // A replay at a moment: before the preemption wave (+15m) the sweep runs, after it waits.
+    let before = fleettop(&["why", "--demo", "--at", "+14m", "workload/rlhf-sweep-17"], home.path());
+    assert_eq!(before.status.code(), Some(1));
+    let after = fleettop(&["why", "--demo", "--at", "+16m", "workload/rlhf-sweep-17"], home.path());
+    assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stderr));
+    // Markdown is for waits.
+    let md = fleettop(&["why", "--demo", "--policy", "require-run-as-nonroot", "--markdown"], home.path());
+    assert_eq!(md.status.code(), Some(2));
+}
+
 /// A recording as a newer fleettop (format 1.9) writes it: three observations in one frame,
 /// the middle one of a record type this build does not know.
 fn recording_from_a_newer_fleettop() -> Vec<u8> {
@@ -823,4 +860,163 @@ fn diff_refuses_a_moment_outside_the_recording_instead_of_clamping() {
     assert!(err.contains("--to 5h") && err.contains("outside the recording"), "{err}");
     let out = fleettop(&["diff"], home.path());
     assert_eq!(out.status.code(), Some(2), "no recording and no --demo is a usage error");
+}
+
+#[test]
+fn export_markdown_of_the_demo_matches_its_golden_file_with_absolute_times_only() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["export", "--demo", "--format", "markdown", "--at", "5m", "--to", "25m", "--explain", "2"];
+    let md = stdout_of(&fleettop(&args, home.path()));
+    golden_in("evidence", "demo-export-5m-25m.md", &md);
+    for section in ["## Clusters at", "## Timeline", "## What changed", "## Denials explained"] {
+        assert!(md.contains(section), "{section} missing");
+    }
+    // The turns of the incident are in the timeline, in time order, with their times.
+    let turn = |needle: &str| {
+        md.lines()
+            .filter(|l| l.starts_with("| 14:"))
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no turn {needle}"))
+    };
+    assert!(turn("generation 3 → 4") < turn("verdict degraded → LOSING DATA"));
+    assert!(turn("verdict degraded → LOSING DATA") < turn("health live → unreachable"));
+    assert!(!md.contains(" ago") && !md.contains("in 2h"), "absolute times only");
+
+    // --out writes a new file and never replaces one.
+    let out = home.path().join("incident.md");
+    let mut with_out: Vec<&str> = args.to_vec();
+    with_out.extend(["--out", out.to_str().unwrap()]);
+    assert!(fleettop(&with_out, home.path()).status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), md);
+    let again = fleettop(&with_out, home.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
+}
+
+/// The names of things in a snapshot's JSON (what `redact` must hide): clusters, namespaces,
+/// objects, users, owners, teams, queues, nodes, GPU UUIDs, pipeline workloads.
+fn names_in_snapshot(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut add = |s: Option<&str>| {
+        if let Some(s) = s.filter(|s| s.len() >= 4) {
+            for part in s.split('/').filter(|p| p.len() >= 4) {
+                names.insert(part.to_string());
+            }
+        }
+    };
+    let rows = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    for c in rows("clusters") {
+        add(c["id"].as_str());
+    }
+    for d in rows("denials") {
+        add(d["object"]["namespace"].as_str());
+        add(d["object"]["name"].as_str());
+        add(d["user"].as_str());
+    }
+    for w in rows("gpu_workloads") {
+        for k in ["namespace", "name", "uid", "cluster_queue", "team"] {
+            add(w[k].as_str());
+        }
+    }
+    for q in rows("gpu_queues") {
+        add(q["name"].as_str());
+        add(q["cohort"].as_str());
+    }
+    for p in rows("pending_gpu_pods") {
+        add(p["namespace"].as_str());
+        add(p["name"].as_str());
+    }
+    for n in rows("gpu_nodes") {
+        add(n["name"].as_str());
+        for d in n["devices"].as_array().cloned().unwrap_or_default() {
+            add(d["uuid"].as_str());
+        }
+    }
+    for e in rows("exceptions") {
+        add(e["namespace"].as_str());
+        add(e["name"].as_str());
+    }
+    for p in rows("pipelines") {
+        add(p["workload"].as_str());
+    }
+    names
+}
+
+#[test]
+fn redact_hides_every_name_and_message_of_the_demo_and_the_copy_still_answers_the_same_questions() {
+    let home = tempfile::tempdir().unwrap();
+    let copy = home.path().join("shared.fleetrec");
+    let out = fleettop(&["redact", "--demo", "--out", copy.to_str().unwrap()], home.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copy = copy.to_str().unwrap();
+
+    let original: serde_json::Value =
+        serde_json::from_str(&stdout_of(&fleettop(&["snapshot", "--demo", "--json"], home.path()))).unwrap();
+    let names = names_in_snapshot(&original);
+    assert!(names.len() > 60, "the demo has many names: {}", names.len());
+    assert!(names.contains("payments") && names.contains("prod-eu-west-1") && names.contains("research"));
+
+    // Everything the copy can say: its records at several moments, a diff, an explanation.
+    let mut said = String::new();
+    for at in ["1m", "15m", "25m"] {
+        said += &stdout_of(&fleettop(&["snapshot", "--replay", copy, "--at", at, "--json"], home.path()));
+    }
+    let said_end = stdout_of(&fleettop(&["snapshot", "--replay", copy, "--json"], home.path()));
+    said += &said_end;
+    said += &stdout_of(&fleettop(&["diff", copy], home.path()));
+    said +=
+        &stdout_of(&fleettop(&["why", "--replay", copy, "--policy", "require-run-as-nonroot"], home.path()));
+    for name in &names {
+        assert!(!said.contains(name.as_str()), "{name:?} is in the redacted copy");
+    }
+    for message in ["Running as root", "i/o timeout", "exceeded quota", "excludedNamespaces"] {
+        assert!(original.to_string().contains(message), "{message:?} is not in the demo");
+        assert!(!said.contains(message), "message text {message:?} is in the redacted copy");
+    }
+
+    // The same questions have the same shape of answer: every table keeps its size, the
+    // denials keep their policies and counts.
+    let copied: serde_json::Value = serde_json::from_str(&said_end).unwrap();
+    for table in [
+        "clusters",
+        "denials",
+        "gpu_queues",
+        "gpu_workloads",
+        "pending_gpu_pods",
+        "gpu_nodes",
+        "pipelines",
+        "exceptions",
+        "policies",
+        "skips",
+    ] {
+        let n = |v: &serde_json::Value| v[table].as_array().map(Vec::len);
+        assert_eq!(n(&copied), n(&original), "{table}");
+    }
+    let counts = |v: &serde_json::Value| {
+        let mut c: Vec<u64> =
+            v["denials"].as_array().unwrap().iter().map(|d| d["count"].as_u64().unwrap()).collect();
+        c.sort();
+        c
+    };
+    assert_eq!(counts(&copied), counts(&original));
+    // Cluster-wide policies and Pod Security levels keep their names (public vocabulary); a
+    // namespaced one (a team's ResourceQuota) gets a pseudonym.
+    let policies = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["policy"]["name"].as_str().map(String::from))
+            .collect()
+    };
+    let (kept, before) = (policies(&copied), policies(&original));
+    for p in ["require-run-as-nonroot", "restricted:latest", "k8srequiredlabels-owner"] {
+        assert!(kept.contains(p), "{p} kept");
+    }
+    assert!(!kept.contains("search-quota"));
+    assert!(kept.iter().all(|p| before.contains(p) || p.starts_with("n-")), "{kept:?}");
+
+    // The copy is a new file; an existing one is refused.
+    let again = fleettop(&["redact", "--demo", "--out", copy], home.path());
+    assert_eq!(again.status.code(), Some(1));
 }

@@ -4,8 +4,8 @@
 //! time and a healthy cluster beside it. Every test asserts the same three things:
 //!
 //! - **the fleet is alive**: while the fault lasts, a denial created on the healthy cluster
-//!   arrives (the runtime, the channel and the state keep moving) and the faulty cluster says
-//!   what is wrong;
+//!   arrives (the runtime, the channel and the state keep moving), and the UI (an `App` fed
+//!   the same observations, drawn on a test backend) says what is wrong;
 //! - **nothing recorded is lost**: every observation is teed into a real recording
 //!   (`RecordWriter`), which reads back whole with exactly as many observations, and the
 //!   records seen before the fault are kept (stale, not dropped, not doubled);
@@ -28,6 +28,13 @@ use fleettop::record::{Existing, RecordWriter, Recording, RecordingHeader};
 use fleettop::sources::kubernetes::{Options, run_cluster_with, settled};
 use fleettop::sources::{ObservationReceiver, channel};
 use fleettop::state::FleetState;
+use fleettop::ui::app::{App, Feed};
+use fleettop::ui::keymap::Keymap;
+use fleettop::ui::render::render;
+use fleettop::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
 use serde_json::json;
 use support::apiserver::TestApiServer;
 use support::tarpit::Tarpit;
@@ -76,6 +83,8 @@ const HEALTHY: &str = "healthy";
 /// A fleet being watched as the app watches it, with every observation recorded.
 struct Fleet {
     state: FleetState,
+    /// The UI, fed the same observations as the live loop feeds it.
+    app: App,
     rx: ObservationReceiver,
     recorder: Option<RecordWriter>,
     path: PathBuf,
@@ -107,13 +116,20 @@ impl Fleet {
         let path = dir.path().join("fault.fleetrec");
         let header = RecordingHeader::new(jiff::Timestamp::now(), ids, "fault matrix");
         let recorder = RecordWriter::create(&path, header, Existing::Refuse).unwrap();
-        Fleet { state, rx, recorder: Some(recorder), path, received: 0, _dir: dir, probes: 0 }
+        let app = App::new(
+            Feed::Live(Box::new(state.clone())),
+            Theme::builtin("mono").unwrap(),
+            Keymap::default(),
+            Rect::new(0, 0, 160, 40),
+        );
+        Fleet { state, app, rx, recorder: Some(recorder), path, received: 0, _dir: dir, probes: 0 }
     }
 
     fn apply(&mut self, batch: &[Observation]) {
         let text = serde_json::to_string(batch).unwrap();
         assert!(!text.contains(SECRET), "the planted token reached an observation: {text:.400}");
         self.state.apply_all(batch);
+        self.app.ingest(batch);
         if let Some(r) = self.recorder.as_mut() {
             r.write_batch(batch, &self.state).unwrap();
         }
@@ -148,6 +164,23 @@ impl Fleet {
             })
             .await;
         eprintln!("  alive: the healthy cluster's new denial arrived after {took:?}");
+    }
+
+    /// The UI's screen now, as text: it still draws, and says what the fault is.
+    fn screen(&mut self) -> String {
+        self.app.prepare();
+        let size = self.app.size();
+        let mut term = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
+        term.draw(|f| render(f, &self.app)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
     }
 
     fn denials(&self, cluster: &str) -> usize {
@@ -255,6 +288,8 @@ async fn a_tarpit_turns_the_cluster_unreachable_keeps_its_records_and_recovers()
         other => panic!("{other:?}"),
     }
     assert_eq!(fleet.state.clusters()[&id("pit")].health(), ClusterHealth::Unreachable);
+    let screen = fleet.screen();
+    assert!(screen.contains("✕ pit unreachable for") && screen.contains("no answer within 10s"), "{screen}");
     assert_eq!((fleet.denials("pit"), fleet.gpu_nodes("pit")), (1, 1), "records from before are kept");
     fleet.assert_alive(&healthy).await;
     pit.pass();
@@ -292,6 +327,8 @@ async fn tls_to_a_plain_http_port_is_unreachable_with_the_reason_at_once() {
         }
         other => panic!("{other:?}"),
     }
+    let screen = fleet.screen();
+    assert!(screen.contains("✕ tls unreachable for") && screen.contains("InvalidContentType"), "{screen}");
     fleet.until(Duration::from_secs(30), "the healthy cluster synced", |s| settled(s, &id(HEALTHY))).await;
     fleet.assert_alive(&healthy).await;
     fleet.finish();
@@ -313,6 +350,10 @@ async fn an_expired_token_says_unauthorized_keeps_records_and_recovers_when_acce
         ConnectionState::Forbidden { error } => assert!(error.contains("Unauthorized"), "{error}"),
         other => panic!("{other:?}"),
     }
+    // One finding says why; the sources it fails are not listed again one by one.
+    let screen = fleet.screen();
+    assert!(screen.contains("⊘ expired refused our credentials: Unauthorized"), "{screen}");
+    assert!(!screen.contains("source failing"), "{screen}");
     assert_eq!(
         (fleet.denials("expired"), fleet.gpu_nodes("expired")),
         (1, 1),

@@ -10,7 +10,9 @@
 //!
 //! Switched on by `FLEETTOP_REAL_APISERVER=../shared/tools/real-apiserver.sh` (it must be the
 //! start script: the test stops and restarts the apiserver; a kubeconfig is skipped).
-//! Runs on its own ports (apiserver 16843, etcd 12879–12880, plus `FLEETTOP_PORT_OFFSET`) and run folder, so it can run
+//! A second test partitions fleettop from an apiserver whose etcd compacts every 5 s (through
+//! the TCP proxy of `support/tarpit.rs`), so the Events watch resumes into `410 Gone`.
+//! Runs on its own ports (apiserver 16843 and 16943, etcd 12879–12880 and 12979–12980, plus `FLEETTOP_PORT_OFFSET`) and run folder, so it can run
 //! beside `tests/live_real.rs` (16743, 12779). Waits are bounded and generous (kube-runtime
 //! backs off up to 30 s between watch retries); nothing here asserts a duration.
 //!
@@ -20,12 +22,14 @@
 
 #[path = "support/real_apiserver.rs"]
 mod real_apiserver;
+#[path = "support/tarpit.rs"]
+mod tarpit;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fleettop::model::{
-    Change, ClusterHealth, ClusterId, ConnectionState, Observation, RecordKind, SourceState,
+    Change, ClusterHealth, ClusterId, ConnectionState, Observation, RecordKind, SourceKind, SourceState,
 };
 use fleettop::sources::kubernetes::{Options, SOURCES, run_cluster_with, settled};
 use fleettop::sources::{ObservationReceiver, channel};
@@ -284,4 +288,123 @@ async fn apiserver_killed_and_restarted_mid_watch_goes_unreachable_keeps_records
     assert_eq!(s.record_count(), 5, "2 denials + 2 GPU nodes + 1 pending pod, nothing doubled");
 
     supervisor.abort();
+}
+
+/// 410 Gone on the real server: etcd compacts every 5 s; fleettop reaches the apiserver
+/// through a TCP proxy that cuts every connection for a while (a network partition), during
+/// which a denial is created, one deleted, and the history compacted away. When the proxy
+/// lets connections through again, the Events watch (served from etcd, not the watch cache)
+/// resumes from a compacted resourceVersion, gets `410 Gone` and relists: the new denial in,
+/// the deleted one out, no source ever shown as an error for it, nothing doubled, and the
+/// admin token in no observation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_compaction_during_a_partition_relists_with_410_without_errors_or_doubles() {
+    let Some(script) = script_from_env("tier 2 fault test (410 Gone after etcd compaction)") else {
+        return;
+    };
+    let api = tokio::task::block_in_place(|| {
+        RealApiserver::start_with_args(&script, port(16943), port(12979), "--etcd-compaction-interval=5s")
+    });
+    let admin = api.admin_client().await;
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "default", "namespace": "default"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(admin.clone(), "default")
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    create_gpu_node(&admin, "gpu-node-1", 8).await;
+    create_event(&admin, quota_event()).await;
+
+    let pit = tarpit::Tarpit::start(std::net::SocketAddr::from(([127, 0, 0, 1], api.api_port()))).await;
+    let mut kubeconfig = api.kubeconfig();
+    for c in &mut kubeconfig.clusters {
+        if let Some(cluster) = c.cluster.as_mut() {
+            cluster.server = Some(format!("https://{}", pit.addr()));
+        }
+    }
+    let yaml = api.kubeconfig_yaml();
+    let token = yaml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .map(|t| t.trim_matches('"').to_string())
+        .expect("the admin token");
+    fleettop::sources::kubernetes::credentials::register_kubeconfig(&kubeconfig);
+    let (tx, rx) = channel(64);
+    let mut w = Watched {
+        state: FleetState::with_clusters(jiff::Timestamp::now(), [&id()]),
+        rx,
+        relists: BTreeMap::new(),
+    };
+    let options = Options { probe_every: Duration::from_millis(200), ..Options::default() };
+    let supervisor = tokio::spawn(run_cluster_with(kubeconfig, id(), tx, options));
+    let took = w
+        .until(Duration::from_secs(60), "the first sync through the proxy", |s| {
+            settled(s, &id()) && connected(s) && s.denials().len() == 1 && s.gpu_nodes().len() == 1
+        })
+        .await;
+    eprintln!("synced through the proxy after {took:?}");
+
+    // The partition: every connection cut; meanwhile a new denial, the old one deleted, and
+    // etcd compacts (every 5 s) past the resourceVersion fleettop's Events watch holds.
+    pit.cut();
+    create_event(&admin, pod_security_event()).await;
+    Api::<Event>::namespaced(admin.clone(), "default")
+        .delete("web-7d9c.17a3f", &Default::default())
+        .await
+        .unwrap();
+    w.until(Duration::from_secs(30), "unreachable while cut", |s| {
+        matches!(s.clusters()[&id()].connection, ConnectionState::Unreachable { .. })
+    })
+    .await;
+    w.drain_for(Duration::from_secs(12)).await;
+    pit.pass();
+    let healed = Instant::now();
+    let mut errors = Vec::new();
+    let mut relisting = false;
+    let events_live =
+        |s: &FleetState| s.clusters()[&id()].sources.get(&SourceKind::Events) == Some(&SourceState::Live);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !(relisting
+        && events_live(&w.state)
+        && denial_keys(&w.state) == ["event/default/nodejs-app-8665bd77fb.17b01"])
+    {
+        match tokio::time::timeout_at(deadline, w.rx.recv()).await {
+            Ok(Some(batch)) => {
+                let text = serde_json::to_string(&batch).unwrap();
+                assert!(!text.contains(&token), "the admin token reached an observation");
+                for o in &batch {
+                    match &o.change {
+                        // After the first sync, only a 410 puts a source back to syncing.
+                        Change::Source { source: SourceKind::Events, state: SourceState::Syncing } => {
+                            relisting = true;
+                        }
+                        Change::Source { source, state: SourceState::Error { message } }
+                            if message.contains("Expired") || message.contains("too old") =>
+                        {
+                            errors.push(format!("{source:?}: {message}"));
+                        }
+                        _ => {}
+                    }
+                }
+                w.apply(&batch);
+            }
+            Ok(None) => panic!("the sources stopped"),
+            Err(_) => panic!(
+                "no relist after the partition (410 seen: {relisting}, as errors: {errors:?}): {:#?}; denials {:?}",
+                w.state.clusters()[&id()],
+                denial_keys(&w.state)
+            ),
+        }
+    }
+    eprintln!(
+        "the Events watch got 410 and relisted; done {:?} after the partition healed",
+        healed.elapsed()
+    );
+    assert_eq!(errors, Vec::<String>::new(), "a 410 is a relist, never shown as an error");
+    assert_eq!(gpu_node_names(&w.state), ["gpu-node-1"], "nothing doubled");
+    // Watches that resumed without news turn live on their next event, or after
+    // `RECOVERED_AFTER` of quiet (see sources/kubernetes/watch.rs).
+    eprintln!("sources now: {:?}", w.state.clusters()[&id()].sources);
+    supervisor.abort();
+    drop(pit);
 }

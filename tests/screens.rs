@@ -126,6 +126,39 @@ fn a_preemption_opens_its_victim_with_the_preemptor_and_whole_history() {
     insta::assert_snapshot!("gpu_preemption_detail_18m_120x40", text(&draw(&mut app)));
 }
 
+/// The workloads view at 18m, sorted by wait (longest first): the first row is the research
+/// sweep preempted longest ago, waiting for the H100s team-a reclaimed.
+#[test]
+fn enter_on_a_waiting_workload_opens_its_chain_and_d_jumps_to_the_blocker() {
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char(']'));
+    draw(&mut app);
+    key(&mut app, KeyCode::Enter);
+    let chain = text(&draw(&mut app));
+    assert!(chain.contains("waiting for quota: research needs 8 h100-80gb"), "{chain}");
+    insta::assert_snapshot!("gpu_wait_chain_18m_120x40", chain);
+    // `d`: to the workload holding the quota, its detail open.
+    key(&mut app, KeyCode::Char('d'));
+    let blocker = text(&draw(&mut app));
+    assert!(blocker.contains("blocker: workload "), "{blocker}");
+    insta::assert_snapshot!("gpu_wait_blocker_18m_120x40", blocker);
+}
+
+#[test]
+fn enter_on_a_pending_pod_opens_its_chain_and_d_jumps_to_a_node() {
+    let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char(']'));
+    key(&mut app, KeyCode::Char(']'));
+    draw(&mut app);
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("gpu_wait_pod_chain_18m_120x40", text(&draw(&mut app)));
+    key(&mut app, KeyCode::Char('d'));
+    let node = text(&draw(&mut app));
+    assert!(node.contains("blocker: node "), "{node}");
+}
+
 #[test]
 fn cost_pane_groupings_and_scroll() {
     let mut app = app_at(SignedDuration::from_mins(18), 120, 40, "dark");

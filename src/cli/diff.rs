@@ -36,7 +36,12 @@ pub fn print(
 
 /// Resolves a moment the user wrote, refusing one outside the recording (a silent clamp would
 /// compare other moments than the ones asked for).
-fn moment(rec: &Recording, flag: &str, when: Option<&str>, default: Timestamp) -> anyhow::Result<Timestamp> {
+pub(super) fn moment(
+    rec: &Recording,
+    flag: &str,
+    when: Option<&str>,
+    default: Timestamp,
+) -> anyhow::Result<Timestamp> {
     let Some(w) = when else { return Ok(default) };
     let t = offset::resolve(w, rec.start()).map_err(|e| anyhow::anyhow!(e.replacen("--at", flag, 1)))?;
     if t < rec.start() || t > rec.end() {

@@ -10,13 +10,16 @@ macro_rules! say {
 }
 
 mod diff;
+mod export;
 mod gpu_probe;
 mod logging;
 pub mod manual;
+mod redact;
 mod report;
 mod run;
 mod snapshot;
 mod why;
+mod why_wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -157,8 +160,9 @@ pub enum Command {
         timeout: u64,
     },
     /// Why was it denied: every matching denial joined to its policy, version, rule,
-    /// exceptions and evidence. Exit status 0 when a denial was found, 1 when none was, 2 on
-    /// an error.
+    /// exceptions and evidence; why does it wait (workload/NAME, pod/NAME of a pending GPU
+    /// pod, --waiting): the chain from the request to its blocker. Exit status 0 when a
+    /// denial (or a waiter) was found, 1 when none was, 2 on an error.
     Why {
         /// The object: KIND/NAME (deployment/payments, pod/web-0); a workload also matches
         /// the pods it creates.
@@ -176,6 +180,13 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Why GPU work waits: list every waiting workload and pending GPU pod, longest wait
+        /// first, with its verdict (workload/NAME or pod/NAME of a pending pod explains one).
+        #[arg(long, conflicts_with = "policy")]
+        waiting: bool,
+        /// Print a wait's chain (workload/NAME, pod/NAME, --waiting) as Markdown.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
         /// Explain at most N denials, the latest first (0: all).
         #[arg(long, default_value_t = 10)]
         limit: usize,
@@ -213,6 +224,58 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// A recording's evidence for people without fleettop: `--format markdown` writes an
+    /// incident summary a ticket can hold (the clusters, the timeline of turns, what changed
+    /// between two moments, and the largest denials explained), absolute UTC times only.
+    Export {
+        /// The recording (or --demo).
+        #[arg(required_unless_present = "demo", conflicts_with = "demo")]
+        file: Option<PathBuf>,
+        /// Use the bundled demo recording.
+        #[arg(long)]
+        demo: bool,
+        /// Output format.
+        #[arg(long, default_value = "markdown", value_parser = ["markdown"])]
+        format: String,
+        /// The first moment (offset, time of day or timestamp); default: the start.
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+        /// The second moment; default: the end.
+        #[arg(long, value_name = "WHEN")]
+        to: Option<String>,
+        /// Explain this many denial rows in full: of those that fired between the two moments,
+        /// the largest counts first.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        explain: usize,
+        /// Write to FILE (a new file) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A copy of a recording that can leave the company: names (clusters, namespaces,
+    /// objects, nodes, users, owners, teams, queues, UIDs) become keyed pseudonyms, the same
+    /// everywhere in the copy, and messages, errors and excerpts are removed; policies, rules,
+    /// webhooks, counts and times stay. The copy replays, diffs and explains like the original.
+    Redact {
+        /// The recording (or --demo).
+        #[arg(required_unless_present = "demo", conflicts_with = "demo")]
+        file: Option<PathBuf>,
+        /// Use the bundled demo recording.
+        #[arg(long)]
+        demo: bool,
+        /// The copy to write (a new file; an existing one is refused).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Keep messages, errors and excerpts (secrets still redacted).
+        #[arg(long)]
+        keep_messages: bool,
+        /// Keep cluster names and their fleet-file labels.
+        #[arg(long)]
+        keep_clusters: bool,
+        /// Key the pseudonyms with this file's contents (the same file gives the same
+        /// pseudonyms in several recordings); default: a random key, forgotten at exit.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
     },
     /// Print what NVML sees on this host: each GPU and the pods its processes belong to.
     GpuProbe {

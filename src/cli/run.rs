@@ -90,12 +90,43 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             super::diff::print(&rec, &name, at.as_deref(), to.as_deref(), json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Export { ref file, demo, format: _, ref at, ref to, explain, ref out }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("export needs a recording FILE or --demo"),
+            };
+            let args = super::export::ExportArgs {
+                at: at.as_deref(),
+                to: to.as_deref(),
+                explain,
+                out: out.as_deref(),
+            };
+            super::export::markdown(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Redact { ref file, demo, ref out, keep_messages, keep_clusters, ref key_file }) => {
+            let (rec, name) = match file {
+                Some(file) => (Recording::open(file)?, file.display().to_string()),
+                None if demo => (demo::recording()?, "the bundled demo".to_string()),
+                None => anyhow::bail!("redact needs a recording FILE or --demo"),
+            };
+            let args = super::redact::RedactArgs {
+                out,
+                rules: crate::evidence::anonymise::Rules { keep_messages, keep_clusters },
+                key_file: key_file.as_deref(),
+            };
+            super::redact::run(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Why {
             ref target,
             ref namespace,
             ref policy,
             ref since,
             json,
+            waiting,
+            markdown,
             limit,
             demo,
             ref replay,
@@ -110,6 +141,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 clusters: cli.fleet.contexts.clone(),
                 json,
                 limit,
+                waiting,
+                markdown,
             };
             match why(&cli, &args, demo, replay.as_deref(), at.as_deref(), timeout) {
                 Ok(true) => Ok(ExitCode::SUCCESS),

@@ -29,6 +29,10 @@ pub struct WhyArgs {
     pub json: bool,
     /// At most this many explanations (0: all).
     pub limit: usize,
+    /// List every waiter of the fleet (`--waiting`, see [`super::why_wait`]).
+    pub waiting: bool,
+    /// Print a wait's chain as Markdown.
+    pub markdown: bool,
 }
 
 /// Builds the query; the clock is the state's (the end of a recording, now when live).
@@ -71,6 +75,15 @@ struct JsonOut<'a> {
 /// Writes the explanations that answer `args` in `state` to `out`; true when any denial
 /// matched.
 pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow::Result<bool> {
+    // `workload/NAME`, `pod/NAME` of a pending GPU pod and `--waiting` ask why it waits.
+    if let Some(target) = super::why_wait::target(state, args) {
+        return super::why_wait::write(state, args, target.as_ref(), out);
+    }
+    if args.markdown {
+        anyhow::bail!(
+            "--markdown explains waits: workload/NAME, pod/NAME of a pending GPU pod, or --waiting"
+        );
+    }
     let q = query(args, state.now())?;
     let found = explain::find(state, &q);
     let shown: Vec<Explanation> = found

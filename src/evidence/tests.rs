@@ -16,7 +16,6 @@ fn t(secs: i64) -> Timestamp {
 
 fn denial(id: &str, count: u64, last: i64) -> Denial {
     Denial {
-        class: Default::default(),
         id: id.into(),
         engine: Engine::Kyverno,
         enforcement: Enforcement::Deny,
@@ -42,6 +41,7 @@ fn denial(id: &str, count: u64, last: i64) -> Denial {
         owner: None,
         exceptions: vec![],
         evidence: vec![],
+        class: DenialClass::default(),
     }
 }
 

@@ -21,7 +21,7 @@ pub fn render(d: &Diff, source: &str) -> String {
         "{source}: {} → {} ({}): {appeared} appeared · {disappeared} disappeared · {changed} changed",
         d.from,
         d.to,
-        span(d),
+        length(d.to.as_second() - d.from.as_second()),
     );
     if d.changes.is_empty() {
         let _ = writeln!(out, "nothing changed");
@@ -58,9 +58,8 @@ fn fact(f: &FactDelta, kind: DeltaKind) -> String {
     }
 }
 
-/// The length between the two moments (`15m`, `1h 5m 30s`, `-3m` when `to` is earlier).
-fn span(d: &Diff) -> String {
-    let secs = d.to.as_second() - d.from.as_second();
+/// A length of time in seconds as people write it (`15m`, `1h 5m 30s`, `-3m`).
+pub fn length(secs: i64) -> String {
     let sign = if secs < 0 { "-" } else { "" };
     let s = secs.unsigned_abs();
     let (h, m, s) = (s / 3600, s % 3600 / 60, s % 60);

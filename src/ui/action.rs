@@ -45,7 +45,8 @@ pub enum Action {
     /// Open the detail view of the selected row.
     OpenDetail,
     /// Show what the selected row links to: on the Exceptions pane, the Denials pane narrowed
-    /// to the denials linked to the selected exception (`esc` there widens it again).
+    /// to the denials linked to the selected exception (`esc` there widens it again); on a
+    /// waiting GPU workload or pod, what blocks it (a workload holding the quota, a node).
     ShowLinked,
     /// Close the open popup, or clear the filter.
     Close,

@@ -591,6 +591,9 @@ impl App {
     /// From the Exceptions pane (its table or an exception's detail): the Denials pane, one
     /// row per denial, narrowed to the denials linked to that exception.
     fn show_linked(&mut self) {
+        if self.jump_to_blocker() {
+            return;
+        }
         let exception = match &self.view.popup {
             Some(Popup::Detail { table: TableId::Exceptions, id, .. }) => Some(id.clone()),
             Some(_) => None,
@@ -601,7 +604,7 @@ impl App {
         };
         let Some(id) = exception else {
             self.notice =
-                Some("links lead from an exception to its denials: select one on the Exceptions pane".into());
+                Some("links lead from an exception to its denials and from a GPU waiter to its blocker: select one".into());
             return;
         };
         self.view.popup = None;
@@ -610,6 +613,41 @@ impl App {
         self.view.pane = PaneId::Denials;
         let t = self.view.table_mut(TableId::Denials);
         (t.selected, t.offset) = (0, 0);
+    }
+
+    /// On a waiting workload or pod of the GPU pane (its detail, or its row), opens what blocks
+    /// it ([`crate::wait::Wait::blocker`]); false when the selection is not a GPU waiter.
+    fn jump_to_blocker(&mut self) -> bool {
+        let from = match &self.view.popup {
+            Some(Popup::Detail { table, id, .. }) => Some((*table, id.clone())),
+            Some(_) => None,
+            None => self.view.active_table().and_then(|t| {
+                self.view.table(t).and_then(|ts| ts.rows.get(ts.selected).cloned()).map(|id| (t, id))
+            }),
+        };
+        let wait = match from {
+            Some((TableId::GpuWorkloads, id)) => crate::wait::explain_workload(self.state(), &id),
+            Some((TableId::GpuPending, id)) => crate::wait::explain_pod(self.state(), &id),
+            _ => return false,
+        };
+        let Some(link) = wait.as_ref().and_then(|w| w.blocker()).cloned() else {
+            self.notice = Some("nothing blocks it that fleettop can show".into());
+            return true;
+        };
+        let (view, table) = match &link {
+            crate::wait::Link::Workload(_) => (GpuView::Workloads, TableId::GpuWorkloads),
+            crate::wait::Link::Node(_) => (GpuView::Nodes, TableId::GpuNodes),
+            crate::wait::Link::Queue(_) => (GpuView::Queues, TableId::GpuQueues),
+            crate::wait::Link::Pod(_) => (GpuView::Pending, TableId::GpuPending),
+        };
+        let id = link.id().clone();
+        (self.view.pane, self.view.gpu_view) = (PaneId::Gpu, view);
+        let t = self.view.table_mut(table);
+        t.filter.clear();
+        t.selected_id = Some(id.clone());
+        self.notice = Some(format!("blocker: {}", panes::gpu_wait::link_words(&link)));
+        self.view.popup = Some(Popup::Detail { table, id, scroll: 0 });
+        true
     }
 
     fn copy_selected(&mut self) -> Vec<Effect> {

@@ -387,9 +387,12 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
                 "health.stale",
             )]);
         }
+        // An unreachable cluster, or one that refuses our credentials, fails every source for
+        // that one reason, said once above.
+        let connected = c.connection == ConnectionState::Connected;
         for (kind, s) in &c.sources {
             match s {
-                SourceState::Error { message } => out.push(vec![
+                SourceState::Error { message } if connected => out.push(vec![
                     (format!("! {}: {} source failing: ", c.id, kind.label()), "ui.error"),
                     (format::one_line(message), "ui.dim"),
                 ]),
@@ -611,6 +614,41 @@ mod tests {
         assert!(r.words().starts_with(&format!(
             "⚠ require-run-as-nonroot: {by_hand} denials since generation 4 at 14:08"
         )));
+    }
+
+    /// A cluster that refuses our credentials (or cannot be reached) fails every source for
+    /// that one reason: one finding, not one more per source (an expired token used to add a
+    /// "source failing" line for each of the 9 watched sources).
+    #[test]
+    fn a_refused_or_unreachable_cluster_is_one_finding_not_one_per_failing_source() {
+        let (refused, down, up) = (ClusterId::new("expired"), ClusterId::new("gone"), ClusterId::new("up"));
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&refused, &down, &up]);
+        for (c, connection) in [
+            (&refused, ConnectionState::Forbidden { error: "Unauthorized".into() }),
+            (
+                &down,
+                ConnectionState::Unreachable {
+                    since: Timestamp::UNIX_EPOCH,
+                    error: "tcp connect error".into(),
+                },
+            ),
+            (&up, ConnectionState::Connected),
+        ] {
+            let update = ClusterUpdate { connection: Some(connection), ..Default::default() };
+            state.apply(&Observation {
+                at: Timestamp::UNIX_EPOCH,
+                cluster: c.clone(),
+                change: Change::Cluster(update),
+            });
+            for kind in [SourceKind::Events, SourceKind::Pods] {
+                let failing = SourceState::Error { message: "401 Unauthorized: Unauthorized".into() };
+                state.apply(&source(c, kind, failing));
+            }
+        }
+        let lines: Vec<String> = findings(&state).iter().map(|l| text(l)).collect();
+        let of = |c: &str| lines.iter().filter(|l| l.contains(&format!(" {c}"))).count();
+        assert_eq!((of("expired"), of("gone")), (1, 1), "{lines:#?}");
+        assert_eq!(of("up:"), 2, "a connected cluster still names each failing source: {lines:#?}");
     }
 
     #[test]

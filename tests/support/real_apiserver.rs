@@ -38,6 +38,8 @@ pub struct RealApiserver {
     api_port: u16,
     etcd_port: u16,
     running: bool,
+    /// Extra kube-apiserver flags (`KR_APISERVER_ARGS`).
+    apiserver_args: String,
     /// The kubeconfig the script wrote: context `real` (admin token), `real-noaccess`.
     pub kubeconfig: PathBuf,
     /// `$KR_RUN`: PKI, etcd data, logs, pid files.
@@ -49,12 +51,19 @@ impl RealApiserver {
     /// Starts a fresh one (etcd data wiped) on `api_port`; etcd listens on `etcd_port` and
     /// `etcd_port + 1`. Panics with the script's output when it does not come up.
     pub fn start(script: &Path, api_port: u16, etcd_port: u16) -> Self {
+        Self::start_with_args(script, api_port, etcd_port, "")
+    }
+
+    /// [`RealApiserver::start`] with extra kube-apiserver flags, e.g.
+    /// `--etcd-compaction-interval=5s` (old resourceVersions expire: watches get 410 Gone).
+    pub fn start_with_args(script: &Path, api_port: u16, etcd_port: u16, apiserver_args: &str) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let mut s = Self {
             script: script.to_path_buf(),
             api_port,
             etcd_port,
             running: false,
+            apiserver_args: apiserver_args.to_string(),
             kubeconfig: dir.path().join("kubeconfig"),
             run: dir.path().join("run"),
             dir,
@@ -71,6 +80,7 @@ impl RealApiserver {
             .env("KR_API_PORT", self.api_port.to_string())
             .env("KR_ETCD_PORT", self.etcd_port.to_string())
             .env("KR_KEEP_DATA", if keep_data { "1" } else { "0" })
+            .env("KR_APISERVER_ARGS", &self.apiserver_args)
             // No controllers: nothing but the caller writes, so what is watched is what it made.
             .env("KR_CONTROLLER_MANAGER", "0")
             .output()

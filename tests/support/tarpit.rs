@@ -5,7 +5,8 @@
 //! Each byte read on one side is written to the other side `delay` after it arrived (so a
 //! delay of 1 s each way is a 2 s round trip, without slowing a stream's throughput); while
 //! stalled, nothing is forwarded in either direction, on open connections and new ones alike,
-//! until [`Tarpit::pass`].
+//! until [`Tarpit::pass`]. Cut, every open connection is closed and new ones are closed as
+//! soon as they are accepted (a network partition), until [`Tarpit::pass`].
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
@@ -27,6 +28,8 @@ enum Mode {
     Pass { delay: Duration },
     /// Forward nothing.
     Stall,
+    /// Close every connection.
+    Cut,
 }
 
 /// The proxy: listens on `127.0.0.1:<random port>` and forwards to `upstream`.
@@ -47,6 +50,11 @@ impl Tarpit {
         Tarpit { addr, mode, accept }
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -60,6 +68,11 @@ impl Tarpit {
     /// Forwards nothing from now on (open connections and new ones).
     pub fn stall(&self) {
         self.set(Mode::Stall);
+    }
+
+    /// Closes every open connection, and each new one as it comes, from now on.
+    pub fn cut(&self) {
+        self.set(Mode::Cut);
     }
 
     /// Forwards again, without delay.
@@ -84,16 +97,35 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, mode: Arc<Mute
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((client, _)) = accepted else { continue };
+                if current(&mode) == Mode::Cut {
+                    continue;
+                }
                 let mode = Arc::clone(&mode);
                 connections.spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else { return };
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    tokio::join!(pipe(cr, sw, Arc::clone(&mode)), pipe(sr, cw, mode));
+                    let both = async { tokio::join!(pipe(cr, sw, Arc::clone(&mode)), pipe(sr, cw, Arc::clone(&mode))) };
+                    // Dropping the pipes closes both sockets.
+                    tokio::select! {
+                        _ = both => {}
+                        () = until_cut(&mode) => {}
+                    }
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+fn current(mode: &Mutex<Mode>) -> Mode {
+    *mode.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Completes once the proxy is cut.
+async fn until_cut(mode: &Mutex<Mode>) {
+    while current(mode) != Mode::Cut {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -116,9 +148,8 @@ async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mode: Arc<Mutex<M
     let writer = async move {
         while let Some((arrived, chunk)) = rx.recv().await {
             loop {
-                let current = *mode.lock().unwrap_or_else(PoisonError::into_inner);
-                match current {
-                    Mode::Stall => tokio::time::sleep(Duration::from_millis(50)).await,
+                match current(&mode) {
+                    Mode::Stall | Mode::Cut => tokio::time::sleep(Duration::from_millis(50)).await,
                     Mode::Pass { delay } => {
                         tokio::time::sleep_until(arrived + delay).await;
                         break;

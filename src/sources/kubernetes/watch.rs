@@ -44,6 +44,9 @@ pub fn classify(e: &watcher::Error) -> SourceState {
     match api {
         Some(s) if s.code == 403 => SourceState::Forbidden { message: s.message.clone() },
         Some(s) if s.code == 404 => SourceState::NotInstalled,
+        // The server's own words (`401 Unauthorized: Unauthorized`), not the client's debug
+        // dump of the whole Status.
+        Some(s) => SourceState::Error { message: format!("{} {}: {}", s.code, s.reason, s.message) },
         _ => SourceState::Error { message: super::chain(e) },
     }
 }
@@ -287,10 +290,16 @@ mod tests {
             Box::new(kube::core::Status::failure("too old resource version: 2 (5)", reason).with_code(code))
         };
         assert_eq!(classify(&watcher::Error::WatchError(status(410, "Expired"))), SourceState::Syncing);
-        assert!(matches!(
+        assert_eq!(
             classify(&watcher::Error::WatchError(status(500, "InternalError"))),
-            SourceState::Error { .. }
-        ));
+            SourceState::Error { message: "500 InternalError: too old resource version: 2 (5)".into() }
+        );
+        let unauthorized = kube::Error::Api(status(401, "Unauthorized"));
+        assert_eq!(
+            classify(&watcher::Error::WatchStartFailed(unauthorized)),
+            SourceState::Error { message: "401 Unauthorized: too old resource version: 2 (5)".into() },
+            "the server's words, not a debug dump of the Status"
+        );
         assert!(matches!(
             classify(&watcher::Error::WatchError(status(403, "Forbidden"))),
             SourceState::Forbidden { .. }

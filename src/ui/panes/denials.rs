@@ -199,6 +199,23 @@ fn skip_lines(e: &Explanation) -> Vec<DetailLine> {
 /// policy object and its version at the time), when, the message, the exceptions and every
 /// piece of evidence. `fleettop why` prints the same lines as text.
 pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
+    explanation_lines(now, true, e)
+}
+
+/// [`explanation_detail`] with absolute UTC times only (no "ago", no countdowns): for text
+/// that is read later, in a ticket or an export.
+pub fn explanation_detail_absolute(now: jiff::Timestamp, e: &Explanation) -> Detail {
+    explanation_lines(now, false, e)
+}
+
+fn explanation_lines(now: jiff::Timestamp, relative: bool, e: &Explanation) -> Detail {
+    let ago = |t: jiff::Timestamp| {
+        if relative {
+            format!("{t} ({} ago)", format::age_precise(now.duration_since(t)))
+        } else {
+            t.to_string()
+        }
+    };
     let d = e.denial;
     let mut lines = vec![
         DetailLine::Section("what was denied".into()),
@@ -300,14 +317,8 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
     lines.push(DetailLine::field("owner", owner.unwrap_or_else(|| "unknown".into())));
     lines.push(DetailLine::Section("when".into()));
     lines.push(DetailLine::field("count", d.count.to_string()));
-    lines.push(DetailLine::field(
-        "first seen",
-        format!("{} ({} ago)", d.first_seen, format::age_precise(now.duration_since(d.first_seen))),
-    ));
-    lines.push(DetailLine::field(
-        "last seen",
-        format!("{} ({} ago)", d.last_seen, format::age_precise(now.duration_since(d.last_seen))),
-    ));
+    lines.push(DetailLine::field("first seen", ago(d.first_seen)));
+    lines.push(DetailLine::field("last seen", ago(d.last_seen)));
     lines.push(DetailLine::Section("message".into()));
     lines.push(DetailLine::Text(d.message.trim().to_string(), "ui.text"));
     if d.engine != crate::model::Engine::PodSecurity && d.enforcement == Enforcement::Deny {
@@ -323,8 +334,12 @@ pub fn explanation_detail(now: jiff::Timestamp, e: &Explanation) -> Detail {
     for link in &e.exceptions {
         let value = match link.exception {
             Some(x) => {
-                let when =
-                    x.expires_at.map(|t| format::countdown(now, t)).unwrap_or_else(|| "no expiry".into());
+                let when = match x.expires_at {
+                    Some(t) if relative => format::countdown(now, t),
+                    Some(t) if t <= now => format!("expired {t}"),
+                    Some(t) => format!("expires {t}"),
+                    None => "no expiry".into(),
+                };
                 format!("{} · {when} ({}) · {}", link.reason.label(), x.expiry_source.label(), x.matches)
             }
             None => format!("{}; the object is not watched", link.reason.label()),

@@ -127,6 +127,26 @@ fn reason(s: &WorkloadState) -> String {
     }
 }
 
+/// The one-line verdict of a waiting workload ([`crate::wait`]); `None` when it does not wait.
+fn workload_verdict(ctx: &Ctx, id: &RecordId) -> Option<String> {
+    crate::wait::explain_workload(ctx.state, id).map(|w| w.verdict.words)
+}
+
+/// The one-line verdict of a pending pod ([`crate::wait`]).
+fn pod_verdict(ctx: &Ctx, id: &RecordId) -> Option<String> {
+    crate::wait::explain_pod(ctx.state, id).map(|w| w.verdict.words)
+}
+
+/// A waiter's detail: the chain of [`crate::wait`] first, then the record's own `lines`
+/// under `heading`.
+fn with_chain(ctx: &Ctx, wait: Option<crate::wait::Wait>, heading: &str, detail: Detail) -> Detail {
+    let Some(wait) = wait else { return detail };
+    let mut chain = super::gpu_wait::wait_detail(ctx.now, &wait);
+    chain.lines.push(DetailLine::Section(heading.into()));
+    chain.lines.extend(detail.lines);
+    chain
+}
+
 fn waited(ctx: &Ctx, w: &GpuWorkload) -> jiff::SignedDuration {
     let end = w.admitted_at.unwrap_or(ctx.now);
     end.duration_since(w.created_at)
@@ -348,10 +368,15 @@ pub fn workloads() -> Spec<GpuWorkload> {
                 key: |ctx, _, w| SortKey::Num(waited(ctx, w).as_secs_f64()),
             },
             Column {
-                title: "REASON",
+                title: "VERDICT",
                 width: Constraint::Fill(4),
-                cell: |_, _, w| Cell::text(reason(&w.state)),
-                key: |_, _, w| SortKey::Text(reason(&w.state)),
+                cell: |ctx, id, w| match workload_verdict(ctx, id) {
+                    Some(v) => Cell::styled(v, "gpu.pending"),
+                    None => Cell::text(reason(&w.state)),
+                },
+                key: |ctx, id, w| {
+                    SortKey::Text(workload_verdict(ctx, id).unwrap_or_else(|| reason(&w.state)))
+                },
             },
         ],
     }
@@ -411,7 +436,8 @@ pub(crate) fn workload_detail(ctx: &Ctx, id: &RecordId, w: &GpuWorkload) -> Deta
     for e in &w.history {
         lines.push(DetailLine::Field { label: format::clock(e.at), value: e.what.clone(), scope: "ui.text" });
     }
-    Detail { title: format!("Workload {}/{}", w.namespace, w.name), lines }
+    let detail = Detail { title: format!("Workload {}/{}", w.namespace, w.name), lines };
+    with_chain(ctx, crate::wait::explain_workload(ctx.state, id), "the workload", detail)
 }
 
 /// `0/40 nodes: 32 Insufficient nvidia.com/gpu, 8 untolerated taint` from parsed reasons.
@@ -476,10 +502,12 @@ pub fn pending() -> Spec<PendingGpuPod> {
                 key: |ctx, _, p| SortKey::Num(ctx.now.duration_since(p.since).as_secs_f64()),
             },
             Column {
-                title: "WHY",
+                title: "VERDICT",
                 width: Constraint::Fill(4),
-                cell: |_, _, p| Cell::text(scheduling_summary(p)),
-                key: |_, _, p| SortKey::Text(scheduling_summary(p)),
+                cell: |ctx, id, p| Cell::text(pod_verdict(ctx, id).unwrap_or_else(|| scheduling_summary(p))),
+                key: |ctx, id, p| {
+                    SortKey::Text(pod_verdict(ctx, id).unwrap_or_else(|| scheduling_summary(p)))
+                },
             },
         ],
     }
@@ -506,7 +534,8 @@ fn pending_detail(ctx: &Ctx, id: &RecordId, p: &PendingGpuPod) -> Detail {
             lines.push(DetailLine::field(&n.to_string(), r.clone()));
         }
     }
-    Detail { title: format!("pending pod {}/{}", p.namespace, p.name), lines }
+    let detail = Detail { title: format!("pending pod {}/{}", p.namespace, p.name), lines };
+    with_chain(ctx, crate::wait::explain_pod(ctx.state, id), "the pod", detail)
 }
 
 fn util_scope(u: f32) -> &'static str {

@@ -7,6 +7,7 @@ pub mod exceptions;
 pub mod fleet;
 pub mod gpu;
 pub mod gpu_evictions;
+pub mod gpu_wait;
 pub mod pipelines;
 pub mod trust;
 
