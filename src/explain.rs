@@ -37,7 +37,17 @@ pub struct Explanation<'a> {
     /// the object through because of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skips: Vec<&'a ReportSkip>,
+    /// The other side of the audit-log join (issue 16): for a policy denial, the audit lines
+    /// that witnessed it (who was refused, when; at the Metadata level they carry no
+    /// message); for an audit line of unknown cause, the policy denials that explain it. Same
+    /// cluster, same object (pods of one controller as one; an unnamed object by kind and
+    /// namespace), within [`JOIN_WINDOW`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub joined: Vec<&'a Denial>,
 }
+
+/// How far apart in time an audit line and an Event may be and still be joined.
+pub const JOIN_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 
 /// The policy generation a denial happened under, as far as fleettop can tell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,7 +145,41 @@ pub fn explain<'a>(state: &'a FleetState, id: &'a RecordId) -> Option<Explanatio
         exceptions: exception_links(state, id, denial),
         sources: state.merged_denials().members(id).count(),
         skips: skips_of(state, id, denial),
+        joined: joined(state, id, denial),
     })
+}
+
+/// True when the row's records came from the audit log.
+fn from_audit(d: &Denial) -> bool {
+    d.evidence.iter().all(|e| e.source == crate::model::EvidenceSource::AuditLog) && !d.evidence.is_empty()
+}
+
+/// The rows on the other side of the audit-log join (see [`Explanation::joined`]).
+fn joined<'a>(state: &'a FleetState, id: &RecordId, d: &Denial) -> Vec<&'a Denial> {
+    let witness = |x: &Denial| from_audit(x) && x.class == crate::model::DenialClass::Unattributed;
+    let wanted: fn(&Denial) -> bool = if witness(d) {
+        |x| x.class.is_admission() && !from_audit(x)
+    } else if d.class.is_admission() && !from_audit(d) {
+        |x| from_audit(x) && x.class == crate::model::DenialClass::Unattributed
+    } else {
+        return Vec::new();
+    };
+    let (kind, ns, name) = pods_as_one(&d.object);
+    let overlaps =
+        |x: &Denial| x.first_seen <= d.last_seen + JOIN_WINDOW && d.first_seen <= x.last_seen + JOIN_WINDOW;
+    let unnamed = |n: &str| n == crate::sources::parse::audit::UNNAMED;
+    let mut out: Vec<&Denial> = state
+        .merged_denials()
+        .in_cluster(&id.cluster, state.denials())
+        .map(|(_, x)| x)
+        .filter(|x| wanted(x) && overlaps(x))
+        .filter(|x| {
+            let (k, n, nm) = pods_as_one(&x.object);
+            k == kind && n == ns && (nm == name || unnamed(nm) || unnamed(name))
+        })
+        .collect();
+    out.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
+    out
 }
 
 /// The skip results in the denial's cluster for its policy and object, newest first.
@@ -462,6 +506,74 @@ mod tests {
 
     fn pod(ns: &str, name: &str) -> ObjectRef {
         ObjectRef { kind: "Pod".into(), namespace: Some(ns.into()), name: name.into() }
+    }
+
+    #[test]
+    fn an_audit_line_without_message_joins_the_event_that_names_the_policy() {
+        use crate::model::{Change, ClusterId, DenialClass, Observation, Record};
+        let c = ClusterId::new("real");
+        let mut state = FleetState::with_clusters(Timestamp::UNIX_EPOCH, [&c]);
+        let mut put = |d: Denial| {
+            state.apply(&Observation {
+                at: d.last_seen,
+                cluster: c.clone(),
+                change: Change::Upsert { record: Record::Denial(d) },
+            })
+        };
+        // The real v1.20 apiserver's Metadata-level line for the LimitRange refusal of pod "big"
+        // (tests/fixtures/real/audit), and the message kubectl got for that request.
+        let path = format!(
+            "{}/tests/fixtures/real/audit/real-apiserver-v1.20-metadata-403.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let line = text.lines().rfind(|l| l.contains("\"name\":\"big\"")).unwrap();
+        let audit = crate::sources::parse::audit::parse_line(line).unwrap().remove(0);
+        assert_eq!(audit.class, DenialClass::Unattributed);
+        let parsed = crate::sources::parse::denial::parse(
+            "pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2",
+        );
+        let mut event = denial();
+        event.id = "event/q/big.1".into();
+        event.engine = parsed.engine;
+        event.policy = None;
+        event.rule = parsed.findings[0].rule.clone();
+        event.object = pod("q", "big");
+        event.evidence = vec![crate::model::Evidence {
+            source: crate::model::EvidenceSource::Event,
+            reference: "Event q/big.1".into(),
+            at: audit.last_seen,
+            excerpt: parsed.raw.clone(),
+        }];
+        (event.first_seen, event.last_seen) =
+            (audit.first_seen + SignedDuration::from_secs(1), audit.last_seen + SignedDuration::from_secs(1));
+        let far = Denial {
+            id: "event/q/big.2".into(),
+            first_seen: audit.last_seen + SignedDuration::from_mins(30),
+            last_seen: audit.last_seen + SignedDuration::from_mins(30),
+            ..event.clone()
+        };
+        let far = Denial { rule: Some("other".into()), ..far };
+        put(audit);
+        put(event);
+        put(far);
+        let rows: Vec<RecordId> = state.denial_rows().map(|(id, _)| id.clone()).collect();
+        let explained: Vec<Explanation> = rows.iter().filter_map(|id| explain(&state, id)).collect();
+        let of =
+            |class: fn(&Denial) -> bool| explained.iter().filter(|e| class(e.denial)).collect::<Vec<_>>();
+        let audit_rows = of(|d| d.class == DenialClass::Unattributed);
+        assert_eq!(audit_rows.len(), 1);
+        let by = &audit_rows[0].joined;
+        assert_eq!(by.len(), 1, "only the event at the same time explains it: {by:#?}");
+        assert_eq!(
+            (by[0].engine, by[0].rule.as_deref()),
+            (Engine::LimitRange, Some("maximum cpu usage per Container"))
+        );
+        let event_rows = of(|d| d.class.is_admission() && d.rule.as_deref() != Some("other"));
+        assert_eq!(event_rows[0].joined.len(), 1);
+        assert_eq!(event_rows[0].joined[0].user.as_deref(), Some("admin"));
+        let far_rows = of(|d| d.rule.as_deref() == Some("other"));
+        assert!(far_rows[0].joined.is_empty(), "30 minutes apart is not the same request");
     }
 
     #[test]

@@ -358,3 +358,30 @@ impl Denial {
         self.policy.as_ref().map(|p| p.name.as_str()).or(self.webhook.as_deref()).unwrap_or("(unknown)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_class_is_written_only_when_not_a_policy_denial_and_unknown_values_read_as_defaults() {
+        let class = DenialClass::WebhookUnavailable {
+            failure: FailureKind::Tls,
+            failure_policy: Some("Fail".into()),
+        };
+        let json = serde_json::to_value(&class).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"class": "webhook_unavailable", "failure": "tls", "failure_policy": "Fail"})
+        );
+        assert_eq!(serde_json::from_value::<DenialClass>(json).unwrap(), class);
+        // Written by a newer build: an unknown class is a policy denial, an unknown kind unknown.
+        let newer: DenialClass = serde_json::from_value(serde_json::json!({"class": "quota_race"})).unwrap();
+        assert_eq!(newer, DenialClass::Admission);
+        let kind: FailureKind = serde_json::from_value(serde_json::json!("dns")).unwrap();
+        assert_eq!(kind, FailureKind::Unknown);
+        assert!(DenialClass::Admission.is_admission() && !DenialClass::Unattributed.is_admission());
+    }
+}

@@ -58,7 +58,7 @@ pub struct FormatVersion {
 
 impl FormatVersion {
     /// The version this build writes, and the major version it reads.
-    pub const CURRENT: FormatVersion = FormatVersion { major: 1, minor: 3 };
+    pub const CURRENT: FormatVersion = FormatVersion { major: 1, minor: 4 };
 
     /// True when this build can read a file of version `self` (same major, any minor).
     pub fn is_readable(self) -> bool {

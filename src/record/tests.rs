@@ -1004,11 +1004,11 @@ fn a_damaged_known_observation_still_stops_reading() {
 #[test]
 fn header_json_must_agree_with_preamble() {
     let mut h = header(KeyframeInterval::default());
-    h.format_version = FormatVersion { major: 1, minor: 4 };
+    h.format_version = FormatVersion { major: 1, minor: 9 };
     let bytes = encode_file_header(FormatVersion::CURRENT, &serde_json::to_vec(&h).unwrap()).unwrap();
     let e = Recording::from_bytes(&bytes).unwrap_err();
     assert!(matches!(e, RecordError::BadHeader { .. }));
-    assert!(e.to_string().contains("says format 1.4"), "{e}");
+    assert!(e.to_string().contains("says format 1.9"), "{e}");
 }
 
 // ---------------------------------------------------------------- files

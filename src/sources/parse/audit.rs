@@ -33,12 +33,19 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::denial::{self, ParsedDenial, Wrapper, kind_for_resource};
-use crate::model::{Denial, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef};
+use crate::model::{
+    Denial, DenialClass, Enforcement, Engine, Evidence, EvidenceSource, ObjectRef, PolicyRef,
+};
 
 /// The annotation ValidatingAdmissionPolicy bindings with the `Audit` action write.
 pub const VALIDATION_FAILURE: &str = "validation.policy.admission.k8s.io/validation_failure";
 /// The annotation Pod Security admission writes when the namespace's `audit` level is violated.
 pub const PSA_AUDIT_VIOLATIONS: &str = "pod-security.kubernetes.io/audit-violations";
+/// The annotation the authorizer writes on every event: `allow` or `forbid`.
+pub const AUTHZ_DECISION: &str = "authorization.k8s.io/decision";
+/// The message of an admission refusal logged at an audit level that keeps no message.
+pub const NO_MESSAGE: &str =
+    "refused at admission (403); this audit level keeps no message: the Event names the policy";
 /// The object name used when neither the event nor the message names the object.
 pub const UNNAMED: &str = "(unnamed)";
 /// The object kind used when neither the event nor the message names the resource.
@@ -152,6 +159,8 @@ struct Parts {
     rule: Option<String>,
     /// The object the message names, used where the event's `objectRef` does not say.
     named: Option<ObjectRef>,
+    /// Policy denial, webhook failure, unattributed admission refusal or RBAC refusal.
+    class: DenialClass,
     message: String,
     excerpt: String,
 }
@@ -174,11 +183,12 @@ pub fn parse_line(line: &str) -> Result<Vec<Denial>, AuditLineError> {
         object: event.object_ref.as_ref(),
     };
     let mut out = Vec::new();
-    if let Some(parts) = event.response_status.as_ref().and_then(response_denial) {
-        out.push(build(parts, &request));
-    }
     let no_annotations = BTreeMap::new();
     let annotations = event.annotations.as_ref().unwrap_or(&no_annotations);
+    let decision = annotations.get(AUTHZ_DECISION).map(String::as_str);
+    if let Some(parts) = event.response_status.as_ref().and_then(|s| response_denial(s, decision)) {
+        out.push(build(parts, &request));
+    }
     if let Some(value) = annotations.get(VALIDATION_FAILURE) {
         let entries: Vec<ValidationFailure> =
             serde_json::from_str(value).map_err(AuditLineError::ValidationFailure)?;
@@ -205,10 +215,11 @@ pub fn parse_line(line: &str) -> Result<Vec<Denial>, AuditLineError> {
 /// policy (or webhook), binding, rule and object. The object name is kept as the event or
 /// message gives it, so pods of one ReplicaSet (`payments-7d9c-x2k4q`) are separate denials.
 pub fn denial_id(d: &Denial) -> String {
+    let action = if d.class.is_admission() { d.enforcement.label() } else { d.class.label() };
     format!(
         "audit|{}|{}|{}|{}|{}|{}/{}/{}",
         d.engine.label(),
-        d.enforcement.label(),
+        action,
         d.policy_name(),
         d.binding.as_deref().unwrap_or(""),
         d.rule.as_deref().unwrap_or(""),
@@ -247,18 +258,60 @@ fn operation(verb: Option<&str>, subresource: Option<&str>) -> Option<String> {
     Some(op.to_string())
 }
 
-/// The response's own denial: a 403/422, or a webhook's 500, with a message naming an engine.
-fn response_denial(status: &Status) -> Option<Parts> {
+/// The response's own refusal:
+/// - an RBAC 403 (`authorization.k8s.io/decision: forbid`, or a `… cannot <verb> resource …`
+///   message) is an authorization refusal, never an admission denial;
+/// - a 403 the authorizer allowed, at an audit level that keeps no message (`Metadata`: the
+///   real v1.20 apiserver writes only `status`, `reason`, `code`), was refused at admission by
+///   an unknown step: recorded as unattributed, with the user, verb and object, for the join
+///   to the Event that names the policy;
+/// - a 403/422, or a webhook's 500, with a message: read by [`denial::parse`] (a webhook that
+///   could not be called is a webhook failure; a 403 no grammar reads stays, unattributed).
+fn response_denial(status: &Status, decision: Option<&str>) -> Option<Parts> {
     let code = status.code?;
-    let message = status.message.as_deref().filter(|m| !m.trim().is_empty())?;
     if !matches!(code, 403 | 422 | 500) {
         return None;
     }
+    let message = status.message.as_deref().filter(|m| !m.trim().is_empty());
+    let rbac = message.is_some_and(|m| m.contains(" cannot ") && m.contains(" resource \""));
+    if code == 403 && (decision == Some("forbid") || rbac) {
+        let text = message.unwrap_or("forbidden by RBAC (authorization.k8s.io/decision: forbid)");
+        return Some(unread(DenialClass::Authorization, text, format!("{code} {text}")));
+    }
+    let Some(message) = message else {
+        let allowed = code == 403 && decision == Some("allow");
+        return allowed.then(|| {
+            unread(
+                DenialClass::Unattributed,
+                NO_MESSAGE,
+                format!("{code} Forbidden; {AUTHZ_DECISION}: allow"),
+            )
+        });
+    };
     let parsed = denial::parse(message);
-    if parsed.engine == Engine::Other || (code == 500 && !parsed.wrappers.contains(&Wrapper::InternalError)) {
+    if code == 500 && !parsed.wrappers.contains(&Wrapper::InternalError) {
+        return None;
+    }
+    if !parsed.attributed && (code != 403 || !denial::refused_by_apiserver(&parsed)) {
         return None;
     }
     Some(from_parsed(parsed, Enforcement::Deny, message.to_string()))
+}
+
+/// A record of a refusal whose cause the line does not tell.
+fn unread(class: DenialClass, message: &str, excerpt: String) -> Parts {
+    Parts {
+        engine: Engine::Other,
+        enforcement: Enforcement::Deny,
+        policy: None,
+        webhook: None,
+        binding: None,
+        rule: None,
+        named: None,
+        class,
+        message: message.to_string(),
+        excerpt,
+    }
 }
 
 /// A record from what [`denial::parse`] read: the first finding's policy and rule, as the
@@ -273,6 +326,7 @@ fn from_parsed(parsed: ParsedDenial, enforcement: Enforcement, excerpt: String) 
         binding: parsed.binding.clone(),
         rule: finding.and_then(|f| f.rule.clone()),
         named: parsed.object.clone(),
+        class: denial::class_of(&parsed),
         message: parsed.detail.clone(),
         excerpt,
     }
@@ -301,6 +355,7 @@ fn validation_failure(entry: ValidationFailure, value: &str) -> Parts {
         binding: entry.binding.filter(|b| !b.is_empty()),
         rule: entry.expression_index.map(|i| format!("expression[{i}]")),
         named: None,
+        class: DenialClass::Admission,
         message: entry.message,
         excerpt: format!("{VALIDATION_FAILURE}: {value}"),
     }
@@ -322,6 +377,7 @@ fn pod_security_audit(value: &str) -> Parts {
         binding: None,
         rule: None,
         named: None,
+        class: DenialClass::Admission,
         message: value.trim().to_string(),
         excerpt,
     }
@@ -353,7 +409,7 @@ fn build(parts: Parts, request: &Request<'_>) -> Denial {
         resource_version: None,
     });
     let mut d = Denial {
-        class: Default::default(),
+        class: parts.class,
         id: String::new(),
         engine: parts.engine,
         enforcement: parts.enforcement,

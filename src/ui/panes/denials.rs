@@ -130,6 +130,38 @@ fn detail(ctx: &Ctx, id: &RecordId, d: &Denial) -> Detail {
 }
 
 /// The explanation of one merged denial as detail lines: what was denied, by what (the
+/// The audit-log join: who was refused (audit lines) for a policy denial, or which policy
+/// (Events) refused the request an audit line saw without a message.
+fn joined_lines(e: &Explanation) -> Vec<DetailLine> {
+    if e.joined.is_empty() {
+        return Vec::new();
+    }
+    let witnesses = e.denial.class.is_admission();
+    let title = if witnesses { "audit log witnesses" } else { "explained by (events)" };
+    let mut lines = vec![DetailLine::Section(format!("{title} ({})", e.joined.len()))];
+    for j in e.joined.iter().take(SKIPS_SHOWN) {
+        let value = if witnesses {
+            format!(
+                "{} {} {} ×{}",
+                j.user.as_deref().unwrap_or("unknown user"),
+                j.operation.as_deref().unwrap_or("request"),
+                merged_object(&j.object).display(),
+                j.count
+            )
+        } else {
+            format!(
+                "{} {}/{} ×{}",
+                j.engine.label(),
+                j.policy_name(),
+                j.rule.as_deref().unwrap_or("—"),
+                j.count
+            )
+        };
+        lines.push(DetailLine::field(&format::clock(j.last_seen), value));
+    }
+    lines
+}
+
 /// Skip results listed in a denial's detail, newest first.
 const SKIPS_SHOWN: usize = 5;
 
@@ -323,6 +355,7 @@ fn explanation_lines(now: jiff::Timestamp, relative: bool, e: &Explanation) -> D
         }
     }
     lines.extend(skip_lines(e));
+    lines.extend(joined_lines(e));
     let sources =
         if e.sources == 1 { "1 source record".to_string() } else { format!("{} source records", e.sources) };
     lines.push(DetailLine::Section(format!("evidence ({}, from {sources})", d.evidence.len())));

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::model::DenialClass;
 
 /// A fixture under `tests/fixtures/real/audit/`.
 fn fixture(name: &str) -> String {
@@ -178,7 +179,8 @@ fn exceeded_quota_403() {
 }
 
 #[test]
-fn rbac_403_is_not_a_denial() {
+fn rbac_403_is_an_authorization_refusal_never_an_admission_denial() {
+    // Issue 16: an RBAC 403 is shown apart (class authorization), never as an admission denial.
     for message in [
         r#"deployments.apps is forbidden: User "system:serviceaccount:ci:deployer" cannot create resource "deployments" in API group "apps" in the namespace "prod""#,
         r#"pods "web-0" is forbidden: User "bob" cannot delete resource "pods" in API group "" in the namespace "shop""#,
@@ -194,8 +196,46 @@ fn rbac_403_is_not_a_denial() {
                 "authorization.k8s.io/decision": "forbid", "authorization.k8s.io/reason": ""
             }),
         );
-        assert_eq!(parse_line(&line).unwrap(), [], "{message}");
+        let found = parse_line(&line).unwrap();
+        assert_eq!(found.len(), 1, "{message}");
+        assert_eq!((found[0].class.clone(), found[0].engine), (DenialClass::Authorization, Engine::Other));
+        assert_eq!(found[0].message, message);
     }
+}
+
+/// Lines the real kube-apiserver v1.20.2 wrote at the `Metadata` audit level (tier 2's
+/// binaries, `--audit-policy-file` with one `level: Metadata` rule): pod creates refused by
+/// the ServiceAccount and LimitRanger admission plugins, RBAC refusals of a user with no
+/// bindings, a 422 and a successful create.
+#[test]
+fn real_metadata_level_403s_are_admission_refusals_of_unknown_cause_or_rbac() {
+    let text = fixture("real-apiserver-v1.20-metadata-403.jsonl");
+    let mut admission = Vec::new();
+    let mut rbac = Vec::new();
+    for line in text.lines() {
+        for d in parse_line(line).unwrap() {
+            match d.class {
+                DenialClass::Unattributed => admission.push(d),
+                DenialClass::Authorization => rbac.push(d),
+                ref other => panic!("unexpected class {other:?} for {line}"),
+            }
+        }
+    }
+    // p1, p2 and big refused while the service account was missing, big again by the
+    // LimitRange (max cpu 1, limit 2); the 422 (an invalid Endpoints) and the 201 are not.
+    assert_eq!(admission.len(), 4, "{admission:#?}");
+    for d in &admission {
+        assert_eq!(
+            (d.engine, d.user.as_deref(), d.operation.as_deref()),
+            (Engine::Other, Some("admin"), Some("CREATE"))
+        );
+        assert_eq!((d.object.kind.as_str(), d.object.namespace.as_deref()), ("Pod", Some("q")));
+        assert_eq!(d.message, NO_MESSAGE);
+    }
+    assert!(admission.iter().any(|d| d.object.name == "big"));
+    assert_eq!(rbac.len(), 2, "{rbac:#?}");
+    assert!(rbac.iter().all(|d| d.user.as_deref() == Some("noaccess")));
+    assert_eq!(rbac.iter().filter(|d| d.operation.is_none()).count(), 1, "the list is a read");
 }
 
 #[test]

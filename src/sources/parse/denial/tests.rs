@@ -722,3 +722,56 @@ fn large_damaged_inputs_parse() {
     let psa = format!("violates PodSecurity \"restricted:latest\": {}", "c (d \"e\", [f]), ".repeat(20_000));
     assert_eq!(parse(&psa).findings.len(), 20_000);
 }
+
+// ------------------------------------------------------------ shapes read from the engines' sources
+
+/// Gatekeeper v3.0–v3.3 (`pkg/webhook/policy.go`: `[denied by %s] %s`, joined by `\n`); no
+/// real string of that era with a known source was found, so the format itself is the input.
+#[test]
+fn gatekeeper_denied_by_prefix_and_collapsed_constraints() {
+    let msg = "admission webhook \"validation.gatekeeper.sh\" denied the request: [denied by ns-must-have-gk] you must provide labels: {\"gatekeeper\"}\n[denied by must-have-owner] you must provide labels: {\"owner\"}";
+    for text in [msg.to_string(), msg.replace('\n', " ")] {
+        let p = parse(&text);
+        assert_eq!(p.engine, Engine::Gatekeeper, "{text}");
+        let names: Vec<_> = p.findings.iter().map(|f| f.policy.as_deref()).collect();
+        assert_eq!(names, [Some("ns-must-have-gk"), Some("must-have-owner")], "{text}");
+        assert_eq!(p.findings[0].message, "you must provide labels: {\"gatekeeper\"}");
+    }
+}
+
+/// Kyverno 1.8–1.9 (`pkg/webhooks/utils/block.go` `GetBlockedMessages` with `getAction`) and
+/// CEL results joined by `; ` (`multierr.Combine` in `pkg/webhooks/resource/vpol/handler.go`).
+#[test]
+fn kyverno_1_8_header_and_cel_lists() {
+    let p = parse(
+        "policy Pod/default/badpod01 for resource violations: \n\npsa:\n  restricted: |\n    Validation rule 'restricted' failed.\nrequire-labels:\n  check-team: 'label ''team'' is required'\n",
+    );
+    assert_eq!(p.engine, Engine::Kyverno);
+    assert_eq!(p.object.as_ref().map(|o| o.display()), Some("Pod/default/badpod01".to_string()));
+    let got: Vec<_> =
+        p.findings.iter().map(|f| (f.policy.as_deref(), f.rule.as_deref(), f.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (Some("psa"), Some("restricted"), "Validation rule 'restricted' failed."),
+            (Some("require-labels"), Some("check-team"), "label 'team' is required")
+        ]
+    );
+    let p = parse("Policy a failed: x must be set; Policy b error: cannot evaluate: no such key");
+    let got: Vec<_> = p.findings.iter().map(|f| (f.policy.as_deref(), f.message.as_str())).collect();
+    assert_eq!(got, [(Some("a"), "x must be set"), (Some("b"), "cannot evaluate: no such key")]);
+}
+
+/// A generated Gatekeeper VAP is its constraint; MutatingAdmissionPolicy's generic dispatcher.
+#[test]
+fn gatekeeper_generated_vap_and_generic_policy_dispatcher() {
+    let p = parse(
+        "ValidatingAdmissionPolicy 'gatekeeper-k8srequiredlabels' with binding 'gatekeeper-k8srequiredlabels-ns-must-have-gk' denied request: you must provide labels",
+    );
+    assert_eq!((p.engine, p.policy_or_webhook()), (Engine::Gatekeeper, Some("ns-must-have-gk")));
+    let p = parse("policy 'add-label' with binding 'add-label-binding' denied request: expression failed");
+    assert_eq!(
+        (p.engine, p.policy_or_webhook(), p.binding.as_deref()),
+        (Engine::ValidatingAdmissionPolicy, Some("add-label"), Some("add-label-binding"))
+    );
+}
