@@ -636,6 +636,14 @@ async fn collector_self_metrics_are_scraped_through_the_pod_proxy_into_rates_and
         "scraped through the pod proxy on the port named metrics"
     );
     assert!(requests.iter().all(|r| r.method == "GET"), "fleettop only reads: {requests:?}");
+    // The scrapers' label-selected pod lists come from the API server's watch cache
+    // (`resourceVersion=0`), not a quorum read of every pod from etcd each round.
+    let lists: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/pods" && !r.watch && r.query.contains("labelSelector"))
+        .collect();
+    assert!(!lists.is_empty(), "the scraper listed pods by label");
+    assert!(lists.iter().all(|r| r.query.contains("resourceVersion=0")), "{lists:?}");
 }
 
 #[tokio::test]

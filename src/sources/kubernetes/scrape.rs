@@ -300,10 +300,16 @@ pub type Scraped = (Target, Timestamp, Result<String, ScrapeFailure>);
 /// Lists the pods of every selector, all at once (on a big cluster each list takes as long as
 /// reading every pod, so one after the other would add up); deduplicated (a pod matched twice
 /// is one target).
+///
+/// The lists are served from the API server's watch cache (`resourceVersion=0`, "any version
+/// not older than"): without it every list is a quorum read of every pod from etcd, the label
+/// filter applied after the read, seven times per round — on a 10,000-pod cluster that kept
+/// the API server at 44 % of a core while fleettop idled. Targets a few seconds stale are fine:
+/// the next round sees the rest.
 pub async fn discover(client: &Client, selectors: &[TargetSelector]) -> Result<Vec<Target>, kube::Error> {
     let pods: Api<Pod> = Api::all(client.clone());
     let params: Vec<ListParams> =
-        selectors.iter().map(|s| ListParams::default().labels(&s.label_selector())).collect();
+        selectors.iter().map(|s| ListParams::default().labels(&s.label_selector()).match_any()).collect();
     let lists = futures::future::try_join_all(params.iter().map(|p| pods.list(p))).await?;
     let mut found: BTreeMap<(String, String), Target> = BTreeMap::new();
     for (selector, list) in selectors.iter().zip(&lists) {
