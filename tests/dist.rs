@@ -93,8 +93,11 @@ fn man_prints_the_main_page_and_writes_every_page() {
         files,
         [
             "fleettop-completions.1",
+            "fleettop-diff.1",
+            "fleettop-export.1",
             "fleettop-gpu-probe.1",
             "fleettop-man.1",
+            "fleettop-redact.1",
             "fleettop-replay.1",
             "fleettop-report.1",
             "fleettop-snapshot.1",
