@@ -30,7 +30,7 @@ glibc=2.17
 fail() { echo "dist/check.sh: $*" >&2; exit 1; }
 
 [ -x "$bin" ] || fail "$bin is missing: run dist/build.sh (or dist/check.sh --build)"
-deb=$(ls "$out"/fleettop_*.deb 2>/dev/null | head -1)
+deb=$(find "$out" -maxdepth 1 -name 'fleettop_*.deb' | sort | sed -n 1p)
 [ -n "$deb" ] || fail "no .deb in $out: run dist/build.sh"
 
 # 1. GLIBC symbol versions.
@@ -50,8 +50,10 @@ if [ ! -x "$root/bin/sh" ]; then
         fail "debootstrap failed; see $roots/$suite.log"
     mv "$root.tmp" "$root"
 fi
-old_glibc=$(chroot "$root" /usr/bin/ldd --version | head -1 | grep -o '[0-9.]*$')
-host_glibc=$(ldd --version | head -1 | grep -o '[0-9.]*$')
+# `getconf` prints one line ("glibc 2.31"); `ldd --version | head -1` would end ldd with
+# SIGPIPE, which pipefail turns into the script's exit status 141.
+old_glibc=$(chroot "$root" /usr/bin/getconf GNU_LIBC_VERSION | grep -o '[0-9.]*$')
+host_glibc=$(getconf GNU_LIBC_VERSION | grep -o '[0-9.]*$')
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
