@@ -426,10 +426,12 @@ fn denial_facts(id: &RecordId, d: &Denial, now: Timestamp) -> Facts {
     let rule = d.rule.as_deref().map(|r| format!("/{r}")).unwrap_or_default();
     let object = merged_object(&d.object);
     let ns = object.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+    // A webhook that could not be called, a refusal no grammar read and an RBAC refusal are
+    // not policy denials: their class leads the subject, as in the Denials pane.
+    let action = if d.class.is_admission() { d.enforcement.label() } else { d.class.label() };
     let subject = format!(
-        "{} {} {}{rule} on {} {ns}{}",
+        "{} {action} {}{rule} on {} {ns}{}",
         d.engine.label(),
-        d.enforcement.label(),
         d.policy_name(),
         object.kind,
         object.name

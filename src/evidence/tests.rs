@@ -247,3 +247,20 @@ fn changes_come_in_pane_order_and_the_text_says_each_with_absolute_times() {
     assert!(text.contains("\nExceptions (1)\n  ~ a                exception kyverno PolicyException shop/debug: status expiring → EXPIRED\n"), "{text}");
     assert!(!text.contains("ago"), "absolute times only: {text}");
 }
+
+#[test]
+fn a_webhook_that_could_not_be_called_is_not_shown_as_a_policy_denial() {
+    let mut s = FleetState::default();
+    let before = s.clone();
+    let mut d = denial("d1", 3, 10);
+    d.policy = None;
+    d.webhook = Some("namespace.sidecar-injector.istio.io".into());
+    d.engine = Engine::Webhook;
+    d.class = DenialClass::WebhookUnavailable { failure: FailureKind::Timeout, failure_policy: None };
+    upsert(&mut s, 10, Record::Denial(d));
+    let c = diff(&before, &s).changes.into_iter().find(|c| c.what == "denial").unwrap();
+    assert_eq!(
+        c.subject,
+        "webhook webhook unavailable namespace.sidecar-injector.istio.io/run-as-non-root on Deployment shop/d1"
+    );
+}
