@@ -29,19 +29,20 @@ pub struct ExportArgs<'a> {
     pub explain: usize,
     /// Write here instead of stdout (a new file; an existing one is refused).
     pub out: Option<&'a Path>,
+    /// Where the verdicts turn (`config.toml`), so the summary says what the panes say.
+    pub verdicts: crate::model::Verdicts,
 }
 
-/// Writes the Markdown summary of `rec` (called `name`).
+/// Writes the Markdown summary of `rec` (called `name`; its warnings were said when it was
+/// opened).
 pub fn markdown(rec: &Recording, name: &str, args: &ExportArgs) -> anyhow::Result<()> {
-    for w in rec.warnings() {
-        say!("fleettop: {name}: {w}");
-    }
     let from = super::diff::moment(rec, "--at", args.at, rec.start())?;
     let to = super::diff::moment(rec, "--to", args.to, rec.end())?;
     anyhow::ensure!(from <= to, "--at {from} is after --to {to}: the summary runs forward in time");
 
     let step = step_for(from, to);
-    let start = rec.state_at(from);
+    let mut start = rec.state_at(from);
+    start.set_verdicts(args.verdicts);
     let mut state = start.clone();
     let mut timeline = Timeline::default();
     let mut t = from;

@@ -24,21 +24,6 @@ use crate::{demo, sim, sources};
 /// the modes that use them.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Export { ref file, demo, format: _, ref at, ref to, explain, ref out }) => {
-            let (rec, name) = match file {
-                Some(file) => (Recording::open(file)?, file.display().to_string()),
-                None if demo => (demo::recording()?, "the bundled demo".to_string()),
-                None => anyhow::bail!("export needs a recording FILE or --demo"),
-            };
-            let args = super::export::ExportArgs {
-                at: at.as_deref(),
-                to: to.as_deref(),
-                explain,
-                out: out.as_deref(),
-            };
-            super::export::markdown(&rec, &name, &args)?;
-            Ok(ExitCode::SUCCESS)
-        }
         Some(Command::Redact { ref file, demo, ref out, keep_messages, keep_clusters, ref key_file }) => {
             let (rec, name) = match file {
                 Some(file) => (Recording::open(file)?, file.display().to_string()),
@@ -120,6 +105,23 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
             let rec = open_recording(file)?;
             replay_ui(rec, speed.unwrap_or(1.0), at.as_deref(), paused, config)
         }
+        Some(Command::Export { ref file, demo, format: _, ref at, ref to, explain, ref out }) => {
+            config.say_warnings();
+            let (rec, name) = match file {
+                Some(file) => (open_recording(file)?, file.display().to_string()),
+                None if demo => (open_demo()?, DEMO_NAME.to_string()),
+                None => anyhow::bail!("export needs a recording FILE or --demo"),
+            };
+            let args = super::export::ExportArgs {
+                at: at.as_deref(),
+                to: to.as_deref(),
+                explain,
+                out: out.as_deref(),
+                verdicts,
+            };
+            super::export::markdown(&rec, &name, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Diff { ref file, demo, ref at, ref to, json }) => {
             config.say_warnings();
             let (rec, name) = match file {
@@ -195,7 +197,6 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
             | Command::Completions { .. }
             | Command::Man { .. }
             | Command::Simulate { .. }
-            | Command::Export { .. }
             | Command::Redact { .. },
         ) => anyhow::bail!("{:?} reads no configuration: dispatch runs it", cli.command),
         None if cli.demo => {
