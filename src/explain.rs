@@ -167,7 +167,7 @@ fn joined<'a>(state: &'a FleetState, id: &RecordId, d: &Denial) -> Vec<&'a Denia
     let (kind, ns, name) = pods_as_one(&d.object);
     let overlaps =
         |x: &Denial| x.first_seen <= d.last_seen + JOIN_WINDOW && d.first_seen <= x.last_seen + JOIN_WINDOW;
-    let unnamed = |n: &str| n == crate::sources::parse::audit::UNNAMED;
+    let unnamed = |n: &str| n == crate::model::ObjectRef::UNNAMED;
     let mut out: Vec<&Denial> = state
         .merged_denials()
         .in_cluster(&id.cluster, state.denials())

@@ -126,6 +126,10 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// The name an object gets when neither the event nor the message names it (an audit line
+    /// of a create whose body the audit level does not keep).
+    pub const UNNAMED: &str = "(unnamed)";
+
     /// `kind/namespace/name`.
     pub fn display(&self) -> String {
         format!("{}/{}", self.kind, ns_name(self.namespace.as_deref(), &self.name))

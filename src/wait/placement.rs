@@ -209,7 +209,16 @@ pub fn explain(state: &FleetState, id: &RecordId, p: &PendingGpuPod, workload: O
                 gpu_nodes.iter().copied().filter(|(_, n)| n.schedulable && of_flavor(n)).collect();
             open.sort_by(|a, b| free(b.1).cmp(&free(a.1)).then_with(|| a.0.cmp(b.0)));
             let group = flavor.as_ref().map(|f| format!(" {f}")).unwrap_or_default();
+            // The node with the most free GPUs may have enough and still be ruled out by another
+            // of the scheduler's reasons (a taint the pod does not tolerate, a cordon, affinity):
+            // say so rather than "no node has 1 free (most free: 8 on …)".
             let text = match open.first() {
+                Some((_, n)) if free(n) >= p.gpus => format!(
+                    "{count} nodes: {words}; the schedulable{group} GPU nodes with {} free (most: {} on {}) are ruled out by the scheduler's other reasons",
+                    p.gpus,
+                    free(n),
+                    n.name
+                ),
                 Some((_, n)) => format!(
                     "{count} nodes: {words}; no schedulable{group} GPU node has {} free (most free: {} on {})",
                     p.gpus,
@@ -226,12 +235,14 @@ pub fn explain(state: &FleetState, id: &RecordId, p: &PendingGpuPod, workload: O
             if verdict.is_none() {
                 let most = open
                     .first()
+                    .filter(|(_, n)| free(n) < p.gpus)
                     .map(|(_, n)| format!(" (most free: {} on {})", free(n), n.name))
                     .unwrap_or_default();
+                let usable = if most.is_empty() && !open.is_empty() { " it can use" } else { "" };
                 verdict = Some(Verdict {
                     class: WaitClass::WaitingForNode,
                     words: format!(
-                        "{}: no{group} node has {} free GPUs{most}",
+                        "{}: no{group} node{usable} has {} free GPUs{most}",
                         WaitClass::WaitingForNode.words(),
                         p.gpus
                     ),

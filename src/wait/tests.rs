@@ -412,7 +412,8 @@ fn tainted_nodes_that_would_fit_are_named_and_linked() {
     assert_eq!(step(&w, "taint").links, vec![Link::Node(RecordId::new(ClusterId::new("c"), "n1"))]);
     assert_eq!(
         step(&w, "nodes").words,
-        "1 nodes: insufficient nvidia.com/gpu; no schedulable GPU node has 4 free (most free: 4 on n1)"
+        // n1 has the 4 free GPUs but a taint the pod does not tolerate: not "no node has 4 free".
+        "1 nodes: insufficient nvidia.com/gpu; the schedulable GPU nodes with 4 free (most: 4 on n1) are ruled out by the scheduler's other reasons"
     );
     assert_eq!(w.waited_s, 600);
 }

@@ -47,7 +47,7 @@ pub const AUTHZ_DECISION: &str = "authorization.k8s.io/decision";
 pub const NO_MESSAGE: &str =
     "refused at admission (403); this audit level keeps no message: the Event names the policy";
 /// The object name used when neither the event nor the message names the object.
-pub const UNNAMED: &str = "(unnamed)";
+pub const UNNAMED: &str = crate::model::ObjectRef::UNNAMED;
 /// The object kind used when neither the event nor the message names the resource.
 pub const UNKNOWN_KIND: &str = "(unknown)";
 
