@@ -129,6 +129,28 @@ fn late_in_the_incident() {
     snapshot_all_panes(27, 120, 40);
 }
 
+/// At 25 minutes prod-ap-south-1 is unreachable: its pipeline components read "unknown since"
+/// with their last-known verdict, in the Pipelines rows and summary, the Fleet pane's PIPELINES
+/// column (its LATENCY marked last-known) and the tab badge; never "ok".
+#[test]
+fn an_unreachable_clusters_pipelines_read_unknown() {
+    let expect: [(char, &str, &[&str]); 2] = [
+        ('4', "pipelines", &["9 ? unknown since 14:20", "prod-ap-south-1 ? 14:20 (was ok)", "?4.5k/s"]),
+        ('1', "fleet", &["?1700ms 1       0        ? 14:20 (was ok)"]),
+    ];
+    for (k, name, wanted) in expect {
+        let mut app = app_at(SignedDuration::from_mins(25), 120, 40, "dark");
+        key(&mut app, KeyCode::Char(k));
+        let screen = text(&draw(&mut app));
+        assert!(screen.contains("4 Pipelines ?9 unknown"), "the tab badge: {screen}");
+        for w in wanted {
+            assert!(screen.contains(w), "{w}: {screen}");
+        }
+        assert!(!screen.contains("prod-ap-south-1 ok") && !screen.contains("38 ok"), "{screen}");
+        insta::assert_snapshot!(format!("{name}_unreachable_25m_120x40"), screen);
+    }
+}
+
 #[test]
 fn gpu_sub_views() {
     for (i, name) in ["workloads", "pending", "nodes", "preemptions"].iter().enumerate() {

@@ -289,6 +289,24 @@ impl ClusterStatus {
         self.last_data_at.map(|t| now.duration_since(t))
     }
 
+    /// `Some` when the rates of this cluster's pipeline components are not current, so no
+    /// verdict on them may be stated: the cluster is unreachable or refused us, or its
+    /// pipelines source is stale, failing or refused. The inner value is since when, where
+    /// the state says (`Unreachable { since }`, `Stale { since }`); `None` inside means "since
+    /// the last scrape".
+    pub fn pipelines_unseen_since(&self) -> Option<Option<Timestamp>> {
+        match &self.connection {
+            ConnectionState::Unreachable { since, .. } => return Some(Some(*since)),
+            ConnectionState::Forbidden { .. } => return Some(None),
+            ConnectionState::Connecting | ConnectionState::Connected => {}
+        }
+        match self.sources.get(&SourceKind::Pipelines) {
+            Some(SourceState::Stale { since }) => Some(Some(*since)),
+            Some(SourceState::Error { .. } | SourceState::Forbidden { .. }) => Some(None),
+            _ => None,
+        }
+    }
+
     /// Sources RBAC refused, for the "no permission to list X" findings.
     pub fn forbidden_sources(&self) -> impl Iterator<Item = (SourceKind, &str)> {
         self.sources.iter().filter_map(|(k, s)| match s {

@@ -31,7 +31,9 @@ pub use gpu::{
     FlavorQuota, GpuDevice, GpuNode, GpuProcess, GpuQueue, GpuWorkload, IDLE_FLAG_AFTER, IDLE_RUN_MAX_GAP,
     IDLE_UTILIZATION_PCT, IdleRun, PendingGpuPod, WorkloadEvent, WorkloadState, is_gpu_resource,
 };
-pub use pipeline::{ComponentKind, PipelineComponent, PipelineHealth, PipelineThresholds, Signal};
+pub use pipeline::{
+    ComponentKind, PipelineComponent, PipelineHealth, PipelineThresholds, PipelineVerdict, Signal,
+};
 pub use policy::{Policy, Rollout};
 pub use skip::ReportSkip;
 pub use verdicts::Verdicts;

@@ -108,6 +108,38 @@ impl PipelineHealth {
     }
 }
 
+/// What may be said of a component now: its verdict, or "unknown" when fleettop cannot see
+/// its cluster's pipelines (the cluster is unreachable or refused us, or the pipelines source
+/// is stale, failing or refused), with the last-known verdict kept as last-known. Ordered
+/// worst first, an unknown before every known verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PipelineVerdict {
+    /// Not seen since `since`; `was` is the verdict on the rates last seen.
+    Unknown {
+        /// Since when the cluster's pipelines cannot be seen.
+        since: Timestamp,
+        /// The last-known verdict (from the last rates seen).
+        was: PipelineHealth,
+    },
+    /// The verdict on current rates.
+    Known(PipelineHealth),
+}
+
+impl PipelineVerdict {
+    /// The verdict, when it is current.
+    pub fn known(self) -> Option<PipelineHealth> {
+        match self {
+            PipelineVerdict::Known(h) => Some(h),
+            PipelineVerdict::Unknown { .. } => None,
+        }
+    }
+
+    /// True when the component is known to be losing data now.
+    pub fn is_losing(self) -> bool {
+        self == PipelineVerdict::Known(PipelineHealth::Losing)
+    }
+}
+
 /// Rates (per second) and queue of one pipeline component for one signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineComponent {
@@ -196,6 +228,23 @@ impl PipelineComponent {
     /// The verdict under the thresholds of `verdicts`.
     pub fn health(&self, verdicts: &super::Verdicts) -> PipelineHealth {
         self.health_under(&verdicts.pipelines)
+    }
+
+    /// The verdict the screen may state, given what is known of the component's cluster
+    /// (`None`: no status, taken as seen): [`PipelineVerdict::Unknown`] when
+    /// [`ClusterStatus::pipelines_unseen_since`](super::ClusterStatus::pipelines_unseen_since)
+    /// says the rates are not current (since the moment it names, else since this component
+    /// was last scraped), with [`Self::health`] kept as the last-known verdict.
+    pub fn verdict(
+        &self,
+        verdicts: &super::Verdicts,
+        cluster: Option<&super::ClusterStatus>,
+    ) -> PipelineVerdict {
+        let was = self.health(verdicts);
+        match cluster.and_then(|c| c.pipelines_unseen_since()) {
+            Some(since) => PipelineVerdict::Unknown { since: since.unwrap_or(self.scraped_at), was },
+            None => PipelineVerdict::Known(was),
+        }
     }
 
     /// The verdict from the rates and the queue under `t`: a failed scrape, then loss, then

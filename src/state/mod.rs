@@ -337,6 +337,13 @@ impl FleetState {
         &self.pipelines
     }
 
+    /// What may be said of the pipeline component `p` (row `id`) now: its verdict, or
+    /// unknown since the moment its cluster's pipelines went out of sight
+    /// ([`PipelineComponent::verdict`]). Every pane, summary, badge and finding reads this.
+    pub fn pipeline_verdict(&self, id: &RecordId, p: &PipelineComponent) -> crate::model::PipelineVerdict {
+        p.verdict(&self.verdicts, self.clusters.get(&id.cluster))
+    }
+
     /// Policies table (Kyverno policies, admission policies and bindings, constraints).
     pub fn policies(&self) -> &Table<Policy> {
         &self.policies

@@ -403,3 +403,43 @@ fn updates_and_deletes_never_count_as_growth() {
     assert_eq!(s.denials().len(), max);
     assert!(s.clusters()[&ClusterId::new("a")].dropped.is_empty());
 }
+
+/// A healthy exporter in cluster "a" scraped at `at`.
+fn flowing_exporter(at: i64) -> Record {
+    let mut p = PipelineComponent::unmeasured(
+        "otel/gw".into(),
+        ComponentKind::Exporter,
+        "otlp".into(),
+        Signal::Traces,
+        t(at),
+    );
+    p.sent_per_s = 100.0;
+    Record::Pipeline(p)
+}
+
+#[test]
+fn a_pipeline_verdict_turns_unknown_when_its_cluster_is_unreachable_or_its_source_stops() {
+    let mut s = FleetState::default();
+    s.apply(&upsert(1, "a", flowing_exporter(1)));
+    let verdict = |s: &FleetState| {
+        let (id, p) = s.pipelines().iter().next().unwrap();
+        s.pipeline_verdict(id, p)
+    };
+    assert_eq!(verdict(&s), PipelineVerdict::Known(PipelineHealth::Healthy));
+    // The pipelines source failing: unknown since the last scrape, "ok" kept as last-known.
+    let source = |state| Change::Source { source: SourceKind::Pipelines, state };
+    s.apply(&obs(2, "a", source(SourceState::Error { message: "connection refused".into() })));
+    assert_eq!(verdict(&s), PipelineVerdict::Unknown { since: t(1), was: PipelineHealth::Healthy });
+    s.apply(&obs(3, "a", source(SourceState::Stale { since: t(2) })));
+    assert_eq!(verdict(&s), PipelineVerdict::Unknown { since: t(2), was: PipelineHealth::Healthy });
+    s.apply(&obs(4, "a", source(SourceState::Live)));
+    assert_eq!(verdict(&s), PipelineVerdict::Known(PipelineHealth::Healthy));
+    // The cluster unreachable: unknown since it was lost, whatever the source said last.
+    let lost = ClusterUpdate {
+        connection: Some(ConnectionState::Unreachable { since: t(5), error: "i/o timeout".into() }),
+        ..Default::default()
+    };
+    s.apply(&obs(5, "a", Change::Cluster(lost)));
+    assert_eq!(verdict(&s), PipelineVerdict::Unknown { since: t(5), was: PipelineHealth::Healthy });
+    assert!(!verdict(&s).is_losing() && verdict(&s).known().is_none());
+}

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
-    ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, SourceKind, SourceState,
+    ClusterHealth, ConnectionState, Enforcement, ExceptionStatus, PipelineHealth, PipelineVerdict,
+    SourceKind, SourceState,
 };
 use crate::rollouts::rollouts;
 use crate::state::FleetState;
@@ -110,19 +111,37 @@ pub fn apart(state: &FleetState) -> Apart {
     out
 }
 
-/// `2 losing data · 1 degraded · 1 scrape failed · 20 ok`.
+/// `12 ? unknown since 14:20 (rows keep the last-known)  2 losing data  1 degraded  20 ok`: components
+/// whose cluster's pipelines cannot be seen are counted as unknown (since the earliest such
+/// moment), never under their last-known verdict.
 pub fn pipelines(state: &FleetState) -> Vec<Segment> {
     let mut counts: BTreeMap<PipelineHealth, usize> = BTreeMap::new();
-    for p in state.pipelines().values() {
-        *counts.entry(p.health(state.verdicts())).or_default() += 1;
+    let (mut unknown, mut since) = (0, None::<jiff::Timestamp>);
+    for (id, p) in state.pipelines() {
+        match state.pipeline_verdict(id, p) {
+            PipelineVerdict::Known(h) => *counts.entry(h).or_default() += 1,
+            PipelineVerdict::Unknown { since: s, .. } => {
+                unknown += 1;
+                since = Some(since.map_or(s, |t| t.min(s)));
+            }
+        }
     }
-    if counts.is_empty() {
+    if counts.is_empty() && unknown == 0 {
         return vec![("no pipeline components discovered".into(), "ui.dim")];
     }
-    counts
-        .into_iter()
-        .map(|(h, n)| (format!("{n} {}  ", h.label()), crate::ui::panes::pipelines::health_scope(h)))
-        .collect()
+    let mut out = Vec::new();
+    if let Some(since) = since {
+        out.push((
+            format!("{unknown} ? unknown since {} (rows keep the last-known)  ", since.strftime("%H:%M")),
+            "pipelines.scrape_failed",
+        ));
+    }
+    out.extend(
+        counts
+            .into_iter()
+            .map(|(h, n)| (format!("{n} {}  ", h.label()), crate::ui::panes::pipelines::health_scope(h))),
+    );
+    out
 }
 
 /// Clusters shown in the trust matrix; the rest are summed up in one line.
@@ -326,7 +345,8 @@ pub fn findings(state: &FleetState) -> Vec<Vec<Segment>> {
         }
     }
     for (id, p) in state.pipelines() {
-        if p.health(state.verdicts()) == PipelineHealth::Losing {
+        // Only a loss seen now: an unseen cluster's last rates are its own finding's matter.
+        if state.pipeline_verdict(id, p).is_losing() {
             out.push(vec![
                 (
                     format!(
@@ -474,12 +494,21 @@ pub fn tab_badge(pane: PaneId, state: &FleetState) -> Option<String> {
         PaneId::Gpu => (!state.pending_gpu_pods().is_empty())
             .then(|| format!("{} waiting", state.pending_gpu_pods().len())),
         PaneId::Pipelines => {
-            let losing = state
-                .pipelines()
-                .values()
-                .filter(|p| p.health(state.verdicts()) == PipelineHealth::Losing)
-                .count();
-            (losing > 0).then(|| format!("{losing} losing"))
+            // Losing now, and unknown (an unseen cluster's components) apart: `2 losing ?12`.
+            let (mut losing, mut unknown) = (0, 0);
+            for (id, p) in state.pipelines() {
+                match state.pipeline_verdict(id, p) {
+                    v if v.is_losing() => losing += 1,
+                    PipelineVerdict::Unknown { .. } => unknown += 1,
+                    PipelineVerdict::Known(_) => {}
+                }
+            }
+            match (losing, unknown) {
+                (0, 0) => None,
+                (n, 0) => Some(format!("{n} losing")),
+                (0, u) => Some(format!("?{u} unknown")),
+                (n, u) => Some(format!("{n} losing ?{u}")),
+            }
         }
         PaneId::Exceptions => {
             let expired = state

@@ -3,7 +3,7 @@
 use ratatui::layout::Constraint;
 
 use crate::model::{
-    ClusterHealth, ClusterStatus, ConnectionState, ExceptionStatus, PipelineHealth, SourceState,
+    ClusterHealth, ClusterStatus, ConnectionState, ExceptionStatus, PipelineVerdict, SourceState,
 };
 use crate::state::{FleetState, RecordId};
 use crate::ui::widgets::format;
@@ -61,10 +61,26 @@ fn count_exceptions(ctx: &Ctx, id: &RecordId) -> (usize, usize) {
     (expired, expiring)
 }
 
-fn worst_pipeline(ctx: &Ctx, id: &RecordId) -> Option<PipelineHealth> {
+/// The worst that may be said of the cluster's pipeline components: unknown (with the worst
+/// last-known kept) when its pipelines cannot be seen.
+fn worst_pipeline(ctx: &Ctx, id: &RecordId) -> Option<PipelineVerdict> {
     FleetState::in_cluster(ctx.state.pipelines(), &id.cluster)
-        .map(|(_, p)| p.health(ctx.state.verdicts()))
-        .min()
+        .map(|(rid, p)| ctx.state.pipeline_verdict(rid, p))
+        .min_by_key(|v| match v {
+            // The earliest `since` and, under it, the worst last-known verdict.
+            PipelineVerdict::Unknown { since, was } => (0, Some(*since), *was as u8),
+            PipelineVerdict::Known(h) => (1, None, *h as u8),
+        })
+}
+
+/// The LATENCY cell: the last round trip, or for an unreachable cluster the last one seen,
+/// marked last-known (`?1700ms`, dim).
+fn latency_cell(c: &ClusterStatus) -> Cell {
+    match (c.latency_ms, &c.connection) {
+        (None, _) => Cell::styled("—", "ui.dim"),
+        (Some(l), ConnectionState::Unreachable { .. }) => Cell::styled(format!("?{l}ms"), "ui.dim"),
+        (Some(l), _) => Cell::text(format!("{l}ms")),
+    }
 }
 
 /// The Fleet table.
@@ -112,9 +128,7 @@ pub fn spec() -> Spec<ClusterStatus> {
             Column {
                 title: "LATENCY",
                 width: Constraint::Length(7),
-                cell: |_, _, c| {
-                    Cell::text(c.latency_ms.map(|l| format!("{l}ms")).unwrap_or_else(|| "—".into()))
-                },
+                cell: |_, _, c| latency_cell(c),
                 key: |_, _, c| SortKey::Num(c.latency_ms.map(f64::from).unwrap_or(f64::MAX)),
             },
             Column {
@@ -139,13 +153,15 @@ pub fn spec() -> Spec<ClusterStatus> {
             },
             Column {
                 title: "PIPELINES",
-                width: Constraint::Length(13),
+                width: Constraint::Length(crate::ui::panes::pipelines::HEALTH_WIDTH),
                 cell: |ctx, id, _| match worst_pipeline(ctx, id) {
-                    Some(h) => Cell::styled(h.label(), crate::ui::panes::pipelines::health_scope(h)),
+                    Some(v) => crate::ui::panes::pipelines::verdict_cell(v),
                     None => Cell::styled("—", "ui.dim"),
                 },
                 key: |ctx, id, _| {
-                    SortKey::Num(worst_pipeline(ctx, id).map(|h| h as u8 as f64).unwrap_or(99.0))
+                    SortKey::Num(
+                        worst_pipeline(ctx, id).map(crate::ui::panes::pipelines::verdict_key).unwrap_or(99.0),
+                    )
                 },
             },
             Column {
@@ -178,7 +194,13 @@ fn detail(ctx: &Ctx, id: &RecordId, c: &ClusterStatus) -> Detail {
         DetailLine::field("server version", c.server_version.clone().unwrap_or_else(|| "unknown".into())),
         DetailLine::field(
             "latency",
-            c.latency_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "unknown".into()),
+            match (c.latency_ms, &c.connection) {
+                (None, _) => "unknown".into(),
+                (Some(l), ConnectionState::Unreachable { since, .. }) => {
+                    format!("{l} ms (last known, before {})", format::clock(*since))
+                }
+                (Some(l), _) => format!("{l} ms"),
+            },
         ),
         DetailLine::field(
             "newest data",

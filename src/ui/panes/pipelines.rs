@@ -2,7 +2,7 @@
 
 use ratatui::layout::Constraint;
 
-use crate::model::{PipelineComponent, PipelineHealth, PipelineThresholds};
+use crate::model::{PipelineComponent, PipelineHealth, PipelineThresholds, PipelineVerdict};
 use crate::state::RecordId;
 use crate::ui::widgets::format;
 use crate::ui::widgets::table::{
@@ -17,6 +17,49 @@ pub fn health_scope(h: PipelineHealth) -> &'static str {
         PipelineHealth::Silent => "pipelines.silent",
         PipelineHealth::Degraded => "pipelines.degraded",
         PipelineHealth::Healthy => "pipelines.ok",
+    }
+}
+
+/// The theme scope of what may be said of a component: its verdict's, or the unknown one.
+pub fn verdict_scope(v: PipelineVerdict) -> &'static str {
+    match v {
+        PipelineVerdict::Known(h) => health_scope(h),
+        PipelineVerdict::Unknown { .. } => "pipelines.scrape_failed",
+    }
+}
+
+/// The words for a verdict: `ok`, or `? unknown since 14:20 (was ok)` with the last-known
+/// verdict marked as such.
+pub fn verdict_label(v: PipelineVerdict) -> String {
+    match v {
+        PipelineVerdict::Known(h) => h.label().into(),
+        PipelineVerdict::Unknown { since, was } => {
+            format!("? unknown since {} (was {})", since.strftime("%H:%M"), was.label())
+        }
+    }
+}
+
+/// The short words for a table cell: `ok`, or `? 14:20 (was ok)`: unknown since 14:20 (the
+/// summary line above says so in words; the detail and the filter have [`verdict_label`]'s).
+pub fn verdict_short(v: PipelineVerdict) -> String {
+    match v {
+        PipelineVerdict::Known(h) => h.label().into(),
+        PipelineVerdict::Unknown { since, was } => {
+            format!("? {} (was {})", since.strftime("%H:%M"), was.label())
+        }
+    }
+}
+
+/// A table cell for a verdict (short words).
+pub fn verdict_cell(v: PipelineVerdict) -> Cell {
+    Cell::styled(verdict_short(v), verdict_scope(v))
+}
+
+/// A sort key for a verdict: worst first, an unknown before every known verdict.
+pub fn verdict_key(v: PipelineVerdict) -> f64 {
+    match v {
+        PipelineVerdict::Unknown { .. } => -1.0,
+        PipelineVerdict::Known(h) => h as u8 as f64,
     }
 }
 
@@ -47,6 +90,10 @@ fn rate_cell(v: f64, bad: &'static str) -> Cell {
     if v > 0.0 { Cell::styled(format::rate(v), bad) } else { Cell::styled("0", "ui.dim") }
 }
 
+/// Width of the HEALTH column: room for `? 14:20 (was ok)` (3 more than `LOSING DATA` took,
+/// so the workload and component keep their width).
+pub const HEALTH_WIDTH: u16 = 16;
+
 /// The Pipelines table.
 pub fn spec() -> Spec<PipelineComponent> {
     Spec {
@@ -61,7 +108,7 @@ pub fn spec() -> Spec<PipelineComponent> {
                 p.kind.label(),
                 p.name,
                 p.signal.label(),
-                p.health(ctx.state.verdicts()).label()
+                verdict_label(ctx.state.pipeline_verdict(id, p))
             )
         },
         detail,
@@ -69,12 +116,9 @@ pub fn spec() -> Spec<PipelineComponent> {
             cluster_column(),
             Column {
                 title: "HEALTH",
-                width: Constraint::Length(13),
-                cell: |ctx, _, p| {
-                    let h = p.health(ctx.state.verdicts());
-                    Cell::styled(h.label(), health_scope(h))
-                },
-                key: |ctx, _, p| SortKey::Num(p.health(ctx.state.verdicts()) as u8 as f64),
+                width: Constraint::Length(HEALTH_WIDTH),
+                cell: |ctx, id, p| verdict_cell(ctx.state.pipeline_verdict(id, p)),
+                key: |ctx, id, p| SortKey::Num(verdict_key(ctx.state.pipeline_verdict(id, p))),
             },
             Column {
                 title: "WORKLOAD",
@@ -99,6 +143,11 @@ pub fn spec() -> Spec<PipelineComponent> {
                 width: Constraint::Length(FLOW_MINUTES as u16 + 9),
                 cell: |ctx, id, p| {
                     let (spark, lost) = flow_spark(ctx, id, FLOW_MINUTES);
+                    // Not seen now: the rate is the last one seen, marked `?` and dim.
+                    if ctx.state.pipeline_verdict(id, p).known().is_none() {
+                        let rate = format!("?{}", format::rate(p.throughput_per_s()));
+                        return Cell::styled(format!("{spark} {rate:>8}"), "ui.dim");
+                    }
                     let scope = if lost { "pipelines.losing" } else { "pipelines.queue" };
                     Cell::styled(format!("{spark} {:>8}", format::rate(p.throughput_per_s())), scope)
                 },
@@ -148,6 +197,7 @@ fn thresholds_line(t: &PipelineThresholds) -> String {
 }
 
 fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
+    let v = ctx.state.pipeline_verdict(id, p);
     let h = p.health(ctx.state.verdicts());
     let verdict = match h {
         PipelineHealth::Losing => {
@@ -160,9 +210,20 @@ fn detail(ctx: &Ctx, id: &RecordId, p: &PipelineComponent) -> Detail {
         PipelineHealth::Degraded => "Sends are failing or the queue is nearly full: data loss is close.",
         PipelineHealth::Healthy => "Flowing normally.",
     };
+    let said = match v {
+        PipelineVerdict::Known(_) => DetailLine::Text(verdict.into(), health_scope(h)),
+        PipelineVerdict::Unknown { .. } => DetailLine::Text(
+            format!(
+                "Its cluster's pipelines cannot be seen now (cluster unreachable or refused, or \
+                 scrapes failing): the rates below are the last seen, and \"{}\" is last-known.",
+                h.label()
+            ),
+            verdict_scope(v),
+        ),
+    };
     let mut lines = vec![
-        DetailLine::Field { label: "verdict".into(), value: h.label().into(), scope: health_scope(h) },
-        DetailLine::Text(verdict.into(), health_scope(h)),
+        DetailLine::Field { label: "verdict".into(), value: verdict_label(v), scope: verdict_scope(v) },
+        said,
         DetailLine::field("thresholds", thresholds_line(&ctx.state.verdicts().pipelines)),
         DetailLine::field("cluster", id.cluster.to_string()),
         DetailLine::field("workload", p.workload.clone()),
