@@ -349,7 +349,7 @@ fn facts_of(s: &FleetState) -> BTreeMap<(&'static str, RecordId), Facts> {
         );
     }
     for (id, p) in s.pipelines() {
-        put(id, pipeline_facts(id, p, s.verdicts()));
+        put(id, pipeline_facts(id, p, s.pipeline_verdict(id, p)));
     }
     for (id, e) in s.exceptions() {
         let mut facts = vec![("status".to_string(), e.status(now, s.verdicts()).label().to_string())];
@@ -446,8 +446,16 @@ fn denial_facts(id: &RecordId, d: &Denial, now: Timestamp) -> Facts {
     Facts { pane: Pane::Denials, what: "denial", cluster: id.cluster.clone(), subject, facts, evidence }
 }
 
-fn pipeline_facts(id: &RecordId, p: &PipelineComponent, verdicts: &crate::model::Verdicts) -> Facts {
-    let facts = vec![("verdict".to_string(), p.health(verdicts).label().to_string())];
+/// A component's facts: its verdict as the panes say it — unknown since its cluster's pipelines
+/// went out of sight, with the last-known verdict — never "ok" about a cluster fleettop cannot see.
+fn pipeline_facts(id: &RecordId, p: &PipelineComponent, verdict: crate::model::PipelineVerdict) -> Facts {
+    let word = match verdict {
+        crate::model::PipelineVerdict::Known(h) => h.label().to_string(),
+        // The moment is left out of the fact: for a failing scrape it is the last attempt, which
+        // moves every round, and would make every round a change.
+        crate::model::PipelineVerdict::Unknown { was, .. } => format!("unknown (was {})", was.label()),
+    };
+    let facts = vec![("verdict".to_string(), word)];
     let subject = format!("{} {} {} ({})", p.kind.label(), p.workload, p.name, p.signal.label());
     Facts {
         pane: Pane::Pipelines,
