@@ -1014,3 +1014,23 @@ fn redact_hides_every_name_and_message_of_the_demo_and_the_copy_still_answers_th
     let again = fleettop(&["redact", "--demo", "--out", copy], home.path());
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[test]
+fn snapshot_json_never_calls_a_pipeline_of_an_unreachable_cluster_healthy() {
+    // Issue 15: at 25m prod-ap-south-1 is unreachable; the panes say "unknown since 14:20", the
+    // JSON said "health": "healthy" from the last rates.
+    let home = tempfile::tempdir().unwrap();
+    let out = stdout_of(&fleettop(&["snapshot", "--demo", "--at", "25m", "--json"], home.path()));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pipelines = v["pipelines"].as_array().unwrap();
+    let (lost, seen): (Vec<_>, Vec<_>) = pipelines.iter().partition(|p| p["cluster"] == "prod-ap-south-1");
+    assert!(!lost.is_empty() && !seen.is_empty());
+    for p in &lost {
+        assert!(p.get("health").is_none(), "{p}");
+        assert_eq!(p["unknown_since"], "2026-11-27T14:20:00Z", "{p}");
+        assert_eq!(p["last_known"], "healthy", "{p}");
+    }
+    for p in &seen {
+        assert!(p["health"].is_string() && p.get("unknown_since").is_none(), "{p}");
+    }
+}

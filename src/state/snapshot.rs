@@ -42,11 +42,33 @@ pub struct ExceptionDerived {
     pub reach: super::Reach,
 }
 
-/// Derived pipeline facts.
+/// Derived pipeline facts: what the panes say (issue 15: the JSON must not call a component of
+/// an unreachable cluster healthy while the screen says unknown).
 #[derive(Debug, Serialize)]
 pub struct PipelineDerived {
-    /// The verdict.
-    pub health: PipelineHealth,
+    /// The verdict on current rates; absent while the component's cluster cannot be seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<PipelineHealth>,
+    /// Since when the verdict is unknown (the cluster unreachable or refusing us, its pipelines
+    /// source stale or failing); absent while it is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_since: Option<jiff::Timestamp>,
+    /// The verdict on the last rates seen, while the verdict is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_known: Option<PipelineHealth>,
+}
+
+impl PipelineDerived {
+    fn of(v: crate::model::PipelineVerdict) -> Self {
+        match v {
+            crate::model::PipelineVerdict::Known(h) => {
+                Self { health: Some(h), unknown_since: None, last_known: None }
+            }
+            crate::model::PipelineVerdict::Unknown { since, was } => {
+                Self { health: None, unknown_since: Some(since), last_known: Some(was) }
+            }
+        }
+    }
 }
 
 /// Every pane's records at one moment.
@@ -126,7 +148,7 @@ impl FleetState {
                 .map(|(id, p)| InCluster {
                     cluster: &id.cluster,
                     record: p,
-                    derived: PipelineDerived { health: p.health(&self.verdicts) },
+                    derived: PipelineDerived::of(p.verdict(&self.verdicts, self.clusters.get(&id.cluster))),
                 })
                 .collect(),
             exceptions: self
