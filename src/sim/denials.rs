@@ -304,7 +304,12 @@ fn base(rng: &mut ChaCha8Rng, s: &Series, rs: &str) -> Denial {
             d.rule = Some("requests.cpu".into());
         }
         Shape::Unknown => {
-            d.engine = Engine::Other;
+            // A webhook that could not be called (issue 16): engine, webhook and class as the live
+            // parser reads the message the occurrences carry.
+            let parsed = crate::sources::parse::denial::parse(ISTIO_TIMEOUT);
+            d.engine = parsed.engine;
+            d.webhook = parsed.webhook.clone();
+            d.class = crate::sources::parse::denial::class_of(&parsed);
         }
     }
     let (pkind, pname) = d.policy.as_ref().map_or(("none", "none"), |p| (p.kind.as_str(), p.name.as_str()));
@@ -394,15 +399,16 @@ fn occurrence_text(rng: &mut ChaCha8Rng, s: &Series, rs: &str, d: &Denial) -> Oc
             (m.clone(), m)
         }
         Shape::Unknown => {
-            let m = msg::error_creating(
-                "Internal error occurred: failed calling webhook \"namespace.sidecar-injector.istio.io\": failed to call webhook: \
-Post \"https://istiod.istio-system.svc:443/inject?timeout=10s\": context deadline exceeded",
-            );
+            let m = msg::error_creating(ISTIO_TIMEOUT);
             (m.clone(), m)
         }
     };
     Occurrence { message, excerpt, policy_event: None }
 }
+
+/// The demo's webhook call failure: istio's sidecar injector timing out.
+const ISTIO_TIMEOUT: &str = "Internal error occurred: failed calling webhook \"namespace.sidecar-injector.istio.io\": \
+failed to call webhook: Post \"https://istiod.istio-system.svc:443/inject?timeout=10s\": context deadline exceeded";
 
 /// Where the evidence of a series lives.
 fn evidence_ref(rng: &mut ChaCha8Rng, s: &Series, rs: &str, d: &Denial) -> (EvidenceSource, String) {

@@ -253,8 +253,14 @@ fn demo_messages_match_the_real_formats() {
     assert!(quota[0].message.contains(
         "is forbidden: exceeded quota: search-quota, requested: requests.cpu=2, used: requests.cpu="
     ));
-    let other = by_engine(Engine::Other);
-    assert!(other[0].message.starts_with("Error creating: Internal error occurred: failed calling webhook "));
+    // The istio sidecar injector's timeout: a webhook that could not be called, not a denial.
+    let down = by_engine(Engine::Webhook);
+    assert!(down[0].message.starts_with("Error creating: Internal error occurred: failed calling webhook "));
+    assert_eq!(down[0].webhook.as_deref(), Some("namespace.sidecar-injector.istio.io"));
+    assert!(matches!(
+        down[0].class,
+        crate::model::DenialClass::WebhookUnavailable { failure: crate::model::FailureKind::Timeout, .. }
+    ));
     // Kueue.
     let pending: Vec<_> = demo_incident(DEMO_SEED, demo_start())
         .observations
