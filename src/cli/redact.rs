@@ -22,12 +22,9 @@ pub struct RedactArgs<'a> {
     pub key_file: Option<&'a Path>,
 }
 
-/// Writes the anonymised copy of `rec` (called `name`) and says what it did.
+/// Writes the anonymised copy of `rec` (called `name`; its warnings were said when it was
+/// opened) and says what it did.
 pub fn run(rec: &Recording, name: &str, args: &RedactArgs) -> anyhow::Result<()> {
-    let warnings = rec.warnings();
-    for w in &warnings {
-        say!("fleettop: {name}: {w}");
-    }
     let key = match args.key_file {
         Some(path) => {
             let (mut file, _) = crate::files::open_regular(path)
@@ -59,7 +56,7 @@ pub fn run(rec: &Recording, name: &str, args: &RedactArgs) -> anyhow::Result<()>
         (true, true) => "names but clusters pseudonymised, messages kept (secrets redacted)",
     };
     say!("fleettop: wrote {}: {written} observations, {kept}", args.out.display());
-    if !warnings.is_empty() {
+    if !rec.warnings().is_empty() {
         say!("fleettop: the damaged stretches of {name} are not in the copy (see above)");
     }
     Ok(())

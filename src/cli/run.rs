@@ -25,11 +25,7 @@ use crate::{demo, sim, sources};
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Redact { ref file, demo, ref out, keep_messages, keep_clusters, ref key_file }) => {
-            let (rec, name) = match file {
-                Some(file) => (Recording::open(file)?, file.display().to_string()),
-                None if demo => (demo::recording()?, "the bundled demo".to_string()),
-                None => anyhow::bail!("redact needs a recording FILE or --demo"),
-            };
+            let (rec, name) = open_file_or_demo(file.as_deref(), demo, "redact")?;
             let args = super::redact::RedactArgs {
                 out,
                 rules: crate::evidence::anonymise::Rules { keep_messages, keep_clusters },
@@ -107,11 +103,7 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Export { ref file, demo, format: _, ref at, ref to, explain, ref out }) => {
             config.say_warnings();
-            let (rec, name) = match file {
-                Some(file) => (open_recording(file)?, file.display().to_string()),
-                None if demo => (open_demo()?, DEMO_NAME.to_string()),
-                None => anyhow::bail!("export needs a recording FILE or --demo"),
-            };
+            let (rec, name) = open_file_or_demo(file.as_deref(), demo, "export")?;
             let args = super::export::ExportArgs {
                 at: at.as_deref(),
                 to: to.as_deref(),
@@ -124,11 +116,7 @@ fn dispatch_with(cli: &Cli, config: Config) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Diff { ref file, demo, ref at, ref to, json }) => {
             config.say_warnings();
-            let (rec, name) = match file {
-                Some(file) => (open_recording(file)?, file.display().to_string()),
-                None if demo => (open_demo()?, DEMO_NAME.to_string()),
-                None => anyhow::bail!("diff needs a recording FILE or --demo"),
-            };
+            let (rec, name) = open_file_or_demo(file.as_deref(), demo, "diff")?;
             super::diff::print(&rec, &name, at.as_deref(), to.as_deref(), &verdicts, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -503,6 +491,16 @@ fn open_input(input: &InputArgs) -> anyhow::Result<Option<Recording>> {
 
 /// What messages call the bundled demo recording.
 const DEMO_NAME: &str = "the bundled demo";
+
+/// The recording a command names (FILE) or the bundled demo (`--demo`), opened with its
+/// warnings said, and the name messages call it by.
+fn open_file_or_demo(file: Option<&Path>, demo: bool, command: &str) -> anyhow::Result<(Recording, String)> {
+    match file {
+        Some(file) => Ok((open_recording(file)?, file.display().to_string())),
+        None if demo => Ok((open_demo()?, DEMO_NAME.to_string())),
+        None => anyhow::bail!("{command} needs a recording FILE or --demo"),
+    }
+}
 
 /// Opens the bundled demo recording and says its warnings (none, unless it was damaged).
 fn open_demo() -> anyhow::Result<Recording> {

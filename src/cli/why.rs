@@ -117,19 +117,7 @@ pub fn write(state: &FleetState, args: &WhyArgs, out: &mut dyn Write) -> anyhow:
 /// What among the matching rows is counted apart from policy denials (webhook failures,
 /// unattributed refusals per cluster, RBAC refusals).
 fn apart(state: &FleetState, found: &[&crate::state::RecordId]) -> crate::ui::summaries::Apart {
-    let mut out = crate::ui::summaries::Apart::default();
-    for id in found {
-        let Some(d) = state.denial_row(id) else { continue };
-        match &d.class {
-            crate::model::DenialClass::WebhookUnavailable { .. } => out.unavailable += d.count,
-            crate::model::DenialClass::Unattributed => {
-                *out.unattributed.entry(id.cluster.to_string()).or_default() += d.count;
-            }
-            crate::model::DenialClass::Authorization => out.authorization += d.count,
-            crate::model::DenialClass::Admission => {}
-        }
-    }
-    out
+    crate::ui::summaries::Apart::of_rows(found.iter().filter_map(|id| state.denial_row(id).map(|d| (*id, d))))
 }
 
 /// The text form of `why`, before it is sanitised.

@@ -9,7 +9,8 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
-use super::diff::{Delta, DeltaKind, Diff, FactDelta};
+use super::diff::{DeltaKind, Diff};
+use super::text::facts;
 use super::timeline::Timeline;
 use crate::state::FleetState;
 
@@ -112,20 +113,6 @@ fn word(kind: DeltaKind) -> &'static str {
         DeltaKind::Appeared => "appeared",
         DeltaKind::Disappeared => "disappeared",
         DeltaKind::Changed => "changed",
-    }
-}
-
-fn facts(d: &Delta) -> String {
-    d.facts.iter().map(|f| fact(f, d.kind)).collect::<Vec<_>>().join("; ")
-}
-
-fn fact(f: &FactDelta, kind: DeltaKind) -> String {
-    match (kind, &f.from, &f.to) {
-        (DeltaKind::Changed, from, to) => {
-            format!("{} {} → {}", f.fact, from.as_deref().unwrap_or("–"), to.as_deref().unwrap_or("–"))
-        }
-        (_, Some(v), _) | (_, None, Some(v)) => format!("{} {v}", f.fact),
-        (_, None, None) => f.fact.clone(),
     }
 }
 

@@ -41,11 +41,17 @@ pub fn render(d: &Diff, source: &str) -> String {
 }
 
 fn line(out: &mut String, c: &Delta) {
-    let facts = c.facts.iter().map(|f| fact(f, c.kind)).collect::<Vec<_>>().join("; ");
+    let facts = facts(c);
     let _ = writeln!(out, "  {} {:<16} {} {}: {facts}", c.kind.sign(), c.cluster.as_str(), c.what, c.subject);
     if let Some(e) = &c.evidence {
         let _ = writeln!(out, "      evidence: {e}");
     }
+}
+
+/// A record's differing facts on one line: `count 3 → 7; activity firing → quiet since …` for a
+/// change, `count 7; activity firing` for a record on one side only.
+pub fn facts(d: &Delta) -> String {
+    d.facts.iter().map(|f| fact(f, d.kind)).collect::<Vec<_>>().join("; ")
 }
 
 fn fact(f: &FactDelta, kind: DeltaKind) -> String {

@@ -97,18 +97,27 @@ impl Apart {
 
 /// What [`Apart`] counts, over the denial rows of `state`.
 pub fn apart(state: &FleetState) -> Apart {
-    let mut out = Apart::default();
-    for (id, d) in state.denial_rows() {
-        match &d.class {
-            crate::model::DenialClass::WebhookUnavailable { .. } => out.unavailable += d.count,
-            crate::model::DenialClass::Unattributed => {
-                *out.unattributed.entry(id.cluster.to_string()).or_default() += d.count;
+    Apart::of_rows(state.denial_rows())
+}
+
+impl Apart {
+    /// What is counted apart among `rows` (denial rows and their ids).
+    pub fn of_rows<'a>(
+        rows: impl IntoIterator<Item = (&'a crate::state::RecordId, &'a crate::model::Denial)>,
+    ) -> Apart {
+        let mut out = Apart::default();
+        for (id, d) in rows {
+            match &d.class {
+                crate::model::DenialClass::WebhookUnavailable { .. } => out.unavailable += d.count,
+                crate::model::DenialClass::Unattributed => {
+                    *out.unattributed.entry(id.cluster.to_string()).or_default() += d.count;
+                }
+                crate::model::DenialClass::Authorization => out.authorization += d.count,
+                crate::model::DenialClass::Admission => {}
             }
-            crate::model::DenialClass::Authorization => out.authorization += d.count,
-            crate::model::DenialClass::Admission => {}
         }
+        out
     }
-    out
 }
 
 /// `12 ? unknown since 14:20 (rows keep the last-known)  2 losing data  1 degraded  20 ok`: components
